@@ -1,0 +1,176 @@
+"""The configuration file's schema: what operators may write, validated once at load.
+
+Every model forbids unknown keys, so a typo is an error naming its path rather than a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+Id = Annotated[str, Field(pattern=_ID_RE)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listener(Strict):
+    host: str = "127.0.0.1"
+    port: Port
+
+
+class Listeners(Strict):
+    llm: Listener = Listener(port=8080)
+    egress: Listener = Listener(port=3128)
+    admin: Listener = Listener(port=8090)
+
+
+class Limits(Strict):
+    # 8 MiB: a 128k-token prompt with images as URLs fits; base64 images need a raise.
+    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    upstream_connect_timeout_s: float = Field(5.0, gt=0)
+    # Time to the first byte and between bytes; long generations stream, so no total cap.
+    upstream_read_timeout_s: float = Field(300.0, gt=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    upstream_pool_size: int = Field(256, gt=0)
+
+
+class Model(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["chat", "embedding"] = "chat"
+    upstream_name: str | None = None
+    input_usd_per_1m: float = Field(0.0, ge=0)
+    output_usd_per_1m: float = Field(0.0, ge=0)
+    max_output_tokens: int = Field(4096, gt=0)
+
+
+class MockSettings(Strict):
+    chunks: int = Field(8, gt=0, le=10_000)
+    latency_ms: float = Field(0.0, ge=0)
+    chunk_delay_ms: float = Field(0.0, ge=0)
+    embedding_dims: int = Field(16, gt=0, le=8192)
+
+
+class Provider(Strict):
+    name: Id
+    kind: Literal["openai", "mock"]
+    base_url: str | None = None
+    api_key: str | None = None
+    mock: MockSettings = MockSettings()
+    models: list[Model] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _base_url_for_http(self) -> Provider:
+        if self.kind == "openai":
+            if not self.base_url:
+                raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        return self
+
+
+class Agent(Strict):
+    id: Id
+    tokens: list[str] = []
+    models: list[str] | None = None
+
+    @field_validator("tokens")
+    @classmethod
+    def _hashes_only(cls, tokens: list[str]) -> list[str]:
+        for t in tokens:
+            if not _HASH_RE.match(t):
+                hint = " (run `tollgate token create --agent ID` for a hash line)"
+                if t.startswith("tg-"):
+                    hint = "; this looks like a raw token: store only its hash" + hint
+                raise ValueError(f"must be 'sha256:' followed by 64 lower-case hex digits{hint}")
+        return tokens
+
+
+class Team(Strict):
+    id: Id
+    models: list[str] | None = None
+    agents: list[Agent] = []
+
+
+class Org(Strict):
+    id: Id
+    models: list[str] | None = None
+    teams: list[Team] = []
+
+
+class Admin(Strict):
+    token_sha256: str | None = None
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hash(cls, v: str | None) -> str | None:
+        if v is not None and not _HASH_RE.match(v):
+            raise ValueError("must be 'sha256:' followed by 64 lower-case hex digits")
+        return v
+
+
+class Audit(Strict):
+    sink: Literal["local", "none"] = "local"
+    path: str = "var/audit.jsonl"
+    queue_size: int = Field(100_000, gt=0)
+    batch_size: int = Field(500, gt=0)
+    flush_interval_s: float = Field(0.5, gt=0)
+
+
+class BudgetStore(Strict):
+    store: Literal["memory"] = "memory"
+
+
+class Config(Strict):
+    listeners: Listeners = Listeners()
+    limits: Limits = Limits()
+    admin: Admin = Admin()
+    providers: list[Provider] = Field(min_length=1)
+    orgs: list[Org] = []
+    audit: Audit = Audit()
+    budget: BudgetStore = BudgetStore()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        errors: list[str] = []
+        models: dict[str, str] = {}
+        for p in self.providers:
+            for m in p.models:
+                if m.name in models:
+                    errors.append(f"model {m.name!r} is served by both {models[m.name]!r} and {p.name!r}")
+                models[m.name] = p.name
+        _unique("providers", [p.name for p in self.providers], errors)
+        _unique("orgs", [o.id for o in self.orgs], errors)
+        agent_ids: list[str] = []
+        hashes: list[str] = []
+        for o in self.orgs:
+            _unique(f"org {o.id!r} teams", [t.id for t in o.teams], errors)
+            for scope in [o, *o.teams, *(a for t in o.teams for a in t.agents)]:
+                for name in scope.models or []:
+                    if name != "*" and name not in models:
+                        errors.append(f"{scope.id!r} allows model {name!r}, which no provider serves")
+            for t in o.teams:
+                for a in t.agents:
+                    agent_ids.append(a.id)
+                    hashes.extend(a.tokens)
+        _unique("agent ids", agent_ids, errors)
+        _unique("token hashes", hashes, errors)
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+
+def _unique(what: str, values: list[str], errors: list[str]) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            errors.append(f"{what}: {v!r} appears twice")
+        seen.add(v)

@@ -1,0 +1,1 @@
+"""The process core (CLI, workers, listeners) and the LLM door."""

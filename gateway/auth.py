@@ -1,0 +1,78 @@
+"""Who is calling and what may they use: pure decisions over an immutable directory.
+
+Tokens are looked up by their SHA-256. Timing of the dict lookup can only reveal facts about
+a hash of the presented token, never about a stored token, and the final equality check is
+`hmac.compare_digest` all the same.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from config import Config, hash_token
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    agent_id: str
+    team_id: str
+    org_id: str
+    token_hash: str
+    models: frozenset[str] | None  # None: every model the appliance serves
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+    status: int = 200
+
+
+ALLOWED = Decision(True, "allowed")
+
+
+def bearer_token(authorization: str | None, x_api_key: str | None) -> str | None:
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    if x_api_key:
+        return x_api_key.strip() or None
+    return None
+
+
+class Directory:
+    """Token hash → principal, built once per config version."""
+
+    def __init__(self, config: Config) -> None:
+        self._by_hash: dict[str, Principal] = {}
+        for org in config.orgs:
+            for team in org.teams:
+                for agent in team.agents:
+                    allowed = agent.models if agent.models is not None else team.models
+                    allowed = allowed if allowed is not None else org.models
+                    models = None if allowed is None or "*" in allowed else frozenset(allowed)
+                    for h in agent.tokens:
+                        self._by_hash[h] = Principal(agent.id, team.id, org.id, h, models)
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        presented = hash_token(token)
+        principal = self._by_hash.get(presented)
+        if principal is None or not hmac.compare_digest(principal.token_hash, presented):
+            return None
+        return principal
+
+    def __contains__(self, token_hash: str) -> bool:
+        return token_hash in self._by_hash
+
+
+def model_decision(principal: Principal, model: str, served: bool) -> Decision:
+    if not served:
+        return Decision(False, "model_not_found", 404)
+    if principal.models is not None and model not in principal.models:
+        return Decision(False, "model_not_allowed", 403)
+    return ALLOWED

@@ -1,0 +1,95 @@
+"""`tollgate …`: serve, check-config, token create."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tollgate", description="LLM gateway and egress proxy for AI agents")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the appliance")
+    serve.add_argument("--config", required=True, metavar="FILE")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N", help="worker processes (default 1)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    check = sub.add_parser("check-config", help="validate a config file and list every error")
+    check.add_argument("file")
+
+    token = sub.add_parser("token", help="agent tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", help="print a new token once, and the hash line for the config")
+    create.add_argument("--agent", required=True, metavar="ID")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.config, args.workers, args.log_level)
+    if args.command == "check-config":
+        return _check_config(args.file)
+    return _token_create(args.agent)
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {n}")
+    return n
+
+
+def _serve(config_path: str, workers: int, level: str) -> int:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Metrics are summed across workers from files in this directory; it must be set before
+    # prometheus_client is first imported, hence the late import of the server.
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = tempfile.mkdtemp(prefix="tollgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    pid = os.getpid()
+    try:
+        from gateway.server import serve
+
+        return serve(config_path, workers)
+    finally:
+        if own_dir and os.getpid() == pid:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def _check_config(path: str) -> int:
+    from config import ConfigError, load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        for line in e.errors:
+            print(f"{e.source}: {line}", file=sys.stderr)
+        print(f"{e.source}: {len(e.errors)} error(s)", file=sys.stderr)
+        return 2
+    agents = sum(len(t.agents) for o in cfg.orgs for t in o.teams)
+    models = sum(len(p.models) for p in cfg.providers)
+    print(f"{path}: OK ({len(cfg.providers)} providers, {models} models, {len(cfg.orgs)} orgs, {agents} agents)")
+    return 0
+
+
+def _token_create(agent: str) -> int:
+    from config import generate_token, hash_token
+
+    token = generate_token()
+    print(f"token for agent {agent} (shown once; store it in the agent's sandbox):")
+    print(f"  {token}")
+    print("add this line to the agent's `tokens:` list in the config:")
+    print(f"  - {hash_token(token)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,432 @@
+"""The LLM door: OpenAI-compatible routes in front of the configured providers.
+
+Per request: authenticate → read and validate the body → route the model → (budget, PII: later
+issues plug in here) → call the provider → relay (streams chunk by chunk) → account tokens and
+cost → metrics and one audit event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+import tiktoken
+from aiohttp import web
+
+import audit
+from budget import Price
+from config import Config, Model, Provider
+from gateway import metrics
+from gateway.auth import Directory, Principal, bearer_token, model_decision
+from gateway.errors import ApiError, bad_request
+from gateway.payloads import Endpoint, output_cap, parse_json, validate
+from gateway.relay import StreamRelay
+from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, encoding_for_model
+from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse, upstream_failure
+
+log = logging.getLogger("tollgate.llm")
+
+# Client went away before the response was complete (nginx's convention; not sent to anyone).
+CLIENT_CLOSED = 499
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    model: Model
+    provider: Provider
+    upstream: Upstream
+    price: Price
+    enc: tiktoken.Encoding
+
+    @property
+    def upstream_name(self) -> str:
+        return self.model.upstream_name or self.model.name
+
+
+class Runtime:
+    """Everything derived from one config version; replaced whole on reload, never mutated."""
+
+    def __init__(self, config: Config, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.directory = Directory(config)
+        self.routes: dict[str, Route] = {}
+        for p in config.providers:
+            upstream: Upstream = (
+                MockUpstream(p, encoding_for_model) if p.kind == "mock" else HttpUpstream(p, session, config.limits)
+            )
+            for m in p.models:
+                price = Price(m.input_usd_per_1m, m.output_usd_per_1m)
+                self.routes[m.name] = Route(m, p, upstream, price, encoding_for_model(m.upstream_name or m.name))
+
+
+@dataclass(slots=True)
+class Call:
+    """What one request has done so far, for accounting whatever way it ends."""
+
+    request_id: str
+    t0: float
+    endpoint: Endpoint
+    principal: Principal | None = None
+    route: Route | None = None
+    model: str = ""
+    stream: bool = False
+    prompt_estimate: int = 0
+    max_output: int = 0
+    upstream_s: float = 0.0
+    revoked: bool = False
+    finished: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def overhead_ms(self) -> str:
+        return f"{max(0.0, (time.perf_counter() - self.t0 - self.upstream_s) * 1000):.3f}"
+
+    def headers(self) -> dict[str, str]:
+        return {"x-request-id": self.request_id, "x-tollgate-overhead-ms": self.overhead_ms()}
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+_KNOWN_PATHS = {
+    "/v1/chat/completions": "POST",
+    "/v1/completions": "POST",
+    "/v1/embeddings": "POST",
+    "/v1/models": "GET",
+}
+
+
+class LLMDoor:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._streams: dict[str, set[tuple[Call, asyncio.Task[Any]]]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=2**40)  # limits are enforced per request from config
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_route("*", "/{tail:.*}", self._unknown)
+        return app
+
+    def swap(self, runtime: Runtime) -> int:
+        """Install a new config version; cut the open streams of tokens it no longer knows."""
+        self.runtime = runtime
+        cut = 0
+        for token_hash in [h for h in self._streams if h not in runtime.directory]:
+            for call, task in self._streams.pop(token_hash):
+                call.revoked = True
+                task.cancel()
+                cut += 1
+        return cut
+
+    # -- routes -------------------------------------------------------------------------------
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._proxy(request, Endpoint.CHAT)
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._proxy(request, Endpoint.COMPLETIONS)
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self._proxy(request, Endpoint.EMBEDDINGS)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        call = Call(new_request_id(), time.perf_counter(), Endpoint.CHAT)
+        try:
+            principal = self._authenticate(request, call)
+        except ApiError as e:
+            return e.response(call.headers())
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": route.provider.name}
+            for name, route in self.runtime.routes.items()
+            if principal.models is None or name in principal.models
+        ]
+        return web.Response(
+            body=orjson.dumps({"object": "list", "data": data}), content_type="application/json", headers=call.headers()
+        )
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        headers = {"x-request-id": new_request_id(), "x-tollgate-overhead-ms": "0.000"}
+        method = _KNOWN_PATHS.get(request.path)
+        if method:
+            err = ApiError(
+                405, f"{request.method} is not allowed on {request.path}: use {method}", code="method_not_allowed"
+            )
+            return err.response({**headers, "Allow": method})
+        return ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route").response(headers)
+
+    # -- the proxy path -----------------------------------------------------------------------
+
+    def _authenticate(self, request: web.Request, call: Call) -> Principal:
+        token = bearer_token(request.headers.get("Authorization"), request.headers.get("x-api-key"))
+        principal = self.runtime.directory.authenticate(token)
+        if principal is None:
+            reason = "missing_token" if token is None else "invalid_token"
+            metrics.AUTH_FAILURES.labels("llm").inc()
+            audit.emit(
+                audit.AuditEvent(
+                    "auth",
+                    "authenticate",
+                    "denied",
+                    call.request_id,
+                    actor_type="anonymous",
+                    resource=request.path,
+                    status=401,
+                    detail={"reason": reason, "door": "llm"},
+                )
+            )
+            message = (
+                "missing API key: send 'Authorization: Bearer <agent token>'"
+                if token is None
+                else "invalid API key: the token is unknown or revoked"
+            )
+            raise ApiError(401, message, "invalid_request_error", "invalid_api_key")
+        call.principal = principal
+        return principal
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.runtime.config.limits.max_body_bytes
+        too_large = ApiError(413, f"request body larger than {limit} bytes", code="request_too_large")
+        length = request.content_length
+        if length is not None:
+            if length > limit:
+                raise too_large
+            return await request.read()
+        body = bytearray()
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+        return bytes(body)
+
+    async def _proxy(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+        call = Call(new_request_id(), time.perf_counter(), endpoint)
+        metrics.LLM_IN_FLIGHT.inc()
+        try:
+            self._authenticate(request, call)
+            payload = parse_json(await self._read_body(request), request.headers.get("Content-Type", "").split(";")[0])
+            validate(endpoint, payload)
+            route = self._route(call, payload)
+            body = self._prepare(call, route, payload)
+            t = time.perf_counter()
+            try:
+                upstream = await route.upstream.open(endpoint.value, payload, body, call.request_id)
+            finally:
+                call.upstream_s += time.perf_counter() - t
+            if call.stream and upstream.status == 200:
+                return await self._relay_stream(request, call, upstream)
+            return await self._relay_unary(call, upstream)
+        except ApiError as e:
+            self._finish(call, e.status, 0, 0, reason=e.code or e.type)
+            return e.response(call.headers())
+        except asyncio.CancelledError:
+            self._finish(call, CLIENT_CLOSED, 0, 0, reason="client_closed")
+            raise
+        finally:
+            metrics.LLM_IN_FLIGHT.dec()
+
+    def _route(self, call: Call, payload: dict[str, Any]) -> Route:
+        assert call.principal is not None
+        model = payload["model"]
+        route = self.runtime.routes.get(model)
+        decision = model_decision(call.principal, model, route is not None)
+        if not decision.allowed:
+            if decision.status == 404:
+                raise ApiError(404, f"the model '{model}' does not exist", code="model_not_found", param="model")
+            raise ApiError(
+                403, f"this agent may not use the model '{model}'", "permission_error", "model_not_allowed", "model"
+            )
+        assert route is not None
+        if route.model.kind != call.endpoint.model_kind:
+            raise bad_request(
+                f"'{model}' is an {route.model.kind} model and cannot serve {call.endpoint.value}",
+                param="model",
+                code="wrong_model_kind",
+            )
+        call.route = route
+        call.model = model
+        return route
+
+    def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> bytes:
+        """Estimate the prompt and build the provider's body; re-serialize only when it changes."""
+        enc = route.enc
+        if call.endpoint is Endpoint.CHAT:
+            call.prompt_estimate = count_chat_prompt(enc, payload["messages"])
+        else:
+            key = "prompt" if call.endpoint is Endpoint.COMPLETIONS else "input"
+            call.prompt_estimate = count_prompt_input(enc, payload[key])
+        call.max_output = (
+            0 if call.endpoint is Endpoint.EMBEDDINGS else output_cap(payload, route.model.max_output_tokens)
+        )
+        call.stream = bool(payload.get("stream"))
+        if call.stream:
+            options = payload.get("stream_options") or {}
+            if not options.get("include_usage"):
+                # Usage is how streams get charged; the client did not ask, so the relay strips it.
+                call.detail["usage_injected"] = True
+                payload["stream_options"] = {**options, "include_usage": True}
+        if route.model.upstream_name:
+            payload["model"] = route.model.upstream_name
+        return orjson.dumps(payload)
+
+    async def _relay_unary(self, call: Call, upstream: UpstreamResponse) -> web.Response:
+        t = time.perf_counter()
+        try:
+            body = await upstream.read()
+        finally:
+            call.upstream_s += time.perf_counter() - t
+        if upstream.status != 200:
+            return self._upstream_error(call, upstream.status, body)
+        tokens_in, tokens_out = call.prompt_estimate, 0
+        try:
+            reply = orjson.loads(body)
+            usage = reply.get("usage") if isinstance(reply, dict) else None
+            if isinstance(usage, dict):
+                tokens_in = int(usage.get("prompt_tokens") or 0)
+                tokens_out = int(usage.get("completion_tokens") or 0)
+            elif call.route is not None and isinstance(reply, dict):
+                tokens_out = sum(count_text(call.route.enc, s) for s in _reply_text(reply))
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            call.detail["unparsed_reply"] = True
+        self._finish(call, 200, tokens_in, tokens_out)
+        return web.Response(body=body, content_type=upstream.content_type or "application/json", headers=call.headers())
+
+    def _upstream_error(self, call: Call, status: int, body: bytes) -> web.Response:
+        """Provider errors keep their status; bodies that are not OpenAI-shaped are wrapped."""
+        try:
+            parsed = orjson.loads(body)
+            shaped = isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+        except orjson.JSONDecodeError:
+            shaped = False
+        if not shaped:
+            body = ApiError(status, f"the model provider returned HTTP {status}", "upstream_error").body()
+        self._finish(call, status, 0, 0, reason="upstream_status")
+        return web.Response(status=status, body=body, content_type="application/json", headers=call.headers())
+
+    async def _relay_stream(self, request: web.Request, call: Call, upstream: UpstreamResponse) -> web.StreamResponse:
+        relay = StreamRelay(strip_usage=bool(call.detail.get("usage_injected")))
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **call.headers()}
+        )
+        status = 200
+        task = asyncio.current_task()
+        assert task is not None and call.principal is not None
+        entry = (call, task)
+        self._streams.setdefault(call.principal.token_hash, set()).add(entry)
+        first = True
+        try:
+            await resp.prepare(request)
+            try:
+                async for chunk in upstream.chunks():
+                    out = relay.feed(chunk)
+                    if out:
+                        if first:
+                            metrics.LLM_TTFT.labels(call.model).observe(time.perf_counter() - call.t0)
+                            first = False
+                        # write() waits for the socket to drain: back-pressure reaches the provider.
+                        await resp.write(out)
+                    if relay.done or relay.failed:
+                        break
+                tail = relay.finish()
+            except (TimeoutError, aiohttp.ClientError) as e:
+                tail = relay.abort(upstream_failure(e).message)
+            except asyncio.CancelledError:
+                if not call.revoked:
+                    raise
+                task.uncancel()
+                tail = relay.abort("the agent's token was revoked")
+            if tail:
+                await resp.write(tail)
+            await resp.write_eof()
+        except (asyncio.CancelledError, ConnectionResetError):
+            status = CLIENT_CLOSED  # the client went away: charge what was generated, then stop
+            raise
+        finally:
+            upstream.close()
+            streams = self._streams.get(call.principal.token_hash)
+            if streams is not None:
+                streams.discard(entry)
+                if not streams:
+                    del self._streams[call.principal.token_hash]
+            self._settle_stream(call, relay, status)
+        return resp
+
+    def _settle_stream(self, call: Call, relay: StreamRelay, status: int) -> None:
+        usage = relay.usage
+        if usage is not None:
+            tokens_in = int(usage.get("prompt_tokens") or 0)
+            tokens_out = int(usage.get("completion_tokens") or 0)
+        else:
+            tokens_in = call.prompt_estimate
+            tokens_out = count_text(call.route.enc, "".join(relay.text)) if call.route else 0
+        reason = "revoked" if call.revoked else ("stream_error" if relay.failed else None)
+        self._finish(call, status, tokens_in, tokens_out, reason=reason)
+
+    def _finish(self, call: Call, status: int, tokens_in: int, tokens_out: int, reason: str | None = None) -> None:
+        if call.finished:
+            return
+        call.finished = True
+        elapsed = time.perf_counter() - call.t0
+        model = call.model or "-"
+        metrics.LLM_REQUESTS.labels(model, str(status)).inc()
+        cost = 0.0
+        if call.route is not None:
+            metrics.LLM_DURATION.labels(model).observe(elapsed)
+            if tokens_in or tokens_out:
+                cost = call.route.price.cost_usd(tokens_in, tokens_out)
+                metrics.LLM_TOKENS.labels(model, "in").inc(tokens_in)
+                metrics.LLM_TOKENS.labels(model, "out").inc(tokens_out)
+                metrics.LLM_COST.labels(model).inc(cost)
+        if call.principal is None:
+            return  # authentication failures were audited where they happened
+        p = call.principal
+        if reason:
+            call.detail["reason"] = reason
+        call.detail["prompt_estimate"] = call.prompt_estimate
+        result: audit.Result = (
+            "allowed" if status < 400 else ("error" if status >= 500 or status == CLIENT_CLOSED else "denied")
+        )
+        audit.emit(
+            audit.AuditEvent(
+                "llm",
+                call.endpoint.value.lstrip("/"),
+                result,
+                call.request_id,
+                p.org_id,
+                p.team_id,
+                "agent",
+                p.agent_id,
+                resource=model,
+                status=status,
+                latency_ms=round(elapsed * 1000, 3),
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=cost,
+                detail=call.detail,
+            )
+        )
+
+
+def _reply_text(reply: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for choice in reply.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") or {}
+        if isinstance(message.get("content"), str):
+            out.append(message["content"])
+        for call in message.get("tool_calls") or ():
+            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(args, str):
+                out.append(args)
+        if isinstance(choice.get("text"), str):
+            out.append(choice["text"])
+    return out

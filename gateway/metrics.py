@@ -1,0 +1,49 @@
+"""Prometheus metrics of the LLM door and process core.
+
+Multiprocess-safe: `tollgate serve` points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
+this module is imported, so every worker's values are summed at scrape time. Labels are
+bounded: models come from the config, statuses from HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Latency buckets from 1 ms (a cached mock reply) to 5 min (a long reasoning run).
+_LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+LLM_REQUESTS = Counter("tollgate_llm_requests", "LLM door requests", ["model", "status"])
+LLM_DURATION = Histogram(
+    "tollgate_llm_request_duration_seconds", "LLM request duration, end to end", ["model"], buckets=_LATENCY
+)
+LLM_TTFT = Histogram(
+    "tollgate_llm_time_to_first_token_seconds", "Time to the first streamed chunk", ["model"], buckets=_LATENCY
+)
+LLM_TOKENS = Counter("tollgate_llm_tokens", "Tokens counted", ["model", "direction"])
+LLM_COST = Counter("tollgate_llm_cost_usd", "Cost of LLM requests in USD", ["model"])
+LLM_IN_FLIGHT = Gauge("tollgate_llm_in_flight", "LLM requests in flight", multiprocess_mode="livesum")
+AUTH_FAILURES = Counter("tollgate_auth_failures", "Requests refused for missing or bad credentials", ["door"])
+CONFIG_RELOADS = Counter("tollgate_config_reloads", "Config reloads", ["result"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)

@@ -1,0 +1,102 @@
+"""The streaming relay's core, sans-IO: upstream SSE bytes in, bytes for the client out.
+
+It watches each event for usage and generated text (for accounting), drops the usage chunk
+that tollgate asked for on the client's behalf, and ends a broken stream with an OpenAI-style
+error event and `[DONE]`, so clients see a clean, explained end instead of a hang.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.errors import error_body
+from gateway.sse import Event, SSEError, SSEParser, encode_event
+
+DONE = b"[DONE]"
+
+
+class StreamRelay:
+    def __init__(self, strip_usage: bool) -> None:
+        self._parser = SSEParser()
+        self._strip_usage = strip_usage
+        self.usage: dict[str, Any] | None = None
+        self.text: list[str] = []  # generated text, for counting when the provider reports no usage
+        self.done = False
+        self.failed: str | None = None
+        self.events = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.done or self.failed:
+            return b""
+        try:
+            events = self._parser.feed(chunk)
+        except SSEError as e:
+            return self._fail(f"malformed stream from the model provider: {e}")
+        out = []
+        for ev in events:
+            data = self._relay(ev)
+            if data is None:
+                return b"".join(out) + self._fail("malformed stream from the model provider")
+            out.append(data)
+            if self.done:
+                break
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """The upstream body ended: close the stream properly if the provider did not."""
+        if self.done or self.failed:
+            return b""
+        return self._fail("the model provider closed the stream early")
+
+    def abort(self, message: str) -> bytes:
+        if self.done or self.failed:
+            return b""
+        return self._fail(message)
+
+    def _fail(self, message: str) -> bytes:
+        self.failed = message
+        return encode_event(error_body(message, "upstream_error", "upstream_stream_error")) + encode_event(DONE)
+
+    def _relay(self, ev: Event) -> bytes | None:
+        """The bytes to pass on for one event; b"" drops it; None marks it malformed."""
+        if ev.data is None:
+            return ev.raw  # comments and keep-alives
+        if ev.data == DONE:
+            self.done = True
+            return ev.raw
+        try:
+            obj = orjson.loads(ev.data)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        self.events += 1
+        choices = obj.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                self._collect_text(choice)
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+            if self._strip_usage:
+                if not choices:
+                    return b""
+                del obj["usage"]
+                return encode_event(orjson.dumps(obj))
+        return ev.raw
+
+    def _collect_text(self, choice: Any) -> None:
+        if not isinstance(choice, dict):
+            return
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            if isinstance(delta.get("content"), str):
+                self.text.append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    self.text.append(fn["arguments"])
+        elif isinstance(choice.get("text"), str):  # /v1/completions streams
+            self.text.append(choice["text"])

@@ -1,0 +1,258 @@
+"""The process core: listeners, workers, signals, reload and graceful shutdown.
+
+One worker runs in the serving process itself. With `--workers N` the parent forks N workers;
+each binds its own SO_REUSEPORT socket so the kernel spreads connections over them, and the
+parent only supervises: it forwards signals, validates a config before asking workers to
+reload it, and restarts a worker that dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import aiohttp
+import uvloop
+from aiohttp import web
+
+import audit
+from config import Config, ConfigError, load_config
+from gateway import metrics
+from gateway.admin import admin_app
+from gateway.llm import LLMDoor, Runtime
+from gateway.tokenizer import encoding_for_model
+
+log = logging.getLogger("tollgate")
+
+# A worker that crashes more often than this is not restarted in a tight loop.
+RESTART_BACKOFF_S = 1.0
+
+
+def listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
+class ListenError(Exception):
+    pass
+
+
+def audit_pipeline(config: Config) -> audit.Pipeline:
+    a = config.audit
+    sink: audit.Sink = audit.LocalSink(a.path) if a.sink == "local" else audit.NullSink()
+    return audit.Pipeline(sink, queue_size=a.queue_size, batch_size=a.batch_size, flush_interval_s=a.flush_interval_s)
+
+
+class Worker:
+    def __init__(self, config_path: str, config: Config, supervised: bool) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.supervised = supervised
+        self.ready = False
+        self.started = time.time()
+        self._stop = asyncio.Event()
+        self.door: LLMDoor | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        llm_sock = listen_socket(cfg.listeners.llm.host, cfg.listeners.llm.port, self.supervised)
+        admin_sock = listen_socket(cfg.listeners.admin.host, cfg.listeners.admin.port, self.supervised)
+        audit.install(audit_pipeline(cfg))
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=cfg.limits.upstream_pool_size, ttl_dns_cache=60, keepalive_timeout=30),
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+        self.door = LLMDoor(Runtime(cfg, self._session))
+        grace = cfg.limits.shutdown_grace_s
+        runners = [
+            web.AppRunner(self.door.app(), access_log=None, handler_cancellation=True, shutdown_timeout=grace),
+            web.AppRunner(admin_app(self), access_log=None, shutdown_timeout=1.0),
+        ]
+        for runner, sock in zip(runners, (llm_sock, admin_sock), strict=True):
+            await runner.setup()
+            await web.SockSite(runner, sock, backlog=1024).start()
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.ready = True
+        log.info(
+            "worker %d ready: LLM door http://%s:%d, admin http://%s:%d",
+            os.getpid(),
+            *llm_sock.getsockname()[:2],
+            *admin_sock.getsockname()[:2],
+        )
+        await self._stop.wait()
+        self.ready = False
+        log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
+        for runner in runners:
+            await runner.cleanup()  # stops accepting, then waits for in-flight requests up to the grace
+        await self._session.close()
+        await audit.uninstall()
+
+    def reload(self) -> bool:
+        """Swap in the config file's current content; keep the old one if it is invalid."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            metrics.CONFIG_RELOADS.labels("rejected").inc()
+            for line in e.errors:
+                log.error("config reload rejected, old config stays in force: %s: %s", e.source, line)
+            audit.emit(
+                audit.AuditEvent(
+                    "config",
+                    "reload",
+                    "denied",
+                    actor_type="operator",
+                    resource=e.source,
+                    detail={"errors": len(e.errors)},
+                )
+            )
+            return False
+        if new.listeners != self.config.listeners:
+            log.warning("config reload: listener changes take effect only after a restart")
+        assert self.door is not None and self._session is not None
+        self.config = new
+        cut = self.door.swap(Runtime(new, self._session))
+        metrics.CONFIG_RELOADS.labels("applied").inc()
+        log.info("config reloaded from %s (%d streams of revoked tokens closed)", self.config_path, cut)
+        audit.emit(
+            audit.AuditEvent(
+                "config",
+                "reload",
+                "allowed",
+                actor_type="operator",
+                resource=self.config_path,
+                detail={"streams_cut": cut},
+            )
+        )
+        return True
+
+    def request_reload(self) -> bool:
+        """The admin API's reload: in a multi-worker appliance the parent validates and fans out."""
+        if self.supervised:
+            try:
+                load_config(self.config_path)
+            except ConfigError:
+                return self.reload()  # reports the errors and returns False
+            os.kill(os.getppid(), signal.SIGHUP)
+            return True
+        return self.reload()
+
+
+def preload(config: Config) -> None:
+    """Load tokenizer ranks before forking so workers share them copy-on-write."""
+    for p in config.providers:
+        for m in p.models:
+            encoding_for_model(m.upstream_name or m.name)
+
+
+def run_worker(config_path: str, config: Config, supervised: bool) -> int:
+    try:
+        uvloop.run(Worker(config_path, config, supervised).run())
+    except ListenError as e:
+        log.error("%s", e)
+        return 1
+    return 0
+
+
+def serve(config_path: str, workers: int) -> int:
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        for line in e.errors:
+            print(f"{e.source}: {line}", file=sys.stderr)
+        return 2
+    preload(config)
+    if workers <= 1:
+        return run_worker(config_path, config, supervised=False)
+    return Supervisor(config_path, config, workers).run()
+
+
+class Supervisor:
+    def __init__(self, config_path: str, config: Config, workers: int) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.n = workers
+        self.children: dict[int, float] = {}
+        self.stopping = False
+
+    def run(self) -> int:
+        # Fail fast, in the parent, when a port is taken (binding without listen() joins no group).
+        for lst in (self.config.listeners.llm, self.config.listeners.admin):
+            try:
+                listen_socket(lst.host, lst.port, reuse_port=True).close()
+            except ListenError as e:
+                log.error("%s", e)
+                return 1
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        for _ in range(self.n):
+            self._spawn()
+        log.info("supervisor %d started %d workers", os.getpid(), self.n)
+        status = 0
+        while self.children:
+            try:
+                pid, code = os.wait()
+            except ChildProcessError:
+                break
+            started = self.children.pop(pid, None)
+            metrics.mark_process_dead(pid)
+            if self.stopping or started is None:
+                continue
+            log.error("worker %d exited unexpectedly (status %d); restarting", pid, code)
+            status = 1
+            if time.monotonic() - started < RESTART_BACKOFF_S:
+                time.sleep(RESTART_BACKOFF_S)
+            if not self.stopping:
+                self._spawn()
+        return 0 if self.stopping else status
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            code = 1
+            try:
+                code = run_worker(self.config_path, self.config, supervised=True)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def _forward(self, sig: int) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def _on_stop(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+        self._forward(signal.SIGTERM)
+
+    def _on_hup(self, _signum: int, _frame: Any) -> None:
+        # Each worker validates, applies or rejects, and audits the reload itself. The parent
+        # keeps its copy current too, for workers it restarts later.
+        with contextlib.suppress(ConfigError):
+            self.config = load_config(self.config_path)
+        self._forward(signal.SIGHUP)
