@@ -65,7 +65,7 @@ class Runtime:
                 self.routes[m.name] = Route(m, p, upstream, price, encoding_for_model(m.upstream_name or m.name))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Call:
     """What one request has done so far, for accounting whatever way it ends."""
 
@@ -230,6 +230,12 @@ class LLMDoor:
         except asyncio.CancelledError:
             self._finish(call, CLIENT_CLOSED, 0, 0, reason="client_closed")
             raise
+        except Exception:
+            if call.finished:  # a stream already under way: nothing more can be said to the client
+                raise
+            log.exception("internal error in request %s", call.request_id)
+            self._finish(call, 500, 0, 0, reason="internal_error")
+            return ApiError(500, "internal error in tollgate", "server_error").response(call.headers())
         finally:
             metrics.LLM_IN_FLIGHT.dec()
 

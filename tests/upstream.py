@@ -1,0 +1,165 @@
+"""A local OpenAI-compatible provider for tests: it records what it received and can misbehave.
+
+It serves tollgate's own mock replies (gateway.mock) over real HTTP on loopback, in a thread
+with its own event loop, so synchronous clients in tests can call tollgate while it runs.
+Behaviour is chosen by the requested model name:
+
+- `slow-<ms>`: wait before answering (timeouts)
+- `error-<status>`: answer with that status and an OpenAI error body
+- `html-<status>`: answer with that status and an HTML body
+- `cut`: stream two chunks, then close the connection without `[DONE]`
+- `garbage`: stream one chunk, then a non-JSON data line
+- `drip`: stream a chunk every 50 ms, 200 chunks (disconnect and flow tests)
+- `nousage`: stream without the usage chunk even when asked
+- anything else: a normal mock reply
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway import mock
+from gateway.sse import encode_event
+from gateway.tokenizer import encoding
+
+ENC = encoding("o200k_base")
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    requests: list[Received] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+    finished_streams: list[str] = field(default_factory=list)
+
+    def last(self) -> Received:
+        return self.requests[-1]
+
+    def clear(self) -> None:
+        self.requests.clear()
+        self.disconnects.clear()
+        self.finished_streams.clear()
+
+
+def _chunk(text: str) -> bytes:
+    obj = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+           "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}  # fmt: skip
+    return encode_event(orjson.dumps(obj))
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> Upstream:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        payload = orjson.loads(await request.read())
+        path = "/" + request.match_info["path"]
+        self.recorder.requests.append(Received(path, {k.lower(): v for k, v in request.headers.items()}, payload))
+        model = str(payload.get("model", ""))
+        if model.startswith("slow-"):
+            await asyncio.sleep(int(model[5:]) / 1000)
+        if model.startswith("error-"):
+            status = int(model[6:])
+            body = {"error": {"message": f"upstream says {status}", "type": "upstream_test", "code": None}}
+            return web.json_response(body, status=status)
+        if model.startswith("html-"):
+            return web.Response(status=int(model[5:]), text="<html>bad gateway</html>", content_type="text/html")
+        if path == "/embeddings":
+            return web.Response(body=mock.embeddings(payload, model, ENC, 8), content_type="application/json")
+        if path == "/completions":
+            return web.Response(body=mock.text_completion(payload, model, ENC), content_type="application/json")
+        if not payload.get("stream"):
+            return web.Response(body=mock.chat_completion(payload, model, ENC), content_type="application/json")
+        return await self._stream(request, payload, model)
+
+    async def _stream(self, request: web.Request, payload: dict[str, Any], model: str) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        rid = request.headers.get("x-request-id", "")
+        try:
+            if model == "cut":
+                await resp.write(_chunk("one ") + _chunk("two "))
+                await asyncio.sleep(0.05)
+                assert request.transport is not None
+                request.transport.close()
+                return resp
+            if model == "garbage":
+                await resp.write(_chunk("fine ") + b"data: {not json\n\n")
+                await asyncio.sleep(0.05)
+                await resp.write(_chunk("never relayed"))
+                return resp
+            if model == "drip":
+                for i in range(200):
+                    await resp.write(_chunk(f"drop{i} "))
+                    await asyncio.sleep(0.05)
+                await resp.write(encode_event(b"[DONE]"))
+                self.recorder.finished_streams.append(rid)
+                return resp
+            events = mock.chat_stream(payload, model, ENC, chunks=4)
+            if model == "nousage":
+                events = [e for e in events if b'"usage"' not in e]
+            for event in events:
+                await resp.write(event)
+            self.recorder.finished_streams.append(rid)
+            return resp
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.recorder.disconnects.append(rid)
+            raise
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
