@@ -28,7 +28,7 @@ from gateway.errors import ApiError, bad_request
 from gateway.payloads import Endpoint, output_cap, parse_json, validate
 from gateway.relay import StreamRelay
 from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, encoding_for_model
-from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse, upstream_failure
+from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
 
 log = logging.getLogger("tollgate.llm")
 
@@ -342,8 +342,10 @@ class LLMDoor:
                     if relay.done or relay.failed:
                         break
                 tail = relay.finish()
-            except (TimeoutError, aiohttp.ClientError) as e:
-                tail = relay.abort(upstream_failure(e).message)
+            except TimeoutError:
+                tail = relay.abort("the model provider stopped sending (read timeout)")
+            except aiohttp.ClientError:
+                tail = relay.finish()
             except asyncio.CancelledError:
                 if not call.revoked:
                     raise
