@@ -41,7 +41,7 @@ class LocalSink:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     async def write(self, events: Sequence[AuditEvent]) -> None:
-        data = b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in events)
+        data = b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in events)
         await asyncio.get_running_loop().run_in_executor(None, os.write, self._fd, data)
 
     async def close(self) -> None:
