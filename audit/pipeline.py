@@ -20,6 +20,9 @@ from audit.event import AuditEvent
 
 log = logging.getLogger("tollgate.audit")
 
+# Shutdown retries of a failing sink: 0.1 + 0.2 + 0.4 + 0.8 s, then what is left counts as dropped.
+CLOSE_RETRIES = 4
+
 
 class Sink(Protocol):
     async def write(self, events: Sequence[AuditEvent]) -> None: ...
@@ -66,6 +69,7 @@ class Pipeline:
         self.dropped = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def emit(self, event: AuditEvent) -> None:
         if len(self.queue) >= self.queue_size:
@@ -80,13 +84,14 @@ class Pipeline:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-batcher")
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
             self._wake.clear()
             await self._drain()
 
-    async def _drain(self) -> None:
+    async def _drain(self) -> bool:
+        """Write everything queued; False when the sink failed (the batch is back at the front)."""
         while self.queue:
             n = min(len(self.queue), self.batch_size)
             batch = [self.queue.popleft() for _ in range(n)]
@@ -96,14 +101,22 @@ class Pipeline:
                 # Put the batch back in order and retry on the next tick; never lose it silently.
                 self.queue.extendleft(reversed(batch))
                 log.exception("audit sink write failed; %d events kept for retry", len(self.queue))
-                return
+                return False
+        return True
 
     async def close(self) -> None:
+        """Stop the batcher between writes (never inside one), then flush with bounded retries."""
+        self._closing = True
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._drain()
+            await self._task
+        for attempt in range(CLOSE_RETRIES):
+            if await self._drain():
+                break
+            await asyncio.sleep(0.1 * 2**attempt)
+        if self.queue:
+            self.dropped += len(self.queue)
+            self.queue.clear()
         if self.dropped:
-            log.error("audit queue overflowed: %d events dropped", self.dropped)
+            log.error("audit events lost: %d (queue overflow or sink unavailable at shutdown)", self.dropped)
         await self.sink.close()

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.schema import Config
+from config.schema import Config, cross_reference_errors
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -48,9 +48,13 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if errors:
         raise ConfigError(source, errors)
     try:
-        return Config.model_validate(expanded)
+        config = Config.model_validate(expanded)
     except ValidationError as e:
         raise ConfigError(source, [_format(err) for err in e.errors()]) from None
+    problems = cross_reference_errors(config)
+    if problems:
+        raise ConfigError(source, [f"{format_path(loc)}: {msg}" for loc, msg in problems])
+    return config
 
 
 def _expand(node: Any, path: tuple[str | int, ...], errors: list[str]) -> Any:
@@ -85,6 +89,4 @@ def _format(err: Any) -> str:
         msg = msg.removeprefix(prefix)
     if err["type"] == "extra_forbidden":
         msg = "unknown setting (check the spelling)"
-    # Pydantic adds the model name to the location of validators on unions; keep file paths only.
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
-    return f"{format_path(loc)}: {msg}"
+    return f"{format_path(tuple(err['loc']))}: {msg}"

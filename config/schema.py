@@ -138,39 +138,45 @@ class Config(Strict):
     audit: Audit = Audit()
     budget: BudgetStore = BudgetStore()
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> Config:
-        errors: list[str] = []
-        models: dict[str, str] = {}
-        for p in self.providers:
-            for m in p.models:
-                if m.name in models:
-                    errors.append(f"model {m.name!r} is served by both {models[m.name]!r} and {p.name!r}")
-                models[m.name] = p.name
-        _unique("providers", [p.name for p in self.providers], errors)
-        _unique("orgs", [o.id for o in self.orgs], errors)
-        agent_ids: list[str] = []
-        hashes: list[str] = []
-        for o in self.orgs:
-            _unique(f"org {o.id!r} teams", [t.id for t in o.teams], errors)
-            for scope in [o, *o.teams, *(a for t in o.teams for a in t.agents)]:
-                for name in scope.models or []:
-                    if name != "*" and name not in models:
-                        errors.append(f"{scope.id!r} allows model {name!r}, which no provider serves")
-            for t in o.teams:
-                for a in t.agents:
-                    agent_ids.append(a.id)
-                    hashes.extend(a.tokens)
-        _unique("agent ids", agent_ids, errors)
-        _unique("token hashes", hashes, errors)
-        if errors:
-            raise ValueError("; ".join(errors))
-        return self
 
-
-def _unique(what: str, values: list[str], errors: list[str]) -> None:
-    seen: set[str] = set()
-    for v in values:
-        if v in seen:
-            errors.append(f"{what}: {v!r} appears twice")
-        seen.add(v)
+def cross_reference_errors(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems no single field can see: duplicates and dangling model names, each with its path."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    served: dict[str, str] = {}
+    for pi, p in enumerate(config.providers):
+        if p.name in {q.name for q in config.providers[:pi]}:
+            errors.append((("providers", pi, "name"), f"provider {p.name!r} appears twice"))
+        for mi, m in enumerate(p.models):
+            if m.name in served:
+                errors.append(
+                    (
+                        ("providers", pi, "models", mi, "name"),
+                        f"model {m.name!r} is already served by {served[m.name]!r}",
+                    )
+                )
+            served.setdefault(m.name, p.name)
+    agents: set[str] = set()
+    hashes: set[str] = set()
+    for oi, o in enumerate(config.orgs):
+        if o.id in {q.id for q in config.orgs[:oi]}:
+            errors.append((("orgs", oi, "id"), f"org {o.id!r} appears twice"))
+        scopes: list[tuple[tuple[str | int, ...], Org | Team | Agent]] = [(("orgs", oi), o)]
+        for ti, t in enumerate(o.teams):
+            if t.id in {q.id for q in o.teams[:ti]}:
+                errors.append((("orgs", oi, "teams", ti, "id"), f"team {t.id!r} appears twice in org {o.id!r}"))
+            scopes.append((("orgs", oi, "teams", ti), t))
+            for ai, a in enumerate(t.agents):
+                path = ("orgs", oi, "teams", ti, "agents", ai)
+                scopes.append((path, a))
+                if a.id in agents:
+                    errors.append(((*path, "id"), f"agent id {a.id!r} is used twice (agent ids are global)"))
+                agents.add(a.id)
+                for hi, h in enumerate(a.tokens):
+                    if h in hashes:
+                        errors.append(((*path, "tokens", hi), "this token hash is already given to an agent"))
+                    hashes.add(h)
+        for path, scope in scopes:
+            for mi, name in enumerate(scope.models or []):
+                if name != "*" and name not in served:
+                    errors.append(((*path, "models", mi), f"no provider serves the model {name!r}"))
+    return errors

@@ -37,7 +37,6 @@ def bearer_token(authorization: str | None, x_api_key: str | None) -> str | None
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-        return None
     if x_api_key:
         return x_api_key.strip() or None
     return None
@@ -51,9 +50,7 @@ class Directory:
         for org in config.orgs:
             for team in org.teams:
                 for agent in team.agents:
-                    allowed = agent.models if agent.models is not None else team.models
-                    allowed = allowed if allowed is not None else org.models
-                    models = None if allowed is None or "*" in allowed else frozenset(allowed)
+                    models = _narrow(_narrow(_allow(org.models), _allow(team.models)), _allow(agent.models))
                     for h in agent.tokens:
                         self._by_hash[h] = Principal(agent.id, team.id, org.id, h, models)
 
@@ -68,6 +65,17 @@ class Directory:
 
     def __contains__(self, token_hash: str) -> bool:
         return token_hash in self._by_hash
+
+
+def _allow(models: list[str] | None) -> frozenset[str] | None:
+    return None if models is None or "*" in models else frozenset(models)
+
+
+def _narrow(outer: frozenset[str] | None, inner: frozenset[str] | None) -> frozenset[str] | None:
+    """A team or agent list narrows what its parent allows; it can never widen it."""
+    if outer is None:
+        return inner
+    return outer if inner is None else outer & inner
 
 
 def model_decision(principal: Principal, model: str, served: bool) -> Decision:

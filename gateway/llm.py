@@ -227,7 +227,7 @@ class LLMDoor:
         metrics.LLM_IN_FLIGHT.inc()
         try:
             self._authenticate(request, call)
-            payload = parse_json(await self._read_body(request), request.headers.get("Content-Type", "").split(";")[0])
+            payload = parse_json(await self._read_body(request), _media_type(request))
             validate(endpoint, payload)
             route = self._route(call, payload)
             body = self._prepare(call, route, payload)
@@ -436,6 +436,10 @@ class LLMDoor:
                 detail=call.detail,
             )
         )
+
+
+def _media_type(request: web.Request) -> str:
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip()
 
 
 def _reply_text(reply: dict[str, Any]) -> list[str]:

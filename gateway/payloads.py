@@ -21,6 +21,8 @@ class Endpoint(Enum):
 
 
 def parse_json(body: bytes, content_type: str) -> dict[str, Any]:
+    """`content_type` is the header's media type, parameters such as charset already removed."""
+    content_type = content_type.lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise ApiError(
             415,

@@ -36,7 +36,10 @@ class StreamRelay:
             return self._fail(f"malformed stream from the model provider: {e}")
         out = []
         for ev in events:
-            data = self._relay(ev)
+            try:
+                data = self._relay(ev)
+            except (TypeError, ValueError, AttributeError):  # valid JSON of an unexpected shape
+                data = None
             if data is None:
                 return b"".join(out) + self._fail("malformed stream from the model provider")
             out.append(data)
@@ -94,7 +97,8 @@ class StreamRelay:
         if isinstance(delta, dict):
             if isinstance(delta.get("content"), str):
                 self.text.append(delta["content"])
-            for call in delta.get("tool_calls") or ():
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
                 fn = call.get("function") if isinstance(call, dict) else None
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                     self.text.append(fn["arguments"])

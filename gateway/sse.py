@@ -1,7 +1,7 @@
 """A sans-IO parser for server-sent events as OpenAI-style streams use them.
 
-Bytes in, complete events out; a partial event (or a CR that may begin a CRLF) waits in the
-buffer, so events and UTF-8 sequences split across reads come out whole.
+Bytes in, complete events out; a partial event waits in the buffer, so events and UTF-8
+sequences split across reads come out whole. CRLF, CR and LF line endings are all accepted.
 """
 
 from __future__ import annotations
@@ -26,17 +26,19 @@ class SSEParser:
     def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._buf = bytearray()
         self._max = max_event_bytes
+        self._skip_lf = False  # the last chunk ended in CR: an LF opening the next one completes a CRLF
 
     def feed(self, chunk: bytes) -> list[Event]:
-        if b"\r" in chunk or (self._buf and self._buf[-1:] == b"\r"):
-            self._buf += chunk
-            if self._buf.endswith(b"\r"):  # may be the first half of CRLF: decide on the next read
-                held = self._buf[:-1].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                self._buf = bytearray(held) + b"\r"
-            else:
-                self._buf = bytearray(self._buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-        else:
-            self._buf += chunk
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._skip_lf = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._buf += chunk
         events: list[Event] = []
         start = 0
         buf = self._buf
@@ -44,6 +46,8 @@ class SSEParser:
             end = buf.find(b"\n\n", start)
             if end < 0:
                 break
+            if end - start > self._max:
+                raise SSEError(f"event larger than {self._max} bytes")
             events.append(_event(bytes(buf[start : end + 2])))
             start = end + 2
         if start:
@@ -63,6 +67,8 @@ def _event(raw: bytes) -> Event:
         if line.startswith(b"data:"):
             value = line[5:]
             data.append(value[1:] if value.startswith(b" ") else value)
+        elif line == b"data":  # a field name alone means an empty value
+            data.append(b"")
     return Event(raw, b"\n".join(data) if data else None)
 
 
