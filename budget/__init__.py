@@ -1,7 +1,28 @@
-"""Budgets. Built so far: the price table's arithmetic. Reservations and stores are not built yet
-(issue: spending limits); the LLM door calls nothing here beyond `Price`.
-"""
+"""Budgets: prices, worst-case estimates, and org → team → agent limits reserved atomically
+before each LLM request and settled to the real cost after it (memory or Redis store)."""
 
+from budget.guard import AgentBudget, BudgetGuard, Reservation, agent_budgets
+from budget.plan import Counter, Limits, Plan, Verdict, affordable_output, make_plan, to_nano, to_usd, worst_case
 from budget.pricing import Price
+from budget.stores import MemoryStore, RedisStore, ReserveResult, Store
 
-__all__ = ["Price"]
+__all__ = [
+    "AgentBudget",
+    "BudgetGuard",
+    "Counter",
+    "Limits",
+    "MemoryStore",
+    "Plan",
+    "Price",
+    "RedisStore",
+    "Reservation",
+    "ReserveResult",
+    "Store",
+    "Verdict",
+    "affordable_output",
+    "agent_budgets",
+    "make_plan",
+    "to_nano",
+    "to_usd",
+    "worst_case",
+]

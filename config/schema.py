@@ -77,10 +77,22 @@ class Provider(Strict):
         return self
 
 
+class Budget(Strict):
+    """Spending limits of one org, team or agent, in USD per calendar period (UTC)."""
+
+    daily_usd: float | None = Field(None, gt=0)
+    monthly_usd: float | None = Field(None, gt=0)
+    total_usd: float | None = Field(None, gt=0)
+    # Lower max_tokens to what is left instead of refusing, while at least
+    # budget.clamp_min_tokens output tokens still fit.
+    clamp_max_tokens: bool = False
+
+
 class Agent(Strict):
     id: Id
     tokens: list[str] = []
     models: list[str] | None = None
+    budget: Budget | None = None
 
     @field_validator("tokens")
     @classmethod
@@ -97,12 +109,14 @@ class Agent(Strict):
 class Team(Strict):
     id: Id
     models: list[str] | None = None
+    budget: Budget | None = None
     agents: list[Agent] = []
 
 
 class Org(Strict):
     id: Id
     models: list[str] | None = None
+    budget: Budget | None = None
     teams: list[Team] = []
 
 
@@ -126,7 +140,25 @@ class Audit(Strict):
 
 
 class BudgetStore(Strict):
-    store: Literal["memory"] = "memory"
+    store: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "tollgate:"
+    # A healthy Redis on the same network answers in well under a millisecond; 25 ms means trouble,
+    # and a request should not wait longer than that to learn it must fail open.
+    timeout_ms: float = Field(25.0, gt=0)
+    fail_closed: bool = False
+    # Longer than any request should live: an unsettled reservation holds budget this long at most.
+    reservation_ttl_s: float = Field(900.0, gt=0)
+    breaker_failures: int = Field(3, gt=0)
+    breaker_cooldown_s: float = Field(1.0, gt=0)
+    clamp_min_tokens: int = Field(16, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if not v.startswith("redis://"):
+            raise ValueError(f"must be a redis:// URL (e.g. redis://127.0.0.1:6379/0), got {v!r}")
+        return v
 
 
 class Config(Strict):

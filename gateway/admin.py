@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from config import hash_token
+from budget import BudgetGuard, Limits, make_plan, to_usd
+from config import Org, hash_token
 from gateway import metrics
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
@@ -37,7 +38,7 @@ def admin_app(worker: Worker) -> web.Application:
         data, content_type = metrics.render()
         return web.Response(body=data, headers={"Content-Type": content_type})
 
-    async def reload(request: web.Request) -> web.Response:
+    def refused(request: web.Request) -> web.Response | None:
         expected = worker.config.admin.token_sha256
         if expected is None:
             return ApiError(403, "the admin API is disabled: set admin.token_sha256", "permission_error").response()
@@ -45,18 +46,66 @@ def admin_app(worker: Worker) -> web.Application:
         if token is None or not hmac.compare_digest(hash_token(token), expected):
             metrics.AUTH_FAILURES.labels("admin").inc()
             return ApiError(401, "invalid admin token", "invalid_request_error", "invalid_api_key").response()
+        return None
+
+    async def reload(request: web.Request) -> web.Response:
+        if (denied := refused(request)) is not None:
+            return denied
         if not worker.request_reload():
             return ApiError(
                 400, "the config file is invalid; the old config stays in force (see the log)", code="invalid_config"
             ).response()
         return _json({"reloaded": True})
 
+    async def budgets(request: web.Request) -> web.Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        org_id = request.query.get("org", "")
+        org = next((o for o in worker.config.orgs if o.id == org_id), None)
+        if org is None:
+            return ApiError(404, f"no org {org_id!r} in the config (use ?org=ID)", code="unknown_org").response()
+        assert worker.door is not None
+        try:
+            rows = await budget_report(worker.guard, org)
+        except Exception:  # the report is best effort; the store being down is the likely cause
+            return ApiError(503, "the budget store did not answer", "budget_unavailable").response()
+        return _json({"org": org.id, "store": worker.config.budget.store, "counters": rows})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", prometheus)
     app.router.add_post("/admin/reload", reload)
+    app.router.add_get("/admin/budgets", budgets)
     return app
+
+
+async def budget_report(guard: BudgetGuard, org: Org) -> list[dict[str, object]]:
+    """Limit, spent, reserved and remaining of every counter of an org, its teams and agents."""
+    scopes = [("org", org.id, org.budget)]
+    for team in org.teams:
+        scopes.append(("team", team.id, team.budget))
+        scopes.extend(("agent", a.id, a.budget) for a in team.agents)
+    rows: list[dict[str, object]] = []
+    for level, scope_id, b in scopes:
+        if b is None:
+            continue
+        limits = Limits(b.daily_usd, b.monthly_usd, b.total_usd)
+        plan = make_plan(org.id, [(level, scope_id, limits)], guard.clock())
+        for counter, (spent, reserved) in zip(plan.counters, await guard.usage(plan), strict=True):
+            rows.append(
+                {
+                    "level": level,
+                    "id": scope_id,
+                    "period": counter.period,
+                    "limit_usd": to_usd(counter.limit),
+                    "spent_usd": to_usd(spent),
+                    "reserved_usd": to_usd(reserved),
+                    "remaining_usd": to_usd(max(0, counter.limit - spent - reserved)),
+                    "resets_at": counter.resets_at,
+                }
+            )
+    return rows
 
 
 def _json(body: object, status: int = 200) -> web.Response:

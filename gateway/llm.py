@@ -21,7 +21,7 @@ import tiktoken
 from aiohttp import web
 
 import audit
-from budget import Price
+from budget import BudgetGuard, Price, Reservation, affordable_output, agent_budgets, to_nano, to_usd, worst_case
 from config import Config, Model, Provider
 from gateway import metrics
 from gateway.auth import Directory, Principal, bearer_token, model_decision
@@ -56,6 +56,7 @@ class Runtime:
     def __init__(self, config: Config, session: aiohttp.ClientSession) -> None:
         self.config = config
         self.directory = Directory(config)
+        self.budgets = agent_budgets(config)
         self.routes: dict[str, Route] = {}
         for p in config.providers:
             upstream: Upstream = (
@@ -82,13 +83,19 @@ class Call:
     upstream_s: float = 0.0
     revoked: bool = False
     finished: bool = False
+    surface: audit.Surface = "llm"
+    reservation: Reservation | None = None
+    budget_remaining: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
     def overhead_ms(self) -> str:
         return f"{max(0.0, (time.perf_counter() - self.t0 - self.upstream_s) * 1000):.3f}"
 
     def headers(self) -> dict[str, str]:
-        return {"x-request-id": self.request_id, "x-tollgate-overhead-ms": self.overhead_ms()}
+        headers = {"x-request-id": self.request_id, "x-tollgate-overhead-ms": self.overhead_ms()}
+        if self.budget_remaining is not None:
+            headers["x-tollgate-budget-remaining"] = f"{self.budget_remaining:.6f}"
+        return headers
 
 
 class _RequestIds:
@@ -118,8 +125,9 @@ _KNOWN_PATHS = {
 
 
 class LLMDoor:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, guard: BudgetGuard) -> None:
         self.runtime = runtime
+        self.guard = guard
         self._streams: dict[str, set[tuple[Call, asyncio.Task[Any]]]] = {}
 
     def app(self) -> web.Application:
@@ -230,7 +238,9 @@ class LLMDoor:
             payload = parse_json(await self._read_body(request), _media_type(request))
             validate(endpoint, payload)
             route = self._route(call, payload)
-            body = self._prepare(call, route, payload)
+            self._prepare(call, route, payload)
+            await self._reserve(call, route, payload)
+            body = orjson.dumps(payload)
             t = time.perf_counter()
             try:
                 upstream = await route.upstream.open(endpoint.value, payload, body, call.request_id)
@@ -276,8 +286,8 @@ class LLMDoor:
         call.model = model
         return route
 
-    def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> bytes:
-        """Estimate the prompt and build the provider's body; re-serialize only when it changes."""
+    def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
+        """Estimate the prompt and the worst-case output; adapt the payload for the provider."""
         enc = route.enc
         if call.endpoint is Endpoint.CHAT:
             call.prompt_estimate = count_chat_prompt(enc, payload["messages"])
@@ -296,7 +306,48 @@ class LLMDoor:
                 payload["stream_options"] = {**options, "include_usage": True}
         if route.model.upstream_name:
             payload["model"] = route.model.upstream_name
-        return orjson.dumps(payload)
+
+    async def _reserve(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
+        """Reserve the worst-case cost on every budget level, or refuse the request (429)."""
+        assert call.principal is not None
+        budget = self.runtime.budgets.get(call.principal.agent_id)
+        if budget is None or not budget.limited:
+            return
+        plan = self.guard.plan(budget)
+        amount = worst_case(route.price, call.prompt_estimate, call.max_output)
+        verdict, reservation = await self.guard.reserve(plan, call.request_id, amount)
+        if not verdict.allowed and verdict.counter is not None and budget.clamp and call.max_output:
+            n = payload.get("n") if isinstance(payload.get("n"), int) else 1
+            tokens = affordable_output(route.price, call.prompt_estimate, verdict.headroom or 0) // n
+            if tokens >= self.guard.settings.clamp_min_tokens:
+                key = "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
+                payload[key] = tokens
+                call.max_output = tokens * n
+                call.detail["clamped_max_tokens"] = tokens
+                amount = worst_case(route.price, call.prompt_estimate, call.max_output)
+                verdict, reservation = await self.guard.reserve(plan, call.request_id, amount)
+        if not verdict.allowed:
+            call.surface = "budget"
+            counter = verdict.counter
+            if counter is None:
+                raise ApiError(
+                    503, "the budget store is unavailable and this appliance is set to fail closed",
+                    "budget_unavailable", "budget_store_unavailable",
+                )  # fmt: skip
+            retry = verdict.retry_after(self.guard.clock())
+            raise ApiError(
+                429,
+                f"budget exceeded: the {counter.level} {counter.period} limit of "
+                f"${to_usd(counter.limit):.2f} is reached (this request could cost up to ${to_usd(amount):.6f})",
+                "budget_exceeded",
+                counter.name,
+                headers={"Retry-After": str(retry)} if retry else None,
+            )
+        call.reservation = reservation
+        if verdict.unchecked:
+            call.detail["budget_unchecked"] = True
+        elif verdict.headroom is not None:
+            call.budget_remaining = to_usd(verdict.headroom)
 
     async def _relay_unary(self, call: Call, upstream: UpstreamResponse) -> web.Response:
         t = time.perf_counter()
@@ -408,6 +459,9 @@ class LLMDoor:
                 metrics.LLM_TOKENS.labels(model, "in").inc(tokens_in)
                 metrics.LLM_TOKENS.labels(model, "out").inc(tokens_out)
                 metrics.LLM_COST.labels(model).inc(cost)
+        if call.reservation is not None:
+            self.guard.settle(call.reservation, to_nano(cost) if cost else 0)
+            call.reservation = None
         if call.principal is None:
             return  # authentication failures were audited where they happened
         p = call.principal
@@ -419,7 +473,7 @@ class LLMDoor:
         )
         audit.emit(
             audit.AuditEvent(
-                "llm",
+                call.surface,
                 call.endpoint.value.lstrip("/"),
                 result,
                 call.request_id,

@@ -23,6 +23,7 @@ import uvloop
 from aiohttp import web
 
 import audit
+from budget import BudgetGuard, agent_budgets
 from config import Config, ConfigError, load_config
 from gateway import metrics
 from gateway.admin import admin_app
@@ -69,6 +70,7 @@ class Worker:
         self.started = time.time()
         self._stop = asyncio.Event()
         self.door: LLMDoor | None = None
+        self.guard: BudgetGuard
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self) -> None:
@@ -82,7 +84,8 @@ class Worker:
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
         )
-        self.door = LLMDoor(Runtime(cfg, self._session))
+        self.guard = BudgetGuard.from_settings(cfg.budget)
+        self.door = LLMDoor(Runtime(cfg, self._session), self.guard)
         grace = cfg.limits.shutdown_grace_s
         runners = [
             web.AppRunner(self.door.app(), access_log=None, handler_cancellation=True, shutdown_timeout=grace),
@@ -106,6 +109,7 @@ class Worker:
         log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
         for runner in runners:
             await runner.cleanup()  # stops accepting, then waits for in-flight requests up to the grace
+        await self.guard.close()  # settles still in flight reach the store before exit
         await self._session.close()
         await audit.uninstall()
 
@@ -128,8 +132,8 @@ class Worker:
                 )
             )
             return False
-        if new.listeners != self.config.listeners:
-            log.warning("config reload: listener changes take effect only after a restart")
+        if new.listeners != self.config.listeners or new.budget != self.config.budget:
+            log.warning("config reload: listener and budget store changes take effect only after a restart")
         assert self.door is not None and self._session is not None
         self.config = new
         cut = self.door.swap(Runtime(new, self._session))
@@ -181,6 +185,14 @@ def serve(config_path: str, workers: int) -> int:
     except ConfigError as e:
         for line in e.errors:
             print(f"{e.source}: {line}", file=sys.stderr)
+        return 2
+    limited = any(b.limited for b in agent_budgets(config).values())
+    if workers > 1 and config.budget.store == "memory" and limited:
+        print(
+            f"{config_path}: budget.store: 'memory' keeps budgets inside one process; with --workers {workers} "
+            "each worker would enforce the limits on its own. Use `store: redis` or --workers 1",
+            file=sys.stderr,
+        )
         return 2
     preload(config)
     if workers <= 1:

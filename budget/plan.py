@@ -1,0 +1,99 @@
+"""What a request must fit in: the counters of its org, team and agent, and the verdict.
+
+Amounts are integers in nano-USD (1e-9 USD): prices per token are as small as 1e-8 USD, and
+integer arithmetic keeps reserve, settle and release exact in every store.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from budget.periods import PERIODS, period_key, resets_at
+from budget.pricing import Price
+
+NANO = 1_000_000_000
+
+
+def to_nano(usd: float) -> int:
+    return math.ceil(usd * NANO - 1e-6)  # round up: a reservation never undercounts
+
+
+def to_usd(nano: int) -> float:
+    return nano / NANO
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """One level's limits in USD per period (None: no limit for that period)."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    total_usd: float | None = None
+
+    def get(self, period: str) -> float | None:
+        return getattr(self, f"{period}_usd")
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    key: str  # unique within the org: level, id and period instance
+    level: str  # org | team | agent
+    period: str  # daily | monthly | total
+    limit: int  # nano-USD
+    resets_at: float | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.level}_{self.period}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    org_id: str
+    counters: tuple[Counter, ...]
+
+
+def make_plan(org_id: str, scopes: list[tuple[str, str, Limits | None]], now: float) -> Plan:
+    """`scopes`: (level, id, limits) from org down to agent."""
+    counters = []
+    for level, scope_id, limits in scopes:
+        if limits is None:
+            continue
+        for period in PERIODS:
+            usd = limits.get(period)
+            if usd is not None:
+                key = f"{level}:{scope_id}:{period_key(period, now)}"
+                counters.append(Counter(key, level, period, to_nano(usd), resets_at(period, now)))
+    return Plan(org_id, tuple(counters))
+
+
+def worst_case(price: Price, prompt_tokens: int, max_output_tokens: int) -> int:
+    return to_nano(price.cost_usd(prompt_tokens, max_output_tokens))
+
+
+def affordable_output(price: Price, prompt_tokens: int, headroom: int) -> int:
+    """How many output tokens fit in `headroom` nano-USD once the prompt is paid for."""
+    left = headroom - to_nano(price.cost_usd(prompt_tokens, 0))
+    per_token = price.output_usd_per_1m * 1000  # nano-USD per output token
+    if left <= 0:
+        return 0
+    if per_token <= 0:
+        return 2**31
+    return int(left // per_token)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The budget's answer for one request, with the reason that flows to errors, audit and metrics."""
+
+    allowed: bool
+    reason: str  # "within_budget", "team_monthly" (the exceeded counter), "no_limits", "store_unavailable"
+    counter: Counter | None = None
+    headroom: int | None = None  # nano-USD left on the tightest counter after this reservation
+    unchecked: bool = False  # the store could not be asked: allowed by fail-open
+
+    def retry_after(self, now: float) -> int | None:
+        if self.counter is None or self.counter.resets_at is None:
+            return None
+        return max(1, math.ceil(self.counter.resets_at - now))
