@@ -88,11 +88,72 @@ class Budget(Strict):
     clamp_max_tokens: bool = False
 
 
+class EgressRule(Strict):
+    """One allowed destination. Host patterns are exact names or a strict leading `*.` wildcard."""
+
+    name: str = ""
+    hosts: list[str] = Field(min_length=1)
+    ports: list[Port] = [443, 80]
+    methods: list[str] | None = None  # intercept mode only; None: any method
+    paths: list[str] | None = None  # intercept mode only; None: any path
+    mode: Literal["tunnel", "intercept"] = "tunnel"
+    # Loopback and private targets are refused unless a rule says so explicitly.
+    allow_private: bool = False
+    # Headers set on every intercepted request, e.g. {"Authorization": "Bearer {secret:github}"}.
+    inject: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _inspection_needs_intercept(self) -> EgressRule:
+        if self.mode == "tunnel" and (self.methods or self.paths or self.inject):
+            raise ValueError("methods, paths and inject need mode: intercept (a tunnel is not inspected)")
+        return self
+
+
+class EgressPolicy(Strict):
+    rules: list[EgressRule] = []
+
+
+class EgressSettings(Strict):
+    # Where to write the CA certificate (public part) for sandboxes to trust; None: only /ca.pem.
+    ca_cert_path: str | None = None
+    # Trust store for upstream TLS; None: the system's.
+    upstream_ca_bundle: str | None = None
+    connect_timeout_s: float = Field(10.0, gt=0)
+    idle_timeout_s: float = Field(300.0, gt=0)
+    tunnel_max_bytes: int = Field(10 * 1024**3, gt=0)
+    tunnel_max_duration_s: float = Field(3600.0, gt=0)
+
+
+# The pattern tier's entity types; pii.detect.TYPES is the same set (a test holds them together).
+PII_PATTERN_TYPES = (
+    "EMAIL", "PHONE", "IP_ADDRESS", "DATE_OF_BIRTH", "CREDIT_CARD", "IBAN", "NATIONAL_ID", "API_KEY", "JWT",
+    "CONNECTION_STRING", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "PRIVATE_KEY",
+)  # fmt: skip
+PII_NER_TYPES = ("PERSON", "ORGANIZATION", "LOCATION")
+PiiType = Literal[
+    "EMAIL", "PHONE", "IP_ADDRESS", "DATE_OF_BIRTH", "CREDIT_CARD", "IBAN", "NATIONAL_ID", "API_KEY", "JWT",
+    "CONNECTION_STRING", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "PRIVATE_KEY", "PERSON", "ORGANIZATION", "LOCATION",
+]  # fmt: skip
+
+
+class PiiPolicy(Strict):
+    """What PII handling a scope gets; the nearest scope that sets one wins (agent, team, org)."""
+
+    enabled: bool = True
+    types: list[PiiType] | None = None  # None: every pattern type, plus the NER types when ner is on
+    actions: dict[PiiType, Literal["mask", "block", "allow"]] = {}  # default: mask
+    ner: bool = False
+    unmask_responses: bool = True
+    fail_closed: bool = True
+
+
 class Agent(Strict):
     id: Id
     tokens: list[str] = []
     models: list[str] | None = None
     budget: Budget | None = None
+    pii: PiiPolicy | None = None
+    egress: EgressPolicy | None = None
 
     @field_validator("tokens")
     @classmethod
@@ -110,6 +171,8 @@ class Team(Strict):
     id: Id
     models: list[str] | None = None
     budget: Budget | None = None
+    pii: PiiPolicy | None = None
+    egress: EgressPolicy | None = None
     agents: list[Agent] = []
 
 
@@ -117,6 +180,8 @@ class Org(Strict):
     id: Id
     models: list[str] | None = None
     budget: Budget | None = None
+    pii: PiiPolicy | None = None
+    egress: EgressPolicy | None = None
     teams: list[Team] = []
 
 
@@ -169,6 +234,9 @@ class Config(Strict):
     orgs: list[Org] = []
     audit: Audit = Audit()
     budget: BudgetStore = BudgetStore()
+    egress: EgressSettings = EgressSettings()
+    # Named secrets for credential injection (`{secret:NAME}`); values usually come from ${ENV}.
+    secrets: dict[str, str] = {}
 
 
 def cross_reference_errors(config: Config) -> list[tuple[tuple[str | int, ...], str]]:

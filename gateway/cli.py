@@ -65,10 +65,11 @@ def _serve(config_path: str, workers: int, level: str) -> int:
 
 
 def _check_config(path: str) -> int:
-    from config import ConfigError, load_config
+    from config import ConfigError
+    from gateway.server import load_checked
 
     try:
-        cfg = load_config(path)
+        cfg = load_checked(path)
     except ConfigError as e:
         for line in e.errors:
             print(f"{e.source}: {line}", file=sys.stderr)

@@ -30,6 +30,7 @@ from gateway.payloads import Endpoint, output_cap, parse_json, validate
 from gateway.relay import StreamRelay
 from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, encoding_for_model
 from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
+from pii import PiiBlocked, PiiFailure, StreamUnmasker, Vault, mask_payload, policy_from, unmask_reply
 
 log = logging.getLogger("tollgate.llm")
 
@@ -57,6 +58,7 @@ class Runtime:
         self.config = config
         self.directory = Directory(config)
         self.budgets = agent_budgets(config)
+        self.pii = {a.id: policy_from(a.pii or t.pii or o.pii) for o in config.orgs for t in o.teams for a in t.agents}
         self.routes: dict[str, Route] = {}
         for p in config.providers:
             upstream: Upstream = (
@@ -84,6 +86,8 @@ class Call:
     revoked: bool = False
     finished: bool = False
     surface: audit.Surface = "llm"
+    vault: Vault | None = None
+    pii_counts: dict[str, int] = field(default_factory=dict)
     reservation: Reservation | None = None
     budget_remaining: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -238,6 +242,7 @@ class LLMDoor:
             payload = parse_json(await self._read_body(request), _media_type(request))
             validate(endpoint, payload)
             route = self._route(call, payload)
+            self._mask(call, payload)
             self._prepare(call, route, payload)
             await self._reserve(call, route, payload)
             body = orjson.dumps(payload)
@@ -285,6 +290,40 @@ class LLMDoor:
         call.route = route
         call.model = model
         return route
+
+    def _mask(self, call: Call, payload: dict[str, Any]) -> None:
+        """Mask PII before anything leaves; a block or a detection failure refuses the request."""
+        assert call.principal is not None
+        policy = self.runtime.pii.get(call.principal.agent_id)
+        if policy is None or not policy.enabled:
+            return
+        vault = Vault()
+        try:
+            elapsed = mask_payload(call.endpoint.value, payload, policy, vault)
+        except PiiBlocked as e:
+            metrics.PII_BLOCKED.inc()
+            call.detail["pii_blocked"] = e.types
+            raise ApiError(
+                400,
+                f"the request contains data this agent may not send: {', '.join(e.types)}; nothing was sent",
+                "pii_policy",
+                "pii_blocked",
+            ) from None
+        except PiiFailure as e:
+            if policy.fail_closed:
+                metrics.PII_BLOCKED.inc()
+                raise ApiError(
+                    400, f"PII masking could not be applied ({e}); the request was not sent", "pii_policy",
+                    "pii_detection_failed",
+                ) from None  # fmt: skip
+            call.detail["pii_unchecked"] = True
+            return
+        metrics.PII_DETECT_SECONDS.labels("pattern").observe(elapsed)
+        for type_, n in vault.counts.items():
+            metrics.PII_ENTITIES.labels(type_, "mask").inc(n)
+        call.pii_counts = dict(vault.counts)
+        if vault and policy.unmask_responses and call.endpoint is not Endpoint.EMBEDDINGS:
+            call.vault = vault
 
     def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
         """Estimate the prompt and the worst-case output; adapt the payload for the provider."""
@@ -366,7 +405,10 @@ class LLMDoor:
                 tokens_out = int(usage.get("completion_tokens") or 0)
             elif call.route is not None and isinstance(reply, dict):
                 tokens_out = sum(count_text(call.route.enc, s) for s in _reply_text(reply))
-        except (orjson.JSONDecodeError, TypeError, ValueError):
+            if call.vault is not None and isinstance(reply, dict):
+                unmask_reply(reply, call.vault)
+                body = orjson.dumps(reply)
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
             call.detail["unparsed_reply"] = True
         self._finish(call, 200, tokens_in, tokens_out)
         return web.Response(body=body, content_type=upstream.content_type or "application/json", headers=call.headers())
@@ -384,7 +426,8 @@ class LLMDoor:
         return web.Response(status=status, body=body, content_type="application/json", headers=call.headers())
 
     async def _relay_stream(self, request: web.Request, call: Call, upstream: UpstreamResponse) -> web.StreamResponse:
-        relay = StreamRelay(strip_usage=bool(call.detail.get("usage_injected")))
+        unmasker = StreamUnmasker(call.vault) if call.vault is not None else None
+        relay = StreamRelay(strip_usage=bool(call.detail.get("usage_injected")), unmasker=unmasker)
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **call.headers()}
         )
@@ -420,9 +463,11 @@ class LLMDoor:
             if tail:
                 await resp.write(tail)
             await resp.write_eof()
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             status = CLIENT_CLOSED  # the client went away: charge what was generated, then stop
             raise
+        except ConnectionResetError:
+            status = CLIENT_CLOSED  # gone between two writes: nothing more can reach it
         finally:
             upstream.close()
             streams = self._streams.get(call.principal.token_hash)
@@ -440,7 +485,7 @@ class LLMDoor:
             tokens_out = int(usage.get("completion_tokens") or 0)
         else:
             tokens_in = call.prompt_estimate
-            tokens_out = count_text(call.route.enc, "".join(relay.text)) if call.route else 0
+            tokens_out = count_text(call.route.enc, relay.generated_text()) if call.route else 0
         reason = "revoked" if call.revoked else ("stream_error" if relay.failed else None)
         self._finish(call, status, tokens_in, tokens_out, reason=reason)
 
@@ -468,6 +513,8 @@ class LLMDoor:
         if reason:
             call.detail["reason"] = reason
         call.detail["prompt_estimate"] = call.prompt_estimate
+        if call.vault is not None and call.vault.unknown:
+            call.detail["pii_unknown_placeholders"] = call.vault.unknown
         result: audit.Result = (
             "allowed" if status < 400 else ("error" if status >= 500 or status == CLIENT_CLOSED else "denied")
         )
@@ -487,6 +534,7 @@ class LLMDoor:
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 cost_usd=cost,
+                pii_counts=call.pii_counts,
                 detail=call.detail,
             )
         )

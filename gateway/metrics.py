@@ -33,6 +33,12 @@ LLM_TOKENS = Counter("tollgate_llm_tokens", "Tokens counted", ["model", "directi
 LLM_COST = Counter("tollgate_llm_cost_usd", "Cost of LLM requests in USD", ["model"])
 LLM_IN_FLIGHT = Gauge("tollgate_llm_in_flight", "LLM requests in flight", multiprocess_mode="livesum")
 AUTH_FAILURES = Counter("tollgate_auth_failures", "Requests refused for missing or bad credentials", ["door"])
+PII_ENTITIES = Counter("tollgate_pii_entities", "PII values found in requests", ["type", "action"])
+PII_BLOCKED = Counter("tollgate_pii_blocked", "Requests refused by PII policy or detection failure")
+PII_DETECT_SECONDS = Histogram(
+    "tollgate_pii_detect_seconds", "PII detection time per request", ["tier"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)  # fmt: skip
 CONFIG_RELOADS = Counter("tollgate_config_reloads", "Config reloads", ["result"])
 
 

@@ -13,16 +13,19 @@ import orjson
 
 from gateway.errors import error_body
 from gateway.sse import Event, SSEError, SSEParser, encode_event
+from pii import StreamUnmasker, leftover_chunk, unmask_chunk
 
 DONE = b"[DONE]"
 
 
 class StreamRelay:
-    def __init__(self, strip_usage: bool) -> None:
+    def __init__(self, strip_usage: bool, unmasker: StreamUnmasker | None = None) -> None:
         self._parser = SSEParser()
         self._strip_usage = strip_usage
+        self._unmasker = unmasker
+        self._template: dict[str, Any] = {}  # the last chunk's id/model, for a closing chunk of held text
         self.usage: dict[str, Any] | None = None
-        self.text: list[str] = []  # generated text, for counting when the provider reports no usage
+        self._data: list[bytes] = []  # relayed event payloads, parsed for text only if usage is missing
         self.done = False
         self.failed: str | None = None
         self.events = 0
@@ -60,7 +63,15 @@ class StreamRelay:
 
     def _fail(self, message: str) -> bytes:
         self.failed = message
-        return encode_event(error_body(message, "upstream_error", "upstream_stream_error")) + encode_event(DONE)
+        error = encode_event(error_body(message, "upstream_error", "upstream_stream_error"))
+        return self._leftover() + error + encode_event(DONE)
+
+    def _leftover(self) -> bytes:
+        """Text still held back for unmasking, as one last chunk, when the stream ends unfinished."""
+        if self._unmasker is None:
+            return b""
+        chunk = leftover_chunk(self._unmasker, self._template)
+        return encode_event(orjson.dumps(chunk)) if chunk else b""
 
     def _relay(self, ev: Event) -> bytes | None:
         """The bytes to pass on for one event; b"" drops it; None marks it malformed."""
@@ -68,18 +79,17 @@ class StreamRelay:
             return ev.raw  # comments and keep-alives
         if ev.data == DONE:
             self.done = True
-            return ev.raw
+            return self._leftover() + ev.raw
+        self.events += 1
         try:
             obj = orjson.loads(ev.data)
         except orjson.JSONDecodeError:
             return None
         if not isinstance(obj, dict):
             return None
-        self.events += 1
+        self._data.append(ev.data)
         choices = obj.get("choices")
-        if isinstance(choices, list):
-            for choice in choices:
-                self._collect_text(choice)
+        changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
@@ -87,20 +97,38 @@ class StreamRelay:
                 if not choices:
                     return b""
                 del obj["usage"]
-                return encode_event(orjson.dumps(obj))
-        return ev.raw
+                changed = True
+        if self._unmasker is not None and choices:
+            self._template = obj
+            unmask_chunk(obj, self._unmasker)
+            changed = True
+        return encode_event(orjson.dumps(obj)) if changed else ev.raw
 
-    def _collect_text(self, choice: Any) -> None:
-        if not isinstance(choice, dict):
-            return
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            if isinstance(delta.get("content"), str):
-                self.text.append(delta["content"])
-            calls = delta.get("tool_calls")
-            for call in calls if isinstance(calls, list) else ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    self.text.append(fn["arguments"])
-        elif isinstance(choice.get("text"), str):  # /v1/completions streams
-            self.text.append(choice["text"])
+    def generated_text(self) -> str:
+        """Everything the provider generated (as it sent it), for counting tokens without usage."""
+        out: list[str] = []
+        for data in self._data:
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            choices = obj.get("choices") if isinstance(obj, dict) else None
+            for choice in choices if isinstance(choices, list) else ():
+                _collect_text(choice, out)
+        return "".join(out)
+
+
+def _collect_text(choice: Any, out: list[str]) -> None:
+    if not isinstance(choice, dict):
+        return
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        if isinstance(delta.get("content"), str):
+            out.append(delta["content"])
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                out.append(fn["arguments"])
+    elif isinstance(choice.get("text"), str):  # /v1/completions streams
+        out.append(choice["text"])

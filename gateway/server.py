@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,8 +26,10 @@ from aiohttp import web
 import audit
 from budget import BudgetGuard, agent_budgets
 from config import Config, ConfigError, load_config
+from egress import CertificateAuthority, EgressProxy, EgressRuntime, PolicyError, policies_from_config
 from gateway import metrics
 from gateway.admin import admin_app
+from gateway.auth import Directory
 from gateway.llm import LLMDoor, Runtime
 from gateway.tokenizer import encoding_for_model
 
@@ -55,6 +58,23 @@ class ListenError(Exception):
     pass
 
 
+def load_checked(path: str) -> Config:
+    """Load a config and check what only the other packages can judge (egress rules, secrets)."""
+    config = load_config(path)
+    try:
+        policies_from_config(config)
+    except PolicyError as e:
+        raise ConfigError(path, [f"{where}: {msg}" if where else msg for where, msg in e.problems]) from None
+    return config
+
+
+def egress_runtime(config: Config, directory: Directory) -> EgressRuntime:
+    return EgressRuntime(
+        directory.authenticate, directory.__contains__, policies_from_config(config), dict(config.secrets),
+        config.egress,
+    )  # fmt: skip
+
+
 def audit_pipeline(config: Config) -> audit.Pipeline:
     a = config.audit
     sink: audit.Sink = audit.LocalSink(a.path) if a.sink == "local" else audit.NullSink()
@@ -62,9 +82,10 @@ def audit_pipeline(config: Config) -> audit.Pipeline:
 
 
 class Worker:
-    def __init__(self, config_path: str, config: Config, supervised: bool) -> None:
+    def __init__(self, config_path: str, config: Config, ca: CertificateAuthority, supervised: bool) -> None:
         self.config_path = config_path
         self.config = config
+        self.ca = ca
         self.supervised = supervised
         self.ready = False
         self.started = time.time()
@@ -78,6 +99,7 @@ class Worker:
         cfg = self.config
         llm_sock = listen_socket(cfg.listeners.llm.host, cfg.listeners.llm.port, self.supervised)
         admin_sock = listen_socket(cfg.listeners.admin.host, cfg.listeners.admin.port, self.supervised)
+        egress_sock = listen_socket(cfg.listeners.egress.host, cfg.listeners.egress.port, self.supervised)
         audit.install(audit_pipeline(cfg))
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=cfg.limits.upstream_pool_size, ttl_dns_cache=60, keepalive_timeout=30),
@@ -86,6 +108,9 @@ class Worker:
         )
         self.guard = BudgetGuard.from_settings(cfg.budget)
         self.door = LLMDoor(Runtime(cfg, self._session), self.guard)
+        own = [(lst.host, lst.port) for lst in (cfg.listeners.llm, cfg.listeners.egress, cfg.listeners.admin)]
+        self.egress = EgressProxy(egress_runtime(cfg, self.door.runtime.directory), self.ca, own)
+        egress_server = await asyncio.start_server(self.egress.handle, sock=egress_sock, backlog=1024)
         grace = cfg.limits.shutdown_grace_s
         runners = [
             web.AppRunner(self.door.app(), access_log=None, handler_cancellation=True, shutdown_timeout=grace),
@@ -99,16 +124,19 @@ class Worker:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.ready = True
         log.info(
-            "worker %d ready: LLM door http://%s:%d, admin http://%s:%d",
+            "worker %d ready: LLM door http://%s:%d, egress proxy http://%s:%d, admin http://%s:%d",
             os.getpid(),
             *llm_sock.getsockname()[:2],
+            *egress_sock.getsockname()[:2],
             *admin_sock.getsockname()[:2],
         )
         await self._stop.wait()
         self.ready = False
         log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
+        egress_server.close()
         for runner in runners:
             await runner.cleanup()  # stops accepting, then waits for in-flight requests up to the grace
+        self.egress.close()
         await self.guard.close()  # settles still in flight reach the store before exit
         await self._session.close()
         await audit.uninstall()
@@ -116,7 +144,7 @@ class Worker:
     def reload(self) -> bool:
         """Swap in the config file's current content; keep the old one if it is invalid."""
         try:
-            new = load_config(self.config_path)
+            new = load_checked(self.config_path)
         except ConfigError as e:
             metrics.CONFIG_RELOADS.labels("rejected").inc()
             for line in e.errors:
@@ -137,8 +165,9 @@ class Worker:
         assert self.door is not None and self._session is not None
         self.config = new
         cut = self.door.swap(Runtime(new, self._session))
+        cut += self.egress.swap(egress_runtime(new, self.door.runtime.directory))
         metrics.CONFIG_RELOADS.labels("applied").inc()
-        log.info("config reloaded from %s (%d streams of revoked tokens closed)", self.config_path, cut)
+        log.info("config reloaded from %s (%d streams and tunnels of revoked access closed)", self.config_path, cut)
         audit.emit(
             audit.AuditEvent(
                 "config",
@@ -155,7 +184,7 @@ class Worker:
         """The admin API's reload: in a multi-worker appliance the parent validates and fans out."""
         if self.supervised:
             try:
-                load_config(self.config_path)
+                load_checked(self.config_path)
             except ConfigError:
                 return self.reload()  # reports the errors and returns False
             os.kill(os.getppid(), signal.SIGHUP)
@@ -170,9 +199,9 @@ def preload(config: Config) -> None:
             encoding_for_model(m.upstream_name or m.name)
 
 
-def run_worker(config_path: str, config: Config, supervised: bool) -> int:
+def run_worker(config_path: str, config: Config, ca: CertificateAuthority, supervised: bool) -> int:
     try:
-        uvloop.run(Worker(config_path, config, supervised).run())
+        uvloop.run(Worker(config_path, config, ca, supervised).run())
     except ListenError as e:
         log.error("%s", e)
         return 1
@@ -181,7 +210,7 @@ def run_worker(config_path: str, config: Config, supervised: bool) -> int:
 
 def serve(config_path: str, workers: int) -> int:
     try:
-        config = load_config(config_path)
+        config = load_checked(config_path)
     except ConfigError as e:
         for line in e.errors:
             print(f"{e.source}: {line}", file=sys.stderr)
@@ -195,22 +224,27 @@ def serve(config_path: str, workers: int) -> int:
         )
         return 2
     preload(config)
+    # One CA for every worker, made here before forking; its key lives in memory only.
+    ca = CertificateAuthority.generate()
+    if config.egress.ca_cert_path:
+        Path(config.egress.ca_cert_path).write_bytes(ca.cert_pem())
     if workers <= 1:
-        return run_worker(config_path, config, supervised=False)
-    return Supervisor(config_path, config, workers).run()
+        return run_worker(config_path, config, ca, supervised=False)
+    return Supervisor(config_path, config, ca, workers).run()
 
 
 class Supervisor:
-    def __init__(self, config_path: str, config: Config, workers: int) -> None:
+    def __init__(self, config_path: str, config: Config, ca: CertificateAuthority, workers: int) -> None:
         self.config_path = config_path
         self.config = config
+        self.ca = ca
         self.n = workers
         self.children: dict[int, float] = {}
         self.stopping = False
 
     def run(self) -> int:
         # Fail fast, in the parent, when a port is taken (binding without listen() joins no group).
-        for lst in (self.config.listeners.llm, self.config.listeners.admin):
+        for lst in (self.config.listeners.llm, self.config.listeners.egress, self.config.listeners.admin):
             try:
                 listen_socket(lst.host, lst.port, reuse_port=True).close()
             except ListenError as e:
@@ -247,7 +281,7 @@ class Supervisor:
                 signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = run_worker(self.config_path, self.config, supervised=True)
+                code = run_worker(self.config_path, self.config, self.ca, supervised=True)
             finally:
                 logging.shutdown()
                 os._exit(code)
@@ -266,5 +300,5 @@ class Supervisor:
         # Each worker validates, applies or rejects, and audits the reload itself. The parent
         # keeps its copy current too, for workers it restarts later.
         with contextlib.suppress(ConfigError):
-            self.config = load_config(self.config_path)
+            self.config = load_checked(self.config_path)
         self._forward(signal.SIGHUP)

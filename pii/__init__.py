@@ -1,5 +1,27 @@
-"""PII detection, masking and streaming unmasking. Not built yet: the LLM door sends prompts
-unmasked until the PII issue lands, and says so in its README.
-"""
+"""PII: detection (pattern tier), per-request masking vault, and restoring values in responses,
+whole or streamed. The NER tier (PERSON, ORGANIZATION, LOCATION) is not built: a policy asking
+for it fails closed."""
 
-__all__: list[str] = []
+from pii.detect import TYPES, Span, detect
+from pii.mask import PiiBlocked, PiiFailure, Policy, mask_payload, policy_from, text_slots
+from pii.unmask import StreamUnmasker, holdback, leftover_chunk, unmask_chunk, unmask_reply
+from pii.vault import PLACEHOLDER_RE, Vault
+
+__all__ = [
+    "PLACEHOLDER_RE",
+    "TYPES",
+    "PiiBlocked",
+    "PiiFailure",
+    "Policy",
+    "Span",
+    "StreamUnmasker",
+    "Vault",
+    "detect",
+    "holdback",
+    "leftover_chunk",
+    "mask_payload",
+    "policy_from",
+    "text_slots",
+    "unmask_chunk",
+    "unmask_reply",
+]

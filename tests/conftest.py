@@ -26,7 +26,9 @@ BOB = "tg-test-bob-0123456789abcdefghijklmnopqrs"  # acme/ops, only up-gpt
 CAROL = "tg-test-carol-0123456789abcdefghijklmnop"  # globex/g, every model
 PROVIDER_KEY = "sk-provider-secret-0123456789"
 
-UPSTREAM_MODELS = ["up-gpt", "slow-3000", "error-429", "error-500", "html-502", "cut", "garbage", "drip", "nousage"]
+UPSTREAM_MODELS = [
+    "up-gpt", "slow-3000", "error-429", "error-500", "html-502", "cut", "garbage", "drip", "nousage", "charwise",
+]  # fmt: skip
 
 
 def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def test_null_usage_passes_through_and_is_not_recorded():
 def test_text_is_collected_from_content_deltas():
     relay = StreamRelay(strip_usage=False)
     relay.feed(content("Hel") + content("lo") + DONE)
-    assert "".join(relay.text) == "Hello"
+    assert relay.generated_text() == "Hello"
 
 
 def test_text_is_collected_from_tool_call_argument_deltas():
@@ -97,13 +97,13 @@ def test_text_is_collected_from_tool_call_argument_deltas():
 
     relay = StreamRelay(strip_usage=False)
     relay.feed(call('{"q":') + call(' "x"}') + DONE)
-    assert "".join(relay.text) == '{"q": "x"}'
+    assert relay.generated_text() == '{"q": "x"}'
 
 
 def test_text_is_collected_from_completions_text():
     relay = StreamRelay(strip_usage=False)
     relay.feed(ev({"choices": [{"index": 0, "text": "once "}]}) + ev({"choices": [{"index": 0, "text": "upon"}]}))
-    assert "".join(relay.text) == "once upon"
+    assert relay.generated_text() == "once upon"
 
 
 def test_events_counts_json_chunks_only():
@@ -173,7 +173,7 @@ def test_input_after_done_is_ignored():
     out = relay.feed(content("x") + DONE + content("extra"))
     assert out == content("x") + DONE
     assert relay.feed(content("later") + b"data: {garbage\n\n") == b""
-    assert "".join(relay.text) == "x"
+    assert relay.generated_text() == "x"
     assert relay.failed is None
 
 

@@ -11,6 +11,7 @@ Behaviour is chosen by the requested model name:
 - `garbage`: stream one chunk, then a non-JSON data line
 - `drip`: stream a chunk every 50 ms, 200 chunks (disconnect and flow tests)
 - `nousage`: stream without the usage chunk even when asked
+- `charwise`: stream one character per chunk, each event written in two halves
 - anything else: a normal mock reply
 """
 
@@ -138,10 +139,14 @@ class Upstream:
                 await resp.write(encode_event(b"[DONE]"))
                 self.recorder.finished_streams.append(rid)
                 return resp
-            events = mock.chat_stream(payload, model, ENC, chunks=4)
+            events = mock.chat_stream(payload, model, ENC, chunks=10_000 if model == "charwise" else 4)
             if model == "nousage":
                 events = [e for e in events if b'"usage"' not in e]
             for event in events:
+                if model == "charwise":
+                    await resp.write(event[: len(event) // 2])
+                    await asyncio.sleep(0)
+                    event = event[len(event) // 2 :]
                 await resp.write(event)
             self.recorder.finished_streams.append(rid)
             return resp

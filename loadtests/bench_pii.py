@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Quality and speed of the PII pattern tier (pii.detect) on the labelled dev sample.
+
+    .venv/bin/python loadtests/bench_pii.py                 # score + throughput
+    .venv/bin/python loadtests/bench_pii.py --no-speed      # score only
+    .venv/bin/python loadtests/bench_pii.py --speed-mb 4    # more text per throughput case
+
+Quality: runs `detect` on every sample, writes the predictions to loadtests/results/ and runs the
+peer scorer (../shared/pii/score.py, read-only) twice: on the corpus as labelled (NER types
+PERSON/ORGANIZATION/LOCATION count as misses there, they are not this tier's job) and on a copy of
+the corpus without NER gold spans, which gives the pattern-type figures.
+
+Speed: one core, one call per prompt as the gateway makes them; MB/s of UTF-8 prompt text and
+ms per KiB, best of --rounds. Cases: the sample texts repeated, only its PII-free texts, plain
+prose without any digit, and one large document in a single call (to catch super-linear paths).
+
+Targets (from the issue): >= 5 MB/s (<= 0.2 ms/KB); pattern-type leak rate <= 1%; no prediction
+on the PII-free samples. Stdlib only besides tollgate itself; no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pii.detect import detect  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "pii"
+RESULTS = ROOT / "loadtests" / "results"
+NER_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION"})
+TARGET_MBPS = 5.0
+TARGET_LEAK = 0.01
+
+_PROSE = (
+    "Thanks for the quick reply. We looked at the logs again this morning and the export job still stops "
+    "halfway through; the retry policy seems to give up after the third attempt. Could you check whether the "
+    "queue consumer is running on the new cluster, and whether anything changed in the deployment last week? "
+    "The team would also like a short summary of the incident for the weekly review, written for readers "
+    "who were not on call. "
+)
+
+
+def load_corpus(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def predict(corpus: list[dict]) -> list[dict]:
+    return [
+        {"id": d["id"], "spans": [{"start": s.start, "end": s.end, "type": s.type} for s in detect(d["text"])]}
+        for d in corpus
+    ]
+
+
+def run_scorer(preds: Path, corpus: Path, report: Path) -> dict:
+    cmd = [sys.executable, str(SHARED / "score.py"), "--pred", str(preds), "--corpus", str(corpus)]
+    cmd += ["--markdown", "--json", str(report)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    print(out.stdout.rstrip())
+    if out.stderr.strip():
+        print(out.stderr.rstrip(), file=sys.stderr)
+    return json.loads(report.read_text())
+
+
+def quality(corpus_path: Path) -> dict:
+    corpus = load_corpus(corpus_path)
+    preds_path = RESULTS / "pii_dev.preds.jsonl"
+    write_jsonl(preds_path, predict(corpus))
+    print(f"== all types, as labelled ({corpus_path.name}; NER types are out of this tier's scope)")
+    run_scorer(preds_path, corpus_path, RESULTS / "pii_dev.report.json")
+    # The scorer's --ignore-types drops predictions, not gold; a corpus copy without NER gold does.
+    pattern_corpus = RESULTS / "pii_dev.pattern_corpus.jsonl"
+    write_jsonl(pattern_corpus, [{**d, "spans": [s for s in d["spans"] if s["type"] not in NER_TYPES]} for d in corpus])
+    print("\n== pattern types only (NER gold removed)")
+    rep = run_scorer(preds_path, pattern_corpus, RESULTS / "pii_dev.pattern_report.json")
+    ok_leak = rep["leak_rate"] <= TARGET_LEAK
+    ok_fp = rep["clean_doc_preds"] == 0
+    print(
+        f"\npattern-type leak rate {100 * rep['leak_rate']:.1f}% (target <= {100 * TARGET_LEAK:.0f}%: "
+        f"{'ok' if ok_leak else 'MISSED'}); predictions on PII-free samples: {rep['clean_doc_preds']} "
+        f"({'ok' if ok_fp else 'MISSED'})"
+    )
+    return rep
+
+
+def _time(texts: list[str], rounds: int, fn: Callable[[str], object]) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.process_time()
+        for t in texts:
+            fn(t)
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def speed(corpus_path: Path, mb: float, rounds: int) -> bool:
+    corpus = load_corpus(corpus_path)
+    target = int(mb * 1_000_000)
+
+    def repeat(texts: list[str]) -> list[str]:
+        out: list[str] = []
+        size = 0
+        while size < target:
+            for t in texts:
+                out.append(t)
+                size += len(t.encode())
+        return out
+
+    cases = {
+        "dev sample texts": repeat([d["text"] for d in corpus]),
+        "PII-free samples": repeat([d["text"] for d in corpus if not d["spans"]]),
+        "plain prose, 4 KiB": repeat([_PROSE * 10]),
+        "one 1 MB document": ["\n\n".join(d["text"] for d in corpus) * max(1, 1_000_000 // 80_000)],
+    }
+    detect("warm up +1 415 555 0100 a@b.co")  # phonenumbers loads region metadata lazily
+    print(f"\n== throughput, one core, best of {rounds} (process CPU time)")
+    print(f"{'case':<22}{'MB':>7}{'calls':>7}{'MB/s':>8}{'ms/KB':>8}")
+    ok = True
+    for name, texts in cases.items():
+        size = sum(len(t.encode()) for t in texts)
+        secs = _time(texts, rounds, detect)
+        mbps = size / 1e6 / secs
+        ms_kb = secs * 1000 / (size / 1000)
+        ok &= mbps >= TARGET_MBPS
+        print(f"{name:<22}{size / 1e6:>7.2f}{len(texts):>7}{mbps:>8.1f}{ms_kb:>8.3f}")
+    print(f"target >= {TARGET_MBPS:.0f} MB/s (<= {1 / TARGET_MBPS:.1f} ms/KB) on every case: {'ok' if ok else 'MISSED'}")
+    return ok
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=SHARED / "dev_sample.jsonl")
+    ap.add_argument("--speed-mb", type=float, default=2.0, help="MB of text per throughput case")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-quality", action="store_true")
+    args = ap.parse_args()
+    if not args.no_quality:
+        quality(args.corpus)
+    if not args.no_speed:
+        speed(args.corpus, args.speed_mb, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

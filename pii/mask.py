@@ -1,0 +1,130 @@
+"""Masking a request: find every piece of text it sends, detect, block or replace, fail closed.
+
+All text is masked: message contents (strings and text parts) of every role, including system
+prompts and tool results, assistant tool-call arguments, `/v1/completions` prompts and
+embeddings inputs. Texts are visited in conversation order, so placeholder numbers follow first
+appearance.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from config.schema import PII_NER_TYPES, PII_PATTERN_TYPES, PiiPolicy
+from pii.detect import Span, detect
+from pii.vault import Vault
+
+Detector = Callable[[str, frozenset[str]], list[Span]]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    enabled: bool
+    types: frozenset[str]
+    block: frozenset[str]
+    allow: frozenset[str]
+    ner: bool
+    unmask_responses: bool
+    fail_closed: bool
+
+    @property
+    def detect_types(self) -> frozenset[str]:
+        """The types worth looking for: masked or blocked ones."""
+        return self.types - self.allow
+
+
+def policy_from(cfg: PiiPolicy | None) -> Policy:
+    cfg = cfg or PiiPolicy()
+    default = PII_PATTERN_TYPES + (PII_NER_TYPES if cfg.ner else ())
+    types = frozenset(cfg.types if cfg.types is not None else default)
+    block = frozenset(t for t, a in cfg.actions.items() if a == "block")
+    allow = frozenset(t for t, a in cfg.actions.items() if a == "allow")
+    return Policy(cfg.enabled, types, block, allow, cfg.ner, cfg.unmask_responses, cfg.fail_closed)
+
+
+class PiiBlocked(Exception):
+    def __init__(self, types: set[str]) -> None:
+        self.types = sorted(types)
+        super().__init__(f"the request contains data of a blocked type: {', '.join(self.types)}")
+
+
+class PiiFailure(Exception):
+    """Detection could not be completed; with fail_closed the request must not be sent."""
+
+
+@dataclass(slots=True)
+class Slot:
+    container: Any  # dict or list holding the text
+    key: Any
+
+    @property
+    def text(self) -> str:
+        return self.container[self.key]  # type: ignore[no-any-return]
+
+
+def text_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
+    if endpoint == "/chat/completions":
+        for m in payload.get("messages") or ():
+            if not isinstance(m, dict):
+                continue
+            content = m.get("content")
+            if isinstance(content, str):
+                yield Slot(m, "content")
+            elif isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        yield Slot(part, "text")
+            calls = m.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    yield Slot(fn, "arguments")
+        return
+    key = "prompt" if endpoint == "/completions" else "input"
+    value = payload.get(key)
+    if isinstance(value, str):
+        yield Slot(payload, key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield Slot(value, i)
+
+
+def mask_payload(
+    endpoint: str, payload: dict[str, Any], policy: Policy, vault: Vault, detector: Detector = detect
+) -> float:
+    """Mask the payload in place; returns the detection time. Raises PiiBlocked or PiiFailure."""
+    slots = list(text_slots(endpoint, payload))
+    for slot in slots:
+        vault.reserve_literals(slot.text)
+    if policy.ner:
+        # The NER tier (presidio/spaCy) is not built: a policy that asks for it cannot be met.
+        raise PiiFailure("the NER tier is not available")
+    types = policy.detect_types & frozenset(PII_PATTERN_TYPES)
+    started = time.perf_counter()
+    try:
+        found = [(slot, detector(slot.text, types)) for slot in slots]
+    except Exception as e:  # any detector fault is a detection failure, never a pass
+        raise PiiFailure(f"detection failed: {e.__class__.__name__}") from None
+    elapsed = time.perf_counter() - started
+    blocked = {s.type for _, spans in found for s in spans if s.type in policy.block}
+    if blocked:
+        raise PiiBlocked(blocked)
+    for slot, spans in found:
+        if spans:
+            slot.container[slot.key] = _replace(slot.text, spans, vault)
+    return elapsed
+
+
+def _replace(text: str, spans: list[Span], vault: Vault) -> str:
+    out = []
+    pos = 0
+    for s in spans:
+        out.append(text[pos : s.start])
+        out.append(vault.placeholder(s.type, text[s.start : s.end]))
+        pos = s.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,227 @@
+"""Every regex of the pattern tier, compiled once at import, and the label vocabularies.
+
+Patterns find candidates; pii/detect.py validates them (checksums, label context, entropy).
+Patterns that begin with a literal let `re` skip to it with a fast substring search, so the
+boundary checks that would need a look-behind are done in Python on the few hits instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- structural secrets --------------------------------------------------------------------
+
+PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
+# The body of a PEM block when its END line is missing: base64 lines, raw or with escaped newlines.
+PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=]|\\+[nr]|[ \t]*\r?\n|[ \t]*(?:[A-Za-z-]+: [^\n]*\n))*")
+PEM_MAX = 64 * 1024  # an RSA-16384 key is ~12 KiB; past this it is not one key block
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+AWS_ACCESS_KEY = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+# 40 characters of base64 alphabet, not part of a longer run; the label decides.
+AWS_SECRET_VALUE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+# --- connection strings --------------------------------------------------------------------
+
+# scheme://[user]:password@host… — any scheme, the embedded password is what makes it a secret.
+URL_WITH_CREDS = re.compile(
+    r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,30})://([^\s:/@'\"`<>]*):([^\s@'\"`<>/]+)@([^\s'\"`<>]+)"
+)
+# Database URLs that carry the password in the query instead: jdbc:…password=…, mongodb://…?password=…
+URL_PASSWORD_QUERY = re.compile(
+    r"(?<![\w+.-])(?:jdbc:[a-z0-9]+:[^\s'\"`<>]+|"
+    r"(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|clickhouse)"
+    r"(?:\+[a-z0-9]+)?://[^\s'\"`<>]+)",
+    re.IGNORECASE,
+)
+QUERY_PASSWORD = re.compile(r"[?&;](?:password|pwd|pass)=([^&;\s'\"]+)", re.IGNORECASE)
+# ADO.NET / ODBC / Azure `Key=Value;Key=Value` strings. Two-word keys are listed; others are one token.
+KV_CONN = re.compile(
+    r"(?<![\w;=])(?:(?:Data Source|User ID|Initial Catalog|Integrated Security|Persist Security Info"
+    r"|Application Name|Trust Server Certificate|[A-Za-z][\w.]*)=[^;\s'\"`<>]*;)+"
+    r"(?:(?:Data Source|User ID|Initial Catalog|[A-Za-z][\w.]*)=[^;\s'\"`<>]*)?",
+    re.IGNORECASE,
+)
+KV_CONN_SECRET = re.compile(
+    r"(?:^|;)\s*(?:password|pwd|accountkey|sharedaccesskey|sharedaccesssignature|sig|clientsecret)=([^;]+)",
+    re.IGNORECASE,
+)
+# libpq keyword form: host=… user=… password=… dbname=…
+LIBPQ_CONN = re.compile(r"(?<![\w=])(?:(?:host|hostaddr|port|dbname|user|password|sslmode)=\S+[ \t]+){2,}\S+=\S+")
+
+# --- provider API keys ---------------------------------------------------------------------
+
+# (literal that must be in the text, pattern). Token bodies are the providers' documented alphabets.
+PROVIDER_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("sk-", re.compile(r"sk-ant-[a-z]{2,8}\d{2}-[A-Za-z0-9_-]{20,}|sk-ant-[A-Za-z0-9_-]{32,}")),
+    ("sk-", re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}(?:T3BlbkFJ[A-Za-z0-9_-]{20,})?")),
+    ("gh", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
+    ("github_pat_", re.compile(r"github_pat_[A-Za-z0-9_]{40,}")),
+    ("_live_", re.compile(r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),
+    ("_test_", re.compile(r"(?:sk|rk)_test_[A-Za-z0-9]{16,}")),
+    ("whsec_", re.compile(r"whsec_[A-Za-z0-9+/=]{24,}")),
+    ("xox", re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,}")),
+    ("AIza", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
+    ("hf_", re.compile(r"hf_[A-Za-z0-9]{30,}")),
+    ("SG.", re.compile(r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}")),
+    ("glpat-", re.compile(r"glpat-[A-Za-z0-9_-]{20,}")),
+    ("npm_", re.compile(r"npm_[A-Za-z0-9]{36}")),
+    ("pypi-", re.compile(r"pypi-AgE[A-Za-z0-9_-]{50,}")),
+    ("dop_v1_", re.compile(r"dop_v1_[a-f0-9]{64}")),
+    ("shp", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}")),
+    ("gsk_", re.compile(r"gsk_[A-Za-z0-9]{40,}")),
+    ("xai-", re.compile(r"xai-[A-Za-z0-9]{40,}")),
+    ("hooks.slack.com", re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}")),
+)
+
+# Keyword-anchored generic secret. The keyword is found first (fast: literal-led alternation), then
+# the rest of its name (GITHUB_TOKEN, secretAccessKey, x-api-key), a separator and the value.
+SECRET_KEYWORD = re.compile(
+    r"(?i:api[ _.-]?key|apikey|access[ _.-]?key|secret|token|passw(?:or)?d|passwd|pwd|credentials?"
+    r"|auth(?:orization)?|private[ _.-]?key|signing[ _.-]?key|bearer)"
+    r"|(?<![A-Za-z])[Kk]ey|(?<=[a-z])Key"
+)
+SECRET_NAME_TAIL = re.compile(r"[\w.-]{0,30}")
+SECRET_NAME_HEAD = re.compile(r"[\w.-]{0,40}$")
+SECRET_VALUE = re.compile(
+    r"[\"'`]?(?:[ \t]*(?:=>|:=|[:=])[ \t]*|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?)[\"'`]?"
+    r"(?:(?i:bearer|basic|token)[ \t]+)?"
+    r"([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,400})"
+)
+# A credential that "hits the rate limit" is an API key whatever it looks like.
+RATE_LIMIT_TOKEN = re.compile(
+    r"(?<![\w-])([A-Za-z0-9_\-+/=.]{20,200})[ \t]+(?:\w+[ \t]+){0,3}?"
+    r"(?:hits?|hitting|exceed(?:s|ed|ing)?|reach(?:es|ed)?)[ \t]+(?:\w+[ \t]+){0,2}?rate[ -]?limit",
+    re.IGNORECASE,
+)
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+HEX = re.compile(r"[0-9a-fA-F]+")
+ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+PLACEHOLDER_HINT = re.compile(
+    r"x{4,}|X{4,}|\*{3,}|\.{3}|•|<|>|\$\{|\{\{|%\(|your|example|placeholder|changeme|redacted|dummy|sample|here",
+    re.IGNORECASE,
+)
+ENV_REFERENCE = re.compile(r"\$?[A-Z][A-Z0-9_]*|process\.env\.\w+|os\.environ.*|env\(.*")
+WORDY = re.compile(r"[A-Za-z]+(?:[_\-./ ][A-Za-z]+)*")  # identifiers, words, kebab/snake case
+PATHLIKE = re.compile(r"\.{0,2}/?(?:[\w.-]+/)+[\w.-]*")
+
+# --- contact data --------------------------------------------------------------------------
+
+EMAIL_LOCAL_TAIL = re.compile(r"[\w.%+-]{1,64}$")  # no quote: 'a@b.co' is quoted, o'brien is rare
+EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9\u00a1-\uffff](?:[\w\u00a1-\uffff-]{0,62})\.)+([A-Za-z]{2,24})\b")
+EMAIL_URLENC = re.compile(r"(?<![\w%.+-])([\w.+-]|%[0-9A-Fa-f]{2}){1,64}%40(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}\b")
+# Extensions that end "name@2x.png"-style asset names, never a mail domain in practice.
+NOT_TLDS = frozenset(
+    "png jpg jpeg gif svg webp ico bmp tiff css js mjs ts tsx jsx json yaml yml toml lock txt md html htm xml "
+    "py rb go rs java kt swift php sh bat exe dll so zip gz tar log csv pdf".split()
+)
+
+# International: + or 00, country code, then 6-14 more digits in groups.
+PHONE_INTL = re.compile(r"\+[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,5}\)?){1,6}")
+# North American: (NPA) NXX-XXXX, NPA-NXX-XXXX, NPA.NXX.XXXX, 1-NPA-NXX-XXXX; separators required.
+PHONE_NANP = re.compile(r"(?:\b1[ .-])?(?:\(\d{3}\)[ ]?|\b\d{3}([ .-]))\d{3}[ .-]\d{4}\b")
+# Anything else that looks like a phone number; only kept with a phone label (trunk 0, (31) 9…).
+PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{2,5}[ .\-]?)(?:\d{2,5}[ .\-]?){1,4}\d{2,5}\b")
+
+IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
+# Candidates only; ipaddress.IPv6Address decides. Starts at a hex group or "::".
+IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|::)[0-9A-Fa-f:.]*[0-9A-Fa-f](?:%[\w.]+)?(?![\w:])")
+IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")  # literal-led, so cheap: where an IPv6 address could be
+VERSION_LEFT = re.compile(
+    r"(?:\bv|\bver|\bversion|\brelease|\bbuild|\bsdk|\bupgrade[ds]?\s+to|\bbumped\s+\w+\s+to)\s*[:=]?\s*$",
+    re.IGNORECASE,
+)
+
+# --- numbers -------------------------------------------------------------------------------
+
+# One scan finds every number-like run (digits with single separators); the shapes below are then
+# matched only inside runs, so the text is walked once for cards, SSNs, NANP phones, IPv4 and DNI.
+NUM_RUN = re.compile(r"\d[\d \-.()/]{5,}\d")
+# 13-19 digits as one run or in groups split by one consistent space or dash.
+CARD = re.compile(
+    r"(?<![\w.,+\-/])(?:\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ \-])\d{6}\2\d{4,5}|\d{13,19})"
+    r"(?![\w\-]|[.,]\d)"
+)
+IBAN = re.compile(r"[A-Z][A-Z]\d\d(?:[ ]?[A-Z0-9]){10,30}")
+SSN_DASHED = re.compile(r"(?<![\w\-/.])\d{3}-\d{2}-\d{4}(?![\w\-]|[./]\d)")
+# Labelled national ids: 3-2-4 (SSN), 3-3-3 (SIN), 4-4-4 (Aadhaar) or a plain run of 8-12 digits.
+ID_DIGITS = re.compile(
+    r"(?<![\w\-/.+])(?:\d{3}([ \-])\d{2}\1\d{4}|\d{3}([ \-])\d{3}\2\d{3}|\d{4}([ \-])\d{4}\3\d{4}|\d{8,12})"
+    r"(?![\w\-]|[./]\d)"
+)
+NINO = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])")
+DNI = re.compile(r"(?<![\w\-])(?:\d{8}|[XYZ]-?\d{7})-?[A-Z](?![A-Za-z0-9])")
+
+# --- dates ---------------------------------------------------------------------------------
+
+_MONTHS = (
+    "jan(?:uary|uar|vier)?|feb(?:ruary|ruar)?|f[ée]v(?:rier)?|m[aä]r(?:ch|z|s)?|apr(?:il)?|avr(?:il)?|may|mai"
+    "|jun[ei]?|juin|jul[yi]?|juil(?:let)?|aug(?:ust)?|ao[uû]t|sep(?:t|tember|tembre)?|oct(?:ober|obre)?"
+    "|okt(?:ober)?|nov(?:ember|embre)?|de[cz](?:ember)?|d[ée]c(?:embre)?"
+    "|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre"
+)
+MONTH_NAMES = re.compile(_MONTHS, re.IGNORECASE)
+DATE = re.compile(
+    r"(?<![\w.:/\-])(?:"
+    r"(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?![\d:]|T\d)"  # 1990-01-13
+    r"|(?P<nd>\d{1,2})[./\-](?P<nm>\d{1,2})[./\-](?P<ny>\d{4}|\d{2})(?![\d.:/\-]\d)"  # 13.01.1990, 01/13/1990
+    r"|(?P<td>\d{1,2})(?:st|nd|rd|th|er|\.)?[ \-](?:de[ ])?(?P<tm>" + _MONTHS + r")\.?,?[ \-](?:de[ ])?(?P<ty>\d{4})"
+    r"|(?P<mm>" + _MONTHS + r")\.?[ ](?P<md>\d{1,2})(?:st|nd|rd|th)?,?[ ](?P<my>\d{4})"  # November 6, 1965
+    r")(?!\w)",
+    re.IGNORECASE,
+)
+
+# --- labels --------------------------------------------------------------------------------
+# Matched against a normalised label (pii/detect.py `_norm`): lower case, camelCase split, `_-.`
+# as spaces, so `dateOfBirth`, `birth_date`, `D.O.B.` and `Dob` all read as words.
+
+DOB_LABEL = re.compile(
+    r"\b(?:d ?o ?b|birth\w*|born|b ?day|geb|geboren|geburt\w*|n[ée]e?|nacimiento|nacid[oa]|naissance|nascita"
+    r"|geboorte\w*|f ?nac)\b"
+)
+ID_LABEL = re.compile(
+    r"\b(?:ssn|ss ?n[or]|social security|soc ?sec|sin|social insurance|nino|ni (?:number|no)|national insurance"
+    r"|insurance (?:number|no)|national ?id\w*|national identi\w*|nid|tax ?id|taxpayer|tin|bsn"
+    r"|burgerservicenummer|sofi ?\w*|citizen service|aadha?a?r|uidai|dni|nie|nif|nric|personnummer"
+    r"|personal ?id\w*|identity (?:number|no)|id (?:number|no)|identification (?:number|no)|applicant id)\b"
+)
+PHONE_LABEL = re.compile(
+    r"\b(?:phone\w*|tel|tele?phone|tél[ée]phone|tfno|mobile?|mob|cell\w*|fax|sms|texts?|call\w*|ring|dial"
+    r"|reach|contact\w*|whats ?app|signal|landline|hotline|on ?call|msisdn|ph|tel[ée]fono|m[óo]vil|llam\w*"
+    r"|portable|appel\w*|rappel\w*|joindre|telefon\w*|handy|anruf\w*|ruf\w*|telefoon|bel\w*|celular"
+    r"|contato|ligar?|numero de telefono)\b"
+)
+CARD_LABEL = re.compile(
+    r"\b(?:card\w*|cc|cc ?num\w*|visa|master ?card|amex|discover|pan|credit|debit|payment|pay|charge\w*|billing)\b"
+)
+# Words that label a number as something other than PII; the nearest label word wins in prose.
+NEGATIVE_LABEL = re.compile(
+    r"\b(?:order\w*|invoice\w*|tracking|ticket|ref|reference|confirmation|po|sku|txn|transaction|request"
+    r"|trace|build|version|release|routing|zip|postal|postcode|port|pid|amount|total|qty|quantity|serial"
+    r"|parcel|shipment|case|incident|job|batch|run|commit|checksum|hash|timestamp|epoch|created|updated)\b"
+)
+AWS_SECRET_LABEL = re.compile(r"\bsecret\b|\baws\b.*\bkey\b")
+IP_LABEL = re.compile(
+    r"\b(?:ip\w*|addr\w*|address|host|from|server|client|peer|remote|src|source|dst|dest\w*|origin|vpn|proxy)\b"
+)
+# Secret names whose values are not secrets (pagination, idempotency, public halves, schema keys).
+SECRET_NAME_DENY = re.compile(
+    r"\b(?:next|page|continuation|pagination|cursor|idempotency|cache|primary|foreign|sort|partition|range"
+    r"|public|pub|object|routing|dedup\w*|lookup|map|row|index|unique|composite|author\w*|max|num|total"
+    r"|count|usage|prompt|completion|input|output|type|expires?|expiry|ttl|length|limit|id|name|kid|alg"
+    r"|endpoint|url|uri|path|file|env|var|field|header|method|scheme|format|reset)\b"
+)
+
+# Cheap substring gates: a contextual pass runs only when one of its words occurs at all.
+DOB_GATE = ("birth", "dob", "d.o.b", "born", "geb", "né", "nacim", "nacid", "naissance", "nascita", "geboorte", "bday")
+ID_GATE = (
+    "ssn", "social", "sin", "nino", "insurance", "national", "tax", "bsn", "burgerservice", "sofi", "aadha",
+    "uidai", "dni", "nie", "nif", "nric", "personnummer", "personal", "identity", "id number", "id no",
+    "identification", "applicant",
+)  # fmt: skip
+PHONE_GATE = (
+    "phone", "tel", "mobile", "mob", "cell", "fax", "sms", "text", "call", "ring", "dial", "reach", "contact",
+    "whatsapp", "signal", "landline", "hotline", "msisdn", "ph", "móvil", "movil", "llam", "portable", "appel",
+    "joindre", "handy", "anruf", "ruf", "bel", "celular", "contato", "liga",
+)  # fmt: skip

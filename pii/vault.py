@@ -1,0 +1,78 @@
+"""The per-request masking vault: values ↔ typed placeholders, in memory for one request only.
+
+Placeholders are `<TYPE_N>`, numbered per type by first appearance across the whole
+conversation the request carries, so a value keeps its placeholder as the conversation grows
+(and provider prompt caches stay warm).
+
+Placeholder-shaped text already present in the input (`<EMAIL_1>` typed by a user or planted in
+a document) is escaped by reservation: its number is never minted for a real value in this
+request, so restoring can only ever produce values from this request's own vault, and a literal
+`<EMAIL_1>` comes back as the literal it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import orjson
+
+# Longest placeholder the grammar allows: "<" + type (≤ 20) + "_" + number (≤ 9 digits) + ">".
+MAX_PLACEHOLDER = 32
+PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]{0,19})_([1-9][0-9]{0,8})>")
+
+
+class Vault:
+    def __init__(self) -> None:
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._by_placeholder: dict[str, str] = {}
+        self._next: dict[str, int] = {}
+        self._reserved: set[str] = set()
+        self.counts: Counter[str] = Counter()  # spans masked, per type (what audit and metrics get)
+        self.unknown = 0  # placeholder-shaped text in responses that this vault did not mint
+
+    def __bool__(self) -> bool:
+        return bool(self._by_placeholder)
+
+    def reserve_literals(self, text: str) -> None:
+        if "<" in text:
+            self._reserved.update(m.group(0) for m in PLACEHOLDER_RE.finditer(text))
+
+    def placeholder(self, type_: str, value: str) -> str:
+        self.counts[type_] += 1
+        key = (type_, value)
+        existing = self._by_value.get(key)
+        if existing is not None:
+            return existing
+        n = self._next.get(type_, 0)
+        while True:
+            n += 1
+            candidate = f"<{type_}_{n}>"
+            if candidate not in self._reserved:
+                break
+        self._next[type_] = n
+        self._by_value[key] = candidate
+        self._by_placeholder[candidate] = value
+        return candidate
+
+    def value(self, placeholder: str) -> str | None:
+        return self._by_placeholder.get(placeholder)
+
+    def restore(self, text: str, escape: bool = False) -> str:
+        """Replace this vault's placeholders in `text`; `escape` for text inside a JSON string."""
+        if "<" not in text or not self._by_placeholder:
+            return text
+
+        def sub(m: re.Match[str]) -> str:
+            value = self._by_placeholder.get(m.group(0))
+            if value is None:
+                self.unknown += 1
+                return m.group(0)
+            return json_escape(value) if escape else value
+
+        return PLACEHOLDER_RE.sub(sub, text)
+
+
+def json_escape(value: str) -> str:
+    """`value` as it must appear between the quotes of a JSON string."""
+    return orjson.dumps(value).decode()[1:-1]
