@@ -122,6 +122,9 @@ class EgressSettings(Strict):
     idle_timeout_s: float = Field(300.0, gt=0)
     tunnel_max_bytes: int = Field(10 * 1024**3, gt=0)
     tunnel_max_duration_s: float = Field(3600.0, gt=0)
+    # Static name → addresses, used instead of DNS for these names (like curl --resolve); the
+    # addresses are vetted exactly like DNS answers.
+    resolve: dict[str, list[str]] = {}
 
 
 # The pattern tier's entity types; pii.detect.TYPES is the same set (a test holds them together).

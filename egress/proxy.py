@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from config import Config
 from config.schema import EgressRule, EgressSettings
 from egress.ca import CertificateAuthority, LeafCache
 from egress.clienthello import parse_client_hello, vet_client_hello
+from egress.framing import framing_problem
 from egress.hosts import HostError, format_authority, parse_authority
 from egress.paths import PathError, normalize_target, split_absolute_form
 from egress.policy import Decision, InjectError, Policy, PolicyError, Rule, must_strip, render_inject
@@ -289,11 +291,14 @@ class EgressProxy:
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         loop = asyncio.get_running_loop()
         timeout = self.runtime.settings.connect_timeout_s
-        try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=1), timeout)
-        except (OSError, TimeoutError):
-            raise ProxyError(502, "dns_failure", f"cannot resolve {host}") from None
-        ip, reason = pick_address([info[4][0] for info in infos], rule.allow_private, self.own, port)
+        addresses = self.runtime.settings.resolve.get(host)
+        if addresses is None:
+            try:
+                infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+            except (OSError, TimeoutError):
+                raise ProxyError(502, "dns_failure", f"cannot resolve {host}") from None
+            addresses = [info[4][0] for info in infos]
+        ip, reason = pick_address(addresses, rule.allow_private, self.own, port)
         if ip is None:
             raise ProxyError(403, f"address_refused:{reason}", f"{host} resolves to a refused address ({reason})")
         try:
@@ -359,7 +364,6 @@ class EgressProxy:
             await _respond(conn, writer, 200, None, [], reason=b"Connection established")
             await self._tunnel(conn, reader, writer, upstream, tunnel, rule, started)
         else:
-            await _respond(conn, writer, 200, None, [], reason=b"Connection established")
             await self._intercept(conn, reader, writer, tunnel, rule, started)
 
     def _deny(self, identity: Identity, action: str, resource: str, decision: Decision, started: float) -> None:
@@ -492,6 +496,10 @@ class EgressProxy:
         hits = self.leaves.hits
         context = await self.leaves.context_for(tunnel.host)
         CERT_CACHE.labels("hit" if self.leaves.hits > hits else "miss").inc()
+        # The ClientHello follows our 200 at once; it must stay in the socket for the TLS layer,
+        # not land in the plaintext reader's buffer, so reading pauses until start_tls takes over.
+        writer.transport.pause_reading()
+        writer.write(conn.send(h11.Response(status_code=200, headers=[], reason=b"Connection established")))
         t = time.perf_counter()
         try:
             await writer.start_tls(context, ssl_handshake_timeout=HEAD_TIMEOUT_S)
@@ -506,11 +514,14 @@ class EgressProxy:
         try:
             inner = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
             while True:
-                request = await asyncio.wait_for(_next_event(inner, reader), self.runtime.settings.idle_timeout_s)
-                if not isinstance(request, h11.Request):
-                    return
                 try:
+                    request = await asyncio.wait_for(_next_event(inner, reader), self.runtime.settings.idle_timeout_s)
+                    if not isinstance(request, h11.Request):
+                        return
                     keep = await self._forward(inner, request, reader, writer, tunnel, rule, tls=True)
+                except h11.RemoteProtocolError as e:
+                    await _send_error(inner, writer, ProxyError(400, "bad_request", f"malformed request: {e}"))
+                    return
                 except ProxyError as e:  # refused inside the tunnel: answer there, then close it
                     await _send_error(inner, writer, e)
                     return
@@ -585,6 +596,9 @@ class EgressProxy:
             self._audit(tunnel.identity, method, resource, "denied", status, started, reason=reason, rule=rule.label)
             return ProxyError(status, reason, message)
 
+        problem = framing_problem(request.headers)
+        if problem is not None:
+            raise refuse(400, problem, "ambiguous request framing")
         try:
             host_header = _header(request.headers, b"host")
             if host_header is None or parse_authority(host_header, tunnel.port) != (tunnel.host, tunnel.port):
@@ -606,6 +620,9 @@ class EgressProxy:
         headers += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in injected]
         upstream_request = h11.Request(method=request.method, target=normalize_target(target).encode(), headers=headers)
 
+        # Parse the start of the body before anything goes upstream: a malformed first chunk is
+        # refused here, and the origin never sees a request that cannot be completed.
+        first = await _body_event(inner, reader)
         key = (tunnel.identity.agent_id, tunnel.host, tunnel.port)
         conn = self.pool.get(key) or await self._dial(tunnel.host, tunnel.port, rule, tls)
         up = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
@@ -613,7 +630,7 @@ class EgressProxy:
         reusable = False
         try:
             up_writer.write(up.send(upstream_request))
-            sent = await _copy_body(inner, reader, up, up_writer)
+            sent = await _copy_body(inner, reader, up, up_writer, client_side=True, first=first)
             response = await asyncio.wait_for(_next_event(up, up_reader), self.runtime.settings.idle_timeout_s)
             while isinstance(response, h11.InformationalResponse):
                 response = await _next_event(up, up_reader)
@@ -623,8 +640,11 @@ class EgressProxy:
             writer.write(
                 inner.send(h11.Response(status_code=response.status_code, headers=out_headers, reason=response.reason))
             )
-            received = await _copy_body(up, up_reader, inner, writer)
+            received = await _copy_body(up, up_reader, inner, writer, client_side=False)
             reusable = up.our_state is h11.DONE and up.their_state is h11.DONE
+        except ProxyError:
+            up_writer.close()
+            raise
         except (h11.RemoteProtocolError, h11.LocalProtocolError, ConnectionError, TimeoutError, OSError) as e:
             up_writer.close()
             if inner.our_state is h11.SEND_RESPONSE:
@@ -689,13 +709,31 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> Any
         return event
 
 
+async def _body_event(src: h11.Connection, reader: asyncio.StreamReader) -> Any:
+    """The next body event of a client's request; a framing error there is the client's (400)."""
+    try:
+        return await _next_event(src, reader)
+    except h11.RemoteProtocolError:
+        raise ProxyError(400, "bad_request_body", "malformed request body") from None
+
+
 async def _copy_body(
-    src: h11.Connection, reader: asyncio.StreamReader, dst: h11.Connection, writer: asyncio.StreamWriter
+    src: h11.Connection,
+    reader: asyncio.StreamReader,
+    dst: h11.Connection,
+    writer: asyncio.StreamWriter,
+    client_side: bool,
+    first: Any = None,
 ) -> int:
     """Stream a message body from one h11 connection to the other, re-framed; returns bytes."""
     total = 0
     while True:
-        event = await _next_event(src, reader)
+        if first is not None:
+            event, first = first, None
+        elif client_side:
+            event = await _body_event(src, reader)
+        else:
+            event = await _next_event(src, reader)
         if isinstance(event, h11.Data):
             total += len(event.data)
             writer.write(dst.send(event))

@@ -36,6 +36,7 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
         "listeners": {
             "llm": {"host": "127.0.0.1", "port": llm_port},
             "admin": {"host": "127.0.0.1", "port": admin_port},
+            "egress": {"host": "127.0.0.1", "port": free_port()},
         },
         "limits": {"max_body_bytes": 64 * 1024, "upstream_read_timeout_s": 1.0, "shutdown_grace_s": 5},
         "admin": {"token_sha256": hash_token("tg-admin-test-token")},
@@ -93,6 +94,10 @@ class Gateway:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.config['listeners']['llm']['port']}/v1"
+
+    @property
+    def egress_port(self) -> int:
+        return int(self.config["listeners"]["egress"]["port"])
 
     @property
     def admin_url(self) -> str:

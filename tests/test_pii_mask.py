@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from config.schema import PiiPolicy
 from gateway.relay import StreamRelay
 from gateway.sse import encode_event
 from pii import (
@@ -21,7 +22,6 @@ from pii import (
     policy_from,
     unmask_reply,
 )
-from config.schema import PiiPolicy
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 

@@ -1,0 +1,356 @@
+"""The egress door end to end: curl and Python clients through HTTPS_PROXY to local origins."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import signal
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.conftest import ALICE, BOB, Gateway, base_config
+from tests.https_upstream import Origin, make_test_pki
+from tests.upstream import free_port, wait_until
+
+GITHUB_SECRET = "ghp_injectedSecretValue0123456789abcdef"
+NAMES = ["api.test", "tunnel.test", "other.test", "private.test"]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
+    return make_test_pki(tmp_path_factory.mktemp("pki"), NAMES)
+
+
+@pytest.fixture(scope="module")
+def origin(pki: tuple[Path, ssl.SSLContext]) -> Iterator[Origin]:
+    o = Origin(pki[1]).start()
+    yield o
+    o.stop()
+
+
+@pytest.fixture(scope="module")
+def plain_origin() -> Iterator[Origin]:
+    o = Origin(None).start()
+    yield o
+    o.stop()
+
+
+def egress_config(upstream_url: str, origin: Origin, plain: Origin, ca_bundle: Path, workdir: Path) -> dict:
+    config = base_config(upstream_url, free_port(), free_port())
+    config["secrets"] = {"github": GITHUB_SECRET}
+    config["egress"] = {
+        "upstream_ca_bundle": str(ca_bundle),
+        "ca_cert_path": str(workdir / "tollgate-ca.pem"),
+        "resolve": {name: ["127.0.0.1"] for name in NAMES},
+    }
+    port = origin.port
+    config["orgs"][0]["egress"] = {
+        "rules": [
+            {"name": "github-api", "hosts": ["api.test"], "ports": [port], "mode": "intercept",
+             "methods": ["GET", "POST"], "paths": ["/repos/**", "/user"], "allow_private": True,
+             "inject": {"Authorization": "Bearer {secret:github}"}},
+            {"name": "tunnel", "hosts": ["tunnel.test"], "ports": [port], "allow_private": True},
+            {"name": "no-private", "hosts": ["private.test"], "ports": [port]},
+            {"name": "plain", "hosts": ["other.test"], "ports": [plain.port], "mode": "intercept",
+             "allow_private": True, "methods": ["GET"]},
+        ]
+    }  # fmt: skip
+    return config
+
+
+@pytest.fixture(scope="module")
+def gw(
+    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    workdir = tmp_path_factory.mktemp("egress")
+    g = Gateway(workdir, egress_config(upstream.base_url, origin, plain_origin, pki[0], workdir)).start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_origins(origin: Origin, plain_origin: Origin) -> None:
+    origin.seen.clear()
+    plain_origin.seen.clear()
+
+
+def last_event(gw: Gateway, **match: str) -> dict:
+    """The newest audit row whose fields equal `match` (the sink is written asynchronously)."""
+    found: list[dict] = []
+
+    def look() -> bool:
+        found[:] = [e for e in gw.audit_events() if all(e.get(k) == v for k, v in match.items())]
+        return bool(found)
+
+    assert wait_until(look), match
+    return found[-1]
+
+
+def proxy_url(gw: Gateway, agent: str = "alice", token: str = ALICE) -> str:
+    return f"http://{agent}:{token}@127.0.0.1:{gw.egress_port}"
+
+
+def ca_file(gw: Gateway) -> Path:
+    return gw.workdir / "tollgate-ca.pem"
+
+
+def curl(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["curl", "-sS", "--max-time", "10", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_ca_pem_is_served_without_auth_and_matches_the_written_file(gw: Gateway):
+    r = httpx.get(f"http://127.0.0.1:{gw.egress_port}/ca.pem")
+    assert r.status_code == 200 and r.text.startswith("-----BEGIN CERTIFICATE-----")
+    assert r.content == ca_file(gw).read_bytes()
+    assert b"PRIVATE KEY" not in r.content
+
+
+def test_intercepted_get_injects_the_credential_and_replaces_the_clients(gw: Gateway, origin: Origin):
+    url = f"https://api.test:{origin.port}/repos/acme/widgets?page=2"
+    out = curl("-x", proxy_url(gw), "--cacert", str(ca_file(gw)), "-H", "Authorization: Bearer agent-forged",
+               "-H", "Impersonate-User: admin", "-D", "-", url)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert '"path": "/repos/acme/widgets?page=2"' in out.stdout or '"path":"/repos/acme/widgets?page=2"' in out.stdout
+    seen = origin.seen[-1]
+    assert seen.headers["authorization"] == f"Bearer {GITHUB_SECRET}"
+    assert "impersonate-user" not in seen.headers and "proxy-authorization" not in seen.headers
+    assert GITHUB_SECRET not in out.stdout  # the agent never sees the secret
+    event = last_event(gw, surface="egress", action="GET")
+    assert event["result"] == "allowed" and event["detail"]["injected"] == ["github"]
+    assert "page=2" not in event["resource"]  # no query strings in audit rows
+
+
+def test_python_client_through_https_proxy_with_keep_alive(gw: Gateway, origin: Origin):
+    with httpx.Client(proxy=proxy_url(gw), verify=ssl.create_default_context(cafile=str(ca_file(gw)))) as c:
+        for i in range(5):
+            r = c.post(f"https://api.test:{origin.port}/repos/x/issues", json={"n": i})
+            assert r.status_code == 200 and r.json()["got"] > 0
+    assert [s.method for s in origin.seen] == ["POST"] * 5
+
+
+def test_denied_host_is_403_with_a_reason(gw: Gateway):
+    r = curl("-x", proxy_url(gw), "--cacert", str(ca_file(gw)), "https://example.invalid/", "-o", "/dev/null",
+             "-w", "%{http_connect}")  # fmt: skip
+    assert r.stdout.strip() == "403"
+    assert last_event(gw, surface="egress", result="denied")["detail"]["reason"] == "no_rule_for_host"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reason"),
+    [("DELETE", "/repos/acme/widgets", "method_not_allowed"), ("GET", "/admin", "path_not_allowed"),
+     ("GET", "/repos/../admin", "path_not_allowed"), ("GET", "/repos%2F..%2Fadmin", "bad_path:encoded_slash")],
+)  # fmt: skip
+def test_denied_method_or_path_is_403_inside_the_tunnel(
+    gw: Gateway, origin: Origin, method: str, path: str, reason: str
+):
+    out = curl("-x", proxy_url(gw), "--cacert", str(ca_file(gw)), "--path-as-is", "-X", method, "-D", "-",
+               "-o", "/dev/null", f"https://api.test:{origin.port}{path}")  # fmt: skip
+    assert "\nHTTP/1.1 403" in out.stdout, out.stdout + out.stderr  # after the CONNECT's own 200
+    assert f"x-tollgate-reason: {reason}" in out.stdout.lower()
+    assert origin.seen == []
+
+
+def test_tunnel_mode_passes_tls_through_untouched(gw: Gateway, origin: Origin, pki):
+    # The client trusts the origin's own CA: tollgate did not terminate TLS.
+    out = curl("-x", proxy_url(gw), "--cacert", str(pki[0]), f"https://tunnel.test:{origin.port}/anything")
+    assert out.returncode == 0, out.stderr
+    assert "authorization" not in origin.seen[-1].headers
+    event = last_event(gw, action="tunnel")
+    assert event["result"] == "allowed" and event["detail"]["bytes_in"] > 0
+
+
+def test_missing_or_bad_proxy_credentials_get_407(gw: Gateway, origin: Origin):
+    for proxy in (
+        f"http://127.0.0.1:{gw.egress_port}",
+        proxy_url(gw, "alice", "tg-wrong"),
+        proxy_url(gw, "bob", ALICE),
+    ):
+        out = curl("-x", proxy, "--cacert", str(ca_file(gw)), f"https://api.test:{origin.port}/user",
+                   "-o", "/dev/null", "-w", "%{http_connect}")  # fmt: skip
+        assert out.stdout.strip() == "407", proxy
+    raw = _raw_connect(gw, f"api.test:{origin.port}", auth=None)
+    assert raw.startswith(b"HTTP/1.1 407") and b"proxy-authenticate: Basic" in raw.lower().replace(b"basic", b"Basic")
+
+
+def _raw_connect(gw: Gateway, authority: str, auth: tuple[str, str] | None = ("alice", ALICE)) -> bytes:
+    with socket.create_connection(("127.0.0.1", gw.egress_port), timeout=5) as s:
+        head = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+        if auth:
+            head += "Proxy-Authorization: Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode() + "\r\n"
+        s.sendall(head.encode() + b"\r\n")
+        return s.recv(4096)
+
+
+@pytest.mark.parametrize(
+    "authority",
+    ["api.test.:443", "127.1:443", "0x7f.0.0.1:443", "2130706433:443", "[::ffff:127.0.0.1]:443", "api%2etest:443",
+     "api.test\x00.evil:443", "api.test:0443", "api.test:+443", "user@api.test:443", "api.test", "APİ.test:443"],
+)  # fmt: skip
+def test_odd_authorities_are_refused(gw: Gateway, authority: str):
+    reply = _raw_connect(gw, authority)
+    assert reply.split(b" ")[1] in (b"400", b"403"), reply
+
+
+def test_cr_lf_in_the_authority_cannot_smuggle_a_header(gw: Gateway):
+    reply = _raw_connect(gw, "api.test:443\r\nX-Evil: 1")
+    assert reply.split(b" ")[1] in (b"400", b"403")
+
+
+def test_private_target_via_dns_is_refused_without_an_explicit_rule(gw: Gateway, origin: Origin):
+    reply = _raw_connect(gw, f"private.test:{origin.port}")
+    assert reply.startswith(b"HTTP/1.1 403") and b"address_refused:loopback" in reply
+
+
+def _tls_through(gw: Gateway, authority: str, server_hostname: str, cafile: Path) -> ssl.SSLSocket:
+    s = socket.create_connection(("127.0.0.1", gw.egress_port), timeout=5)
+    auth = base64.b64encode(f"alice:{ALICE}".encode()).decode()
+    s.sendall(
+        f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode()
+    )
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.check_hostname = False  # the point is what the proxy does with this SNI
+    return ctx.wrap_socket(s, server_hostname=server_hostname)
+
+
+def test_sni_that_differs_from_the_connect_host_is_refused(gw: Gateway, origin: Origin, pki):
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls_through(gw, f"api.test:{origin.port}", "other.test", ca_file(gw)).close()
+    # In tunnel mode too: no domain fronting through an allowed name.
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        tls = _tls_through(gw, f"tunnel.test:{origin.port}", "api.test", pki[0])
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: api.test\r\n\r\n")
+        if not tls.recv(100):
+            raise ConnectionError("closed")
+    assert origin.seen == []
+
+
+def test_host_header_must_match_the_connect_host(gw: Gateway, origin: Origin):
+    tls = _tls_through(gw, f"api.test:{origin.port}", "api.test", ca_file(gw))
+    tls.sendall(f"GET /user HTTP/1.1\r\nHost: other.test:{origin.port}\r\n\r\n".encode())
+    reply = tls.recv(4096)
+    tls.close()
+    assert reply.startswith(b"HTTP/1.1 403") and b"host_mismatch" in reply
+    assert origin.seen == []
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        "POST /user HTTP/1.1\r\nHost: api.test:{p}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST /user HTTP/1.1\r\nHost: api.test:{p}\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+        "POST /user HTTP/1.1\r\nHost: api.test:{p}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "GET /user HTTP/1.1\r\nHost: api.test:{p}\r\nHost: other.test\r\n\r\n",
+    ],
+)
+def test_ambiguous_framing_is_rejected(gw: Gateway, origin: Origin, request_head: str):
+    tls = _tls_through(gw, f"api.test:{origin.port}", "api.test", ca_file(gw))
+    tls.sendall(request_head.format(p=origin.port).encode())
+    reply = tls.recv(4096)
+    tls.close()
+    assert reply.split(b" ")[1] in (b"400", b"403"), reply
+    assert origin.seen == []
+
+
+def test_plain_http_requests_follow_the_same_rules(gw: Gateway, plain_origin: Origin):
+    ok = curl("-x", proxy_url(gw), f"http://other.test:{plain_origin.port}/status")
+    assert ok.returncode == 0 and '"path"' in ok.stdout
+    assert plain_origin.seen[-1].path == "/status" and "proxy-authorization" not in plain_origin.seen[-1].headers
+    denied = curl("-x", proxy_url(gw), "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}",
+                  f"http://other.test:{plain_origin.port}/status")  # fmt: skip
+    assert denied.stdout == "403"
+
+
+def test_large_download_streams_through_the_interceptor(gw: Gateway, origin: Origin):
+    verify = ssl.create_default_context(cafile=str(ca_file(gw)))
+    with (
+        httpx.Client(proxy=proxy_url(gw), verify=verify) as c,
+        c.stream("GET", f"https://api.test:{origin.port}/repos/big/{20 * 1024 * 1024}") as r,
+    ):
+        total = sum(len(chunk) for chunk in r.iter_bytes())
+    assert total == 20 * 1024 * 1024
+
+
+def test_reload_that_removes_a_rule_closes_open_tunnels(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    g = Gateway(tmp_path, config).start()
+    try:
+        tls = _tls_through(g, f"api.test:{origin.port}", "api.test", tmp_path / "tollgate-ca.pem")
+        tls.sendall(f"GET /user HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+        first = b""
+        while b'"got"' not in first:
+            first += tls.recv(4096)
+        assert first.startswith(b"HTTP/1.1 200")
+        changed = copy.deepcopy(config)
+        changed["orgs"][0]["egress"]["rules"] = changed["orgs"][0]["egress"]["rules"][1:]
+        g.write_config(changed)
+        g.signal(signal.SIGHUP)
+        assert wait_until(lambda: "config reloaded" in g.log())
+        tls.settimeout(3)
+        try:
+            tls.sendall(f"GET /user HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+            assert tls.recv(4096) == b""
+        except (ssl.SSLError, ConnectionError, OSError):
+            pass
+    finally:
+        g.stop()
+
+
+def test_org_rules_apply_to_every_agent_of_the_org(gw: Gateway, origin: Origin):
+    out = curl("-x", proxy_url(gw, "bob", BOB), "--cacert", str(ca_file(gw)), f"https://api.test:{origin.port}/user")
+    assert out.returncode == 0
+
+
+def _private_keys(data: bytes) -> Iterator[bytes]:
+    start = 0
+    while (i := data.find(b"-----BEGIN", start)) >= 0:
+        end = data.find(b"-----END", i)
+        end = data.find(b"-----", end + 8) + 5 if end >= 0 else -1
+        if end < 5:
+            return
+        block = data[i:end]
+        if b"PRIVATE KEY-----" in block[:40]:
+            yield block
+        start = end
+
+
+def test_the_ca_private_key_is_never_written_to_disk(gw: Gateway):
+    """Every PEM private key in the working tree and temp dirs is checked against the CA's public key."""
+    ca_public = (
+        x509.load_pem_x509_certificate(ca_file(gw).read_bytes())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    scanned = 0
+    for root in (gw.workdir.parent, Path("/tmp"), Path.cwd()):
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".venv", ".git", "node_modules", "anchors")]
+            for name in files:
+                try:
+                    data = (Path(dirpath) / name).read_bytes()[:4_000_000]
+                except OSError:
+                    continue
+                scanned += 1
+                assert ca_public not in data or name.endswith(".pem")  # DER of the public key is fine in a cert
+                for block in _private_keys(data):
+                    try:
+                        key = serialization.load_pem_private_key(block, password=None)
+                    except (ValueError, TypeError):
+                        continue
+                    public = key.public_key().public_bytes(
+                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                    )
+                    assert public != ca_public, f"the CA private key is in {dirpath}/{name}"
+    assert scanned > 10
+    # The CA certificate on disk is the public part only.
+    assert ca_file(gw).read_text().count("CERTIFICATE") == 2
+    assert b"PRIVATE" not in ca_file(gw).read_bytes()
