@@ -27,11 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     create = token_sub.add_parser("create", help="print a new token once, and the hash line for the config")
     create.add_argument("--agent", required=True, metavar="ID")
 
+    pii = sub.add_parser("pii", help="PII tools")
+    pii_sub = pii.add_subparsers(dest="pii_command", required=True, metavar="ACTION")
+    scan = pii_sub.add_parser(
+        "scan", help='detect PII in JSON lines {"id", "text"} on stdin; write {"id", "spans"} lines'
+    )
+    scan.add_argument("--ner", action="store_true", help="also run the NER tier (not built yet)")
+    scan.add_argument("--config", metavar="FILE", help="take the types and actions of --policy from this file")
+    scan.add_argument("--policy", metavar="AGENT_ID", help="the agent whose effective PII policy to apply")
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args.config, args.workers, args.log_level)
     if args.command == "check-config":
         return _check_config(args.file)
+    if args.command == "pii":
+        return _pii_scan(args.ner, args.config, args.policy)
     return _token_create(args.agent)
 
 
@@ -79,6 +90,55 @@ def _check_config(path: str) -> int:
     models = sum(len(p.models) for p in cfg.providers)
     print(f"{path}: OK ({len(cfg.providers)} providers, {models} models, {len(cfg.orgs)} orgs, {agents} agents)")
     return 0
+
+
+def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
+    """The exact detection the gateway runs, for operators trying a policy on their own data."""
+    import orjson
+
+    from config import ConfigError, load_config
+    from config.schema import PiiPolicy
+    from pii import detect, policy_from
+
+    if ner:
+        print("tollgate pii scan: the NER tier (PERSON, ORGANIZATION, LOCATION) is not built yet", file=sys.stderr)
+        return 2
+    cfg_policy = PiiPolicy()
+    if agent is not None:
+        if config_path is None:
+            print("tollgate pii scan: --policy needs --config FILE", file=sys.stderr)
+            return 2
+        try:
+            cfg = load_config(config_path)
+        except ConfigError as e:
+            print(f"{e.source}: {e.errors[0]}", file=sys.stderr)
+            return 2
+        scopes = [(o, t, a) for o in cfg.orgs for t in o.teams for a in t.agents if a.id == agent]
+        if not scopes:
+            print(f"tollgate pii scan: no agent {agent!r} in {config_path}", file=sys.stderr)
+            return 2
+        o, t, a = scopes[0]
+        cfg_policy = a.pii or t.pii or o.pii or PiiPolicy()
+    policy = policy_from(cfg_policy)
+    types = policy.detect_types if policy.enabled else frozenset()
+    bad = 0
+    out = sys.stdout.buffer
+    for n, line in enumerate(sys.stdin.buffer, 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+            text = record["text"]
+            if not isinstance(text, str):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            print(f"line {n}: expected a JSON object with a string 'text'", file=sys.stderr)
+            bad += 1
+            continue
+        spans = [{"start": s.start, "end": s.end, "type": s.type} for s in detect(text, types)]
+        out.write(orjson.dumps({"id": record.get("id"), "spans": spans}) + b"\n")
+    out.flush()
+    return 1 if bad else 0
 
 
 def _token_create(agent: str) -> int:

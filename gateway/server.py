@@ -227,7 +227,9 @@ def serve(config_path: str, workers: int) -> int:
     # One CA for every worker, made here before forking; its key lives in memory only.
     ca = CertificateAuthority.generate()
     if config.egress.ca_cert_path:
-        Path(config.egress.ca_cert_path).write_bytes(ca.cert_pem())
+        ca_path = Path(config.egress.ca_cert_path)
+        ca_path.parent.mkdir(parents=True, exist_ok=True)
+        ca_path.write_bytes(ca.cert_pem())
     if workers <= 1:
         return run_worker(config_path, config, ca, supervised=False)
     return Supervisor(config_path, config, ca, workers).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import signal
 import subprocess
 import sys
@@ -198,3 +199,33 @@ def test_metrics_and_health(gateway: Gateway):
     assert ALICE not in text
     assert httpx.get(gateway.admin_url + "/healthz").json()["status"] == "ok"
     assert httpx.get(gateway.admin_url + "/readyz").json()["ready"] is True
+
+
+def test_pii_scan_runs_the_gateways_detection_on_json_lines(tmp_path):
+    lines = "\n".join(
+        [
+            json.dumps({"id": "a", "text": "mail jane.doe@example.org please"}),
+            json.dumps({"id": "b", "text": "build 1.2.3.4 of service 0a1b2c3d4e5f"}),
+            "not json",
+        ]
+    )
+    r = tollgate("pii", "scan", stdin=lines)
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert out[0] == {"id": "a", "spans": [{"start": 5, "end": 25, "type": "EMAIL"}]}
+    assert out[1] == {"id": "b", "spans": []}
+    assert r.returncode == 1 and "line 3: expected a JSON object" in r.stderr
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "providers: [{name: m, kind: mock, models: [{name: g}]}]\n"
+        "orgs: [{id: o, pii: {actions: {EMAIL: allow}}, teams: [{id: t, agents: [{id: a}]}]}]\n"
+    )
+    allowed = tollgate("pii", "scan", "--config", str(config), "--policy", "a", stdin=lines.splitlines()[0])
+    assert json.loads(allowed.stdout) == {"id": "a", "spans": []}
+    assert tollgate("pii", "scan", "--ner").returncode == 2
+
+
+def test_pii_type_names_agree_between_config_and_detector():
+    from config.schema import PII_PATTERN_TYPES
+    from pii import TYPES
+
+    assert frozenset(PII_PATTERN_TYPES) == TYPES
