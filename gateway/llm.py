@@ -428,7 +428,7 @@ class LLMDoor:
     async def _relay_stream(self, request: web.Request, call: Call, upstream: UpstreamResponse) -> web.StreamResponse:
         unmasker = StreamUnmasker(call.vault) if call.vault is not None else None
         relay = StreamRelay(strip_usage=bool(call.detail.get("usage_injected")), unmasker=unmasker)
-        resp = web.StreamResponse(
+        resp = _EventStream(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **call.headers()}
         )
         status = 200
@@ -437,19 +437,21 @@ class LLMDoor:
         entry = (call, task)
         self._streams.setdefault(call.principal.token_hash, set()).add(entry)
         first = True
+        last = b""  # the stream's final bytes go out together with the chunked terminator
         try:
             await resp.prepare(request)
             try:
                 async for chunk in upstream.chunks():
                     out = relay.feed(chunk)
+                    if out and first:
+                        metrics.LLM_TTFT.labels(call.model).observe(time.perf_counter() - call.t0)
+                        first = False
+                    if relay.done or relay.failed:
+                        last = out
+                        break
                     if out:
-                        if first:
-                            metrics.LLM_TTFT.labels(call.model).observe(time.perf_counter() - call.t0)
-                            first = False
                         # write() waits for the socket to drain: back-pressure reaches the provider.
                         await resp.write(out)
-                    if relay.done or relay.failed:
-                        break
                 tail = relay.finish()
             except TimeoutError:
                 tail = relay.abort("the model provider stopped sending (read timeout)")
@@ -460,9 +462,7 @@ class LLMDoor:
                     raise
                 task.uncancel()
                 tail = relay.abort("the agent's token was revoked")
-            if tail:
-                await resp.write(tail)
-            await resp.write_eof()
+            await resp.write_eof(last + tail)
         except asyncio.CancelledError:
             status = CLIENT_CLOSED  # the client went away: charge what was generated, then stop
             raise
@@ -538,6 +538,12 @@ class LLMDoor:
                 detail=call.detail,
             )
         )
+
+
+class _EventStream(web.StreamResponse):
+    """An SSE response whose headers leave with its first chunk: one write instead of two."""
+
+    _send_headers_immediately = False
 
 
 def _media_type(request: web.Request) -> str:
