@@ -313,6 +313,33 @@ class EgressProxy:
         except (OSError, TimeoutError, ssl.SSLError):
             raise ProxyError(502, "upstream_unreachable", f"cannot connect to {host}:{port}") from None
 
+    async def _websocket(
+        self,
+        inner: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up: h11.Connection,
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        response: h11.InformationalResponse,
+        tunnel: Tunnel,
+        rule: Rule,
+        started: float,
+    ) -> None:
+        """The origin switched protocols: pass its 101 on, then relay raw frames both ways."""
+        up_reader, up_writer = conn
+        headers = [(n, v) for n, v in response.headers if n not in HOP_BY_HOP]
+        headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
+        writer.write(inner.send(h11.InformationalResponse(status_code=101, headers=headers, reason=response.reason)))
+        # Bytes either side sent right behind the handshake are already in h11's buffers.
+        if inner.trailing_data[0]:
+            up_writer.write(bytes(inner.trailing_data[0]))
+        if up.trailing_data[0]:
+            writer.write(bytes(up.trailing_data[0]))
+        REQUESTS.labels("allowed", "websocket").inc()
+        sent, received = await self._pump(reader, writer, up_reader, up_writer, 0)
+        self._audit(tunnel.identity, "WEBSOCKET", format_authority(tunnel.host, tunnel.port), "allowed", 101,
+                    started, rule=rule.label, bytes_out=sent, bytes_in=received)  # fmt: skip
+
     def _audit(
         self,
         identity: Identity,
@@ -608,8 +635,9 @@ class EgressProxy:
         decision = Policy.decide_request(rule, method, target)
         if not decision.allowed:
             raise refuse(403, decision.reason, f"{method} {path_only} is not allowed ({decision.reason})")
-        if _header(request.headers, b"upgrade") is not None:
-            raise refuse(501, "upgrade_not_supported", "protocol upgrades are not relayed")
+        upgrade = _header(request.headers, b"upgrade")
+        if upgrade is not None and upgrade.strip().lower() != "websocket":
+            raise refuse(501, "upgrade_not_supported", "only WebSocket upgrades are relayed")
         if rule.inject and not tls:
             raise refuse(403, "inject_requires_tls", "credentials are injected over TLS only: use https://")
         try:
@@ -618,6 +646,8 @@ class EgressProxy:
             raise refuse(502, e.reason, "a credential for this destination is not configured") from None
         headers = [(n, v) for n, v in request.headers if n not in HOP_BY_HOP and not must_strip(n, rule)]
         headers += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in injected]
+        if upgrade is not None:
+            headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
         upstream_request = h11.Request(method=request.method, target=normalize_target(target).encode(), headers=headers)
 
         # Parse the start of the body before anything goes upstream: a malformed first chunk is
@@ -633,6 +663,9 @@ class EgressProxy:
             sent = await _copy_body(inner, reader, up, up_writer, client_side=True, first=first)
             response = await asyncio.wait_for(_next_event(up, up_reader), self.runtime.settings.idle_timeout_s)
             while isinstance(response, h11.InformationalResponse):
+                if response.status_code == 101 and upgrade is not None:
+                    await self._websocket(inner, reader, writer, up, conn, response, tunnel, rule, started)
+                    return False
                 response = await _next_event(up, up_reader)
             if not isinstance(response, h11.Response):
                 raise ProxyError(502, "upstream_protocol", "the upstream closed without answering")

@@ -103,6 +103,7 @@ class Origin:
     async def _start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/repos/big/{size}", self._big)
+        app.router.add_get("/repos/ws", self._ws)
         app.router.add_route("*", "/{tail:.*}", self._record)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -116,6 +117,14 @@ class Origin:
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.seen.append(Seen(request.method, request.path_qs, headers, body))
         return web.json_response({"path": request.path_qs, "method": request.method, "got": len(body)})
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        self.seen.append(Seen("WEBSOCKET", request.path, {k.lower(): v for k, v in request.headers.items()}, b""))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str("echo: " + msg.data)
+        return ws
 
     async def _big(self, request: web.Request) -> web.StreamResponse:
         size = int(request.match_info["size"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import os
@@ -12,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from cryptography import x509
@@ -278,6 +280,24 @@ def test_large_download_streams_through_the_interceptor(gw: Gateway, origin: Ori
     ):
         total = sum(len(chunk) for chunk in r.iter_bytes())
     assert total == 20 * 1024 * 1024
+
+
+def test_websocket_upgrade_is_relayed_with_the_credential_injected(gw: Gateway, origin: Origin):
+    async def talk() -> list[str]:
+        ctx = ssl.create_default_context(cafile=str(ca_file(gw)))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"wss://api.test:{origin.port}/repos/ws", proxy=proxy_url(gw), ssl=ctx) as ws,
+        ):
+            replies = []
+            for text in ("one", "two"):
+                await ws.send_str(text)
+                replies.append((await ws.receive(timeout=5)).data)
+            return replies
+
+    assert asyncio.run(talk()) == ["echo: one", "echo: two"]
+    assert origin.seen[-1].method == "WEBSOCKET"
+    assert origin.seen[-1].headers["authorization"] == f"Bearer {GITHUB_SECRET}"
 
 
 def test_reload_that_removes_a_rule_closes_open_tunnels(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
