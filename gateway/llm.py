@@ -1,8 +1,12 @@
 """The LLM door: OpenAI-compatible routes in front of the configured providers.
 
-Per request: authenticate → read and validate the body → route the model → (budget, PII: later
-issues plug in here) → call the provider → relay (streams chunk by chunk) → account tokens and
-cost → metrics and one audit event.
+Per request: authenticate → read and validate the body → route the model → mask PII → reserve
+the worst-case cost on every budget level → call the provider → relay (streams chunk by chunk,
+values restored) → account tokens and cost → settle the budget → metrics and one audit event.
+
+Masking comes before the reservation (DESIGN.md draws them the other way round): a request the
+PII policy refuses then costs no budget-store round trip, and the estimate counts the prompt
+that is actually sent.
 """
 
 from __future__ import annotations
@@ -45,10 +49,6 @@ class Route:
     upstream: Upstream
     price: Price
     enc: tiktoken.Encoding
-
-    @property
-    def upstream_name(self) -> str:
-        return self.model.upstream_name or self.model.name
 
 
 class Runtime:
@@ -302,6 +302,8 @@ class LLMDoor:
             elapsed = mask_payload(call.endpoint.value, payload, policy, vault)
         except PiiBlocked as e:
             metrics.PII_BLOCKED.inc()
+            for type_ in e.types:
+                metrics.PII_ENTITIES.labels(type_, "block").inc()
             call.detail["pii_blocked"] = e.types
             raise ApiError(
                 400,
