@@ -41,6 +41,9 @@ class Limits(Strict):
     upstream_read_timeout_s: float = Field(300.0, gt=0)
     shutdown_grace_s: float = Field(30.0, ge=0)
     upstream_pool_size: int = Field(256, gt=0)
+    # The NER tier runs in its own processes; a detection slower than this fails (closed).
+    ner_processes: int = Field(1, gt=0, le=16)
+    ner_timeout_s: float = Field(5.0, gt=0)
 
 
 class Model(Strict):

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -34,7 +34,21 @@ from gateway.payloads import Endpoint, output_cap, parse_json, validate
 from gateway.relay import StreamRelay
 from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, encoding_for_model
 from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
-from pii import PiiBlocked, PiiFailure, StreamUnmasker, Vault, mask_payload, policy_from, unmask_reply
+from pii import (
+    PiiBlocked,
+    PiiFailure,
+    Policy,
+    Span,
+    StreamUnmasker,
+    Vault,
+    mask_payload,
+    policy_from,
+    text_slots,
+    unmask_reply,
+)
+
+if TYPE_CHECKING:
+    from pii.ner import NerEngine
 
 log = logging.getLogger("tollgate.llm")
 
@@ -133,6 +147,7 @@ class LLMDoor:
         self.runtime = runtime
         self.guard = guard
         self._streams: dict[str, set[tuple[Call, asyncio.Task[Any]]]] = {}
+        self._ner: NerEngine | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=2**40)  # limits are enforced per request from config
@@ -242,7 +257,7 @@ class LLMDoor:
             payload = parse_json(await self._read_body(request), _media_type(request))
             validate(endpoint, payload)
             route = self._route(call, payload)
-            self._mask(call, payload)
+            await self._mask(call, payload)
             self._prepare(call, route, payload)
             await self._reserve(call, route, payload)
             body = orjson.dumps(payload)
@@ -291,7 +306,30 @@ class LLMDoor:
         call.model = model
         return route
 
-    def _mask(self, call: Call, payload: dict[str, Any]) -> None:
+    def ner(self) -> NerEngine:
+        """The NER tier's process pool, started on first need (spaCy is heavy; most policies skip it)."""
+        if self._ner is None:
+            from pii.ner import NerEngine
+
+            limits = self.runtime.config.limits
+            self._ner = NerEngine(processes=limits.ner_processes, timeout_s=limits.ner_timeout_s)
+        return self._ner
+
+    def close(self) -> None:
+        if self._ner is not None:
+            self._ner.close()
+
+    async def _ner_spans(self, call: Call, payload: dict[str, Any], policy: Policy) -> list[list[Span]]:
+        texts = [slot.text for slot in text_slots(call.endpoint.value, payload)]
+        started = time.perf_counter()
+        try:
+            spans = await self.ner().detect(texts, policy.types)
+        except Exception as e:  # timeouts, a crashed worker, missing packages: all fail the same way
+            raise PiiFailure(f"NER detection failed: {e.__class__.__name__}") from None
+        metrics.PII_DETECT_SECONDS.labels("ner").observe(time.perf_counter() - started)
+        return spans
+
+    async def _mask(self, call: Call, payload: dict[str, Any]) -> None:
         """Mask PII before anything leaves; a block or a detection failure refuses the request."""
         assert call.principal is not None
         policy = self.runtime.pii.get(call.principal.agent_id)
@@ -299,7 +337,8 @@ class LLMDoor:
             return
         vault = Vault()
         try:
-            elapsed = mask_payload(call.endpoint.value, payload, policy, vault)
+            ner_spans = await self._ner_spans(call, payload, policy) if policy.ner else None
+            elapsed = mask_payload(call.endpoint.value, payload, policy, vault, ner_spans=ner_spans)
         except PiiBlocked as e:
             metrics.PII_BLOCKED.inc()
             for type_ in e.types:

@@ -91,6 +91,7 @@ class Worker:
         self.started = time.time()
         self._stop = asyncio.Event()
         self.door: LLMDoor | None = None
+        self._ner_start: asyncio.Task[None] | None = None
         self.guard: BudgetGuard
         self._session: aiohttp.ClientSession | None = None
 
@@ -122,6 +123,9 @@ class Worker:
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        if any(p.ner for p in self.door.runtime.pii.values()):
+            # Load the model now, in the background, rather than on the first request that needs it.
+            self._ner_start = loop.create_task(self._warm_ner())
         self.ready = True
         log.info(
             "worker %d ready: LLM door http://%s:%d, egress proxy http://%s:%d, admin http://%s:%d",
@@ -137,9 +141,17 @@ class Worker:
         for runner in runners:
             await runner.cleanup()  # stops accepting, then waits for in-flight requests up to the grace
         self.egress.close()
+        self.door.close()
         await self.guard.close()  # settles still in flight reach the store before exit
         await self._session.close()
         await audit.uninstall()
+
+    async def _warm_ner(self) -> None:
+        assert self.door is not None
+        try:
+            await self.door.ner().start()
+        except Exception as e:
+            log.error("the NER tier did not start (%s); requests whose policy needs it are refused", e)
 
     def reload(self) -> bool:
         """Swap in the config file's current content; keep the old one if it is invalid."""

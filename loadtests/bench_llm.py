@@ -24,19 +24,30 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
-import os
-import re
 import shlex
 import shutil
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_HARNESS = REPO.parent / "shared" / "bench"
+from _harness import (
+    RESULTS,
+    SHARED_BENCH,
+    audit_stats,
+    fmt,
+    fmt_rps,
+    log_findings,
+    port_near,
+    print_table,
+    run_logged,
+    token_hash,
+    tollgate_command,
+    tollgate_env,
+    tollgate_source,
+)
+from _harness import check_config as check_generated_config
+
+DEFAULT_HARNESS = SHARED_BENCH
 SETUP_HINT = "bash ../shared/bench/setup.sh"
 ANCHOR_MOCK = Path("/tmp/anchors/mock/bin/python")
 ANCHOR_LITELLM = Path("/tmp/anchors/litellm/bin/litellm")
@@ -54,29 +65,6 @@ LITELLM_FACTOR_C64 = 25.0
 
 
 # ------------------------------------------------------------------ config for one tollgate instance
-def token_hash(token: str) -> str:
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-def _port_free(port: int) -> bool:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def config_yaml(port: int, admin_port: int, upstream: str, key: str, audit: str, audit_path: str) -> str:
     if not upstream.startswith(("http://127.", "http://localhost")):
         raise SystemExit(f"upstream must be on loopback, got {upstream!r}")
@@ -119,22 +107,11 @@ def write_config_main(argv: list[str]) -> int:
     ap.add_argument("--audit", choices=["local", "none"], default="local")
     ap.add_argument("--audit-path", default="audit.jsonl")
     a = ap.parse_args(argv)
-    admin = a.port + 1000 if a.port + 1000 <= 65535 and _port_free(a.port + 1000) else _free_port()
-    Path(a.path).write_text(config_yaml(a.port, admin, a.upstream, a.key, a.audit, a.audit_path))
+    Path(a.path).write_text(config_yaml(a.port, port_near(a.port, 1000), a.upstream, a.key, a.audit, a.audit_path))
     return 0
 
 
 # ------------------------------------------------------------------ setup
-def tollgate_command() -> list[str]:
-    exe = Path(sys.executable).parent / "tollgate"
-    if exe.exists():
-        return [str(exe)]
-    venv = REPO / ".venv" / "bin" / "tollgate"
-    if venv.exists():
-        return [str(venv)]
-    return [sys.executable, "-m", "gateway"]
-
-
 def gateway_entries(out: Path, harness: Path, audit: str, src: Path, version: str) -> list[dict]:
     tg = tollgate_command()
     py = shlex.quote(sys.executable)
@@ -153,8 +130,7 @@ def gateway_entries(out: Path, harness: Path, audit: str, src: Path, version: st
                 "name": name,
                 "cmd": cmd,
                 "cwd": str(src),
-                # PYTHONPATH wins over the editable install's finder: --git-ref snapshots run as such
-                "env": {"PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"},
+                "env": tollgate_env(src),
                 "key": MASTER_KEY,
                 "model": "mock-gpt",
                 "embed_model": "mock-embed",
@@ -169,32 +145,6 @@ def gateway_entries(out: Path, harness: Path, audit: str, src: Path, version: st
             continue
         entries.append(g)
     return entries
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def tollgate_source(out: Path, ref: str | None) -> tuple[Path, str]:
-    """(source dir, version text): the working tree, or a `git archive` snapshot of REF under <out>."""
-    if not ref:
-        try:
-            v = git("describe", "--always", "--dirty")
-        except (OSError, subprocess.CalledProcessError):
-            v = "unknown"
-        return REPO, f"tollgate working tree {v} ({REPO})"
-    try:
-        sha = git("rev-parse", "--verify", ref + "^{commit}")
-    except subprocess.CalledProcessError as e:
-        raise SystemExit(f"--git-ref {ref}: {e.stderr.strip()}") from None
-    src = out / f"src-{sha[:10]}"
-    if not (src / "gateway").is_dir():
-        src.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.Popen(["git", "-C", str(REPO), "archive", sha], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", str(src)], stdin=archive.stdout, check=True)
-        if archive.wait() != 0:
-            raise SystemExit(f"git archive {sha} failed")
-    return src, f"tollgate {sha[:10]} ({ref}, git archive snapshot)"
 
 
 def preflight(harness: Path, need_litellm: bool) -> None:
@@ -214,33 +164,11 @@ def preflight(harness: Path, need_litellm: bool) -> None:
 
 def check_config(out: Path, audit: str, src: Path) -> None:
     """Validate the generated config with tollgate itself before spending minutes on baselines."""
-    probe = out / "tollgate_check.yaml"
-    probe.write_text(config_yaml(4000, 5000, "http://127.0.0.1:18000/v1", MASTER_KEY, audit, str(out / "x.jsonl")))
-    env = dict(os.environ, PYTHONPATH=str(src))
-    r = subprocess.run(
-        [*tollgate_command(), "check-config", str(probe)], capture_output=True, text=True, cwd=src, env=env
-    )
-    probe.unlink()
-    if r.returncode != 0:
-        print(r.stdout + r.stderr, file=sys.stderr)
-        raise SystemExit("generated tollgate config is invalid (see above)")
+    text = config_yaml(4000, 5000, "http://127.0.0.1:18000/v1", MASTER_KEY, audit, str(out / "x.jsonl"))
+    check_generated_config(text, out / "tollgate_check.yaml", src)
 
 
 # ------------------------------------------------------------------ report
-def fmt(v, spec=".2f", sign=False):
-    if v is None or v == "-":
-        return "-"
-    if isinstance(v, (int, float)):
-        return format(v, ("+" if sign else "") + spec)
-    return str(v)
-
-
-def fmt_rps(v):
-    if v is None:
-        return "-"
-    return f"{v / 1000:.1f}k" if v >= 10000 else f"{v:.0f}" if v >= 100 else f"{v:.1f}"
-
-
 def case_order(summary):
     return [c["name"] for c in summary.get("cases", [])]
 
@@ -390,44 +318,6 @@ def build_report(summary: dict) -> tuple[list[str], list[str], list[str], bool]:
     return rows, lines, problems, ok
 
 
-def audit_stats(out: Path, name: str) -> str | None:
-    path = out / f"audit_{name}.jsonl"
-    if not path.exists():
-        return None
-    n, by = 0, {}
-    with open(path, "rb") as f:
-        for line in f:
-            n += 1
-            try:
-                e = json.loads(line)
-            except ValueError:
-                by["unparsable"] = by.get("unparsable", 0) + 1
-                continue
-            key = f"{e.get('action')}:{e.get('result')}:{e.get('status')}"
-            by[key] = by.get(key, 0) + 1
-    size = path.stat().st_size
-    parts = ", ".join(f"{k} {v}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
-    return f"{name}: {n} audit events ({size / 2**20:.1f} MiB): {parts}"
-
-
-def log_findings(out: Path, name: str) -> str | None:
-    path = out / f"gateway_{name}.log"
-    if not path.exists():
-        return None
-    text = path.read_text(errors="replace")
-    n_err = sum(1 for ln in text.splitlines() if " ERROR " in ln or " CRITICAL " in ln)
-    n_tb = text.count("Traceback (most recent call last)")
-    if not n_err and not n_tb:
-        return None
-    first = next((ln for ln in text.splitlines() if " ERROR " in ln), "")
-    kinds: dict[str, int] = {}
-    for ln in text.splitlines():  # the exception lines that end tracebacks
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b", ln):
-            kinds[ln[:160]] = kinds.get(ln[:160], 0) + 1
-    what = "; ".join(f"{n}x {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:3])
-    return f"{name} log: {n_err} ERROR lines, {n_tb} tracebacks: {what or first[:160]}"
-
-
 def report(out: Path, keep_audit: bool) -> bool:
     with open(out / "summary.json") as f:
         summary = json.load(f)
@@ -446,10 +336,10 @@ def report(out: Path, keep_audit: bool) -> bool:
     extra = []
     for g in summary["gateways"]:
         if g["name"].startswith("tollgate"):
-            s = audit_stats(out, g["name"])
+            s = audit_stats(out / f"audit_{g['name']}.jsonl", g["name"])
             if s:
                 extra.append(s)
-            s = log_findings(out, g["name"])
+            s = log_findings(out / f"gateway_{g['name']}.log", g["name"])
             if s:
                 problems.append(s)
             if not keep_audit and (out / f"audit_{g['name']}.jsonl").exists():
@@ -493,15 +383,7 @@ def report(out: Path, keep_audit: bool) -> bool:
     # terminal: the same, as a fixed-width table
     print()
     print("=" * 100)
-    cols = [c.strip() for c in head[0].strip("|").split("|")]
-    table = [cols] + [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
-    width = [max(len(row[i]) if i < len(row) else 0 for row in table) for i in range(len(cols))]
-    for i, row in enumerate(table):
-        padded = [row[j] if j < len(row) else "" for j in range(len(cols))]
-        cells = [c.rjust(width[j]) if 3 <= j <= 10 else c.ljust(width[j]) for j, c in enumerate(padded)]
-        print("  ".join(cells).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in width))
+    print_table(head[0], rows, numeric=range(3, 11))
     print(f"LiteLLM reference per case: {'; '.join(refs) or 'none measured'}")
     print()
     for t in target_lines:
@@ -557,7 +439,7 @@ def main(argv: list[str]) -> int:
     preflight(harness, need_litellm=any(n.startswith("litellm") for n in names))
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = (args.out or REPO / "loadtests" / "results" / (stamp + ("-quick" if args.quick else ""))).resolve()
+    out = (args.out or RESULTS / (stamp + ("-quick" if args.quick else ""))).resolve()
     out.mkdir(parents=True, exist_ok=True)
     src, version = tollgate_source(out, args.git_ref)
     print(f"measuring {version}", file=sys.stderr)
@@ -589,15 +471,7 @@ def main(argv: list[str]) -> int:
     if args.rounds != 1:
         cmd += ["--rounds", str(args.rounds)]
     cmd += passthrough
-    print("+ " + shlex.join(cmd), file=sys.stderr, flush=True)
-    with open(out / "run.log", "ab") as logf:  # the harness's progress, on the terminal and in <out>/run.log
-        p = subprocess.Popen(cmd, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert p.stdout is not None
-        for line in p.stdout:
-            sys.stderr.buffer.write(line)
-            sys.stderr.flush()
-            logf.write(line)
-        rc = p.wait()
+    rc = run_logged(cmd, out)  # the harness's progress, on the terminal and in <out>/run.log
     if not (out / "summary.json").exists():
         print(f"run_bench.py exited {rc} without a summary.json (see {out})", file=sys.stderr)
         return rc or 1

@@ -19,6 +19,10 @@ Two user classes, picked by weight (3:1) or by name on the command line:
 streaming chat). Streams report three rows: the POST itself (time to the response headers),
 `stream TTFT` (first `data:` event) and `stream total` (to `data: [DONE]`). A 200 whose body
 is not what an OpenAI client needs (no content, no usage, no [DONE]) counts as a failure.
+
+config/demo.yaml gives the demo team a $5 daily budget: against the demo's mock prices a
+closed-loop run reaches it in seconds and then gets HTTP 429 `team_daily` (listed under
+failures). For throughput runs use a config without budgets (see loadtests/bench_llm.py).
 """
 
 from __future__ import annotations

@@ -21,9 +21,15 @@ LEFT_WINDOW = 48
 RIGHT_WINDOW = 24
 
 # A key right before the value: identifier-ish words, then `:`, `=`, `=>` or `:=`, optional quote.
-_KV_KEY = re.compile(r"""([A-Za-z_][\w.\-()#]*(?:[ ][\w.\-()#]+){0,4})\s*["']?\s*(?:=>|:=|[:=])\s*["']?\s*$""")
-_MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_SQL_INSERT = re.compile(r"insert\s+into\s+[\w.\"`\[\]]+\s*\(([^)]*)\)\s*values\s*$", re.IGNORECASE)
+# A key right before the value, matched on the reversed left window so the match is anchored
+# (a `...$` search would retry from every start). Up to four words; dots only inside a word or
+# ending the last one ("No.", "D.O.B."), so a sentence end ("... that phone. SSN:") stays out.
+_KV_KEY_REVERSED = re.compile(
+    r"""\s*(?:["']\\{0,2})?\s*(?:>=|=:|[:=])\s*(?:["']\\{0,2})?\s*"""  # \"key\": \"…\" inside JSON strings too
+    r"(\.?[\w\-()#]+(?:\.[\w\-()#]+)*(?: [\w\-()#]+(?:\.[\w\-()#]+)*){0,3})"
+)
+MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_SQL_INSERT = re.compile(r"insert\s+into\s+[\w.\"`\[\]]+\s*\(([^)]*)\)\s*values$", re.IGNORECASE)
 _MAX_TABLE_LINES = 400  # how far up a header is looked for; tables in prompts are smaller
 _MAX_SQL_LOOKBACK = 8192
 
@@ -51,7 +57,7 @@ def _markdown_header(text: str, pos: int, ls: int, le: int) -> str | None:
         line = text[cur[0] : cur[1]]
         if "|" not in line:
             return None
-        if _MD_SEPARATOR.match(line):
+        if MD_SEPARATOR.match(line):
             head = _prev_line(text, cur[0])
             if head is None:
                 return None
@@ -79,18 +85,19 @@ def _delimited_header(text: str, pos: int, ls: int, le: int, sep: str) -> str | 
     return cells[idx].strip().strip("\"'") if idx < len(cells) else None
 
 
-def _sql_column(text: str, pos: int) -> str | None:
+def _sql_column(text: str, low: str, pos: int) -> str | None:
     lo = max(0, pos - _MAX_SQL_LOOKBACK)
-    window = text[lo:pos]
-    at = window.lower().rfind("values")
+    at = low.rfind("values", lo, pos)
     if at < 0:
         return None
-    m = _SQL_INSERT.search(window, 0, at + 6)
+    ins = low.rfind("insert", lo, at)
+    m = _SQL_INSERT.match(text, ins, at + 6) if ins >= 0 else None
     if m is None:
         return None
+    window = text[at:pos]
     cols = [c.strip().strip('"`[]') for c in m.group(1).split(",")]
     idx, depth, quote = 0, 0, ""
-    for ch in window[at + 6 :]:
+    for ch in window[6:]:
         if quote:
             if ch == quote:
                 quote = ""
@@ -107,15 +114,18 @@ def _sql_column(text: str, pos: int) -> str | None:
     return cols[idx] if depth == 1 and idx < len(cols) else None
 
 
-def column_header(text: str, pos: int) -> str | None:
-    """The header of the table column `pos` sits in, or None when it is not in a table."""
+def column_header(text: str, pos: int, low: str | None = None) -> str | None:
+    """The header of the table column `pos` sits in, or None when it is not in a table.
+    `low` is text.lower(), passed in by callers that already have it."""
     ls, le = _line_bounds(text, pos)
     line = text[ls:le]
     if "|" in line:
         return _markdown_header(text, pos, ls, le)
     if "\t" in line:
         return _delimited_header(text, pos, ls, le, "\t")
-    col = _sql_column(text, pos)
+    if low is None:
+        low = text.lower()
+    col = _sql_column(text, low, pos) if "values" in low else None
     if col is not None:
         return col
     if "," in line and "=" not in line and ":" not in line:
@@ -123,14 +133,14 @@ def column_header(text: str, pos: int) -> str | None:
     return None
 
 
-def label_of(text: str, start: int, end: int) -> tuple[str, bool]:
-    """(label text, is_structured). A table column or key when there is one (is_structured),
-    otherwise the prose window around the value."""
-    head = column_header(text, start)
+def label_of(text: str, start: int, end: int, low: str | None = None) -> tuple[str, str, bool]:
+    """(left, right, is_structured). For a table column or a key, left is that label and right is
+    empty (is_structured); otherwise they are the prose windows before and after the value."""
+    head = column_header(text, start, low)
     if head:
-        return head, True
+        return head, "", True
     left = text[max(0, start - LEFT_WINDOW) : start]
-    m = _KV_KEY.search(left)
+    m = _KV_KEY_REVERSED.match(left[::-1])
     if m:
-        return m.group(1), True
-    return left + " " + text[end : end + RIGHT_WINDOW], False
+        return m.group(1)[::-1], "", True
+    return left, text[end : end + RIGHT_WINDOW], False

@@ -15,10 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pii import checksums as ck
@@ -64,8 +65,9 @@ _Cand = tuple[int, int, str, float, int]
 _TRAIL_PUNCT = ".,;:!?)]}'\"`>"
 _NON_DIGIT = re.compile(r"\D")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPS = re.compile(r"[_\-./:#()\[\]\"'`*|]+")
+_SEPS = re.compile(r"[_\-./:#()\[\]\"'`*|\\]+")
 _DIGITS = "0123456789"
+_SEP_SPACES = str.maketrans({c: " " for c in "_-./:#()[]\"'`*|\\"})
 
 
 def _norm(label: str) -> str:
@@ -88,6 +90,7 @@ def _near(positions: list[int], start: int, end: int) -> bool:
 _REGION_BEFORE = 40
 _REGION_AFTER = 96
 _TABLE_MAX = 256 * 1024  # how far down a labelled column is followed
+_CSV_HEADER = re.compile(r"\s*[\w\" .-]+(?:,[\w\" .-]+)+\s*")
 
 
 class _Doc:
@@ -99,32 +102,33 @@ class _Doc:
         self.text = text
         self.n = len(text)
         self._low: str | None = None
-        self._gates: dict[tuple[str, ...], list[int]] = {}
+        self._gates: dict[str, list[int]] | None = None
 
     @property
     def low(self) -> str:
+        """text.lower(), index for index: offsets found in it are offsets into text."""
         if self._low is None:
-            self._low = self.text.lower()
+            low = self.text.lower()
+            if len(low) != self.n:  # "İ".lower() is two code points; keep such characters as they are
+                low = "".join(c if len(c.lower()) != 1 else c.lower() for c in self.text)
+            self._low = low
         return self._low
 
-    def gate(self, words: tuple[str, ...]) -> list[int]:
-        """Sorted positions of label words. Short words count only at a word start (or a camelCase
-        hump) so `using` is no `sin` and `graph` no `ph`; long ones anywhere (`dateofbirth`)."""
-        got = self._gates.get(words)
-        if got is not None:
-            return got
-        low, text = self.low, self.text
-        out: list[int] = []
-        for w in words:
-            i = low.find(w)
-            short = len(w) <= 4
-            while i >= 0:
-                if not short or i == 0 or not text[i - 1].isalpha() or text[i].isupper():
-                    out.append(i)
-                i = low.find(w, i + 1)
-        out.sort()
-        self._gates[words] = out
-        return out
+    def hits(self, group: str) -> list[int]:
+        """Sorted positions of a group's label words (pii/patterns.py LABEL_GATES), all groups found
+        in one pass. Short words count only at a word start or camelCase hump, so `using` is no
+        `sin` and `hotel` no `tel`; long ones count anywhere (`dateofbirth`)."""
+        if self._gates is None:
+            gates: dict[str, list[int]] = {}
+            text = self.text
+            for m in pt.LABEL_WORD.finditer(self.low):
+                w, i = m.group(), m.start()
+                word_start = len(w) > 4 or i == 0 or not text[i - 1].isalpha() or text[i].isupper()
+                for g in pt.LABEL_GROUPS[w]:
+                    if word_start or g == "secret":
+                        gates.setdefault(g, []).append(i)
+            self._gates = gates
+        return self._gates.get(group, [])
 
     def in_table_line(self, pos: int) -> bool:
         t = self.text
@@ -133,9 +137,17 @@ class _Doc:
         line = t[ls : le if le >= 0 else self.n]
         return "|" in line or "\t" in line or "," in line or "(" in line
 
-    def label(self, start: int, end: int) -> tuple[str, bool]:
-        lab, structured = cx.label_of(self.text, start, end)
-        return _norm(lab), structured
+    def label(self, start: int, end: int) -> tuple[str, str, bool]:
+        """The value's label, normalised: (left, right, structured); see pii/context.py. A key or
+        column also gets camelCase split; prose windows keep their length (separators become
+        spaces one for one), so an offset in them is an offset in the original window."""
+        left, right, structured = cx.label_of(self.text, start, end, self.low)
+        if structured:
+            return _norm(left), "", True
+        return left.lower().translate(_SEP_SPACES), right.lower().translate(_SEP_SPACES), False
+
+    def raw_left(self, start: int) -> str:
+        return self.text[max(0, start - cx.LEFT_WINDOW) : start]
 
     def _block_end(self, le: int, sep: str) -> int:
         """End of the run of lines after `le` that all contain `sep` (a table's body)."""
@@ -150,6 +162,19 @@ class _Doc:
             pos = nxt
         return pos
 
+    def _is_table_header(self, ls: int, le: int) -> bool:
+        """A Markdown header (next line is `|---|`), a TSV line followed by another, or a CSV header
+        line of plain names followed by a data line."""
+        t = self.text
+        line = t[ls:le]
+        nxt_end = t.find("\n", le + 1)
+        nxt = t[le + 1 : nxt_end if nxt_end >= 0 else self.n]
+        if "|" in line:
+            return bool(cx.MD_SEPARATOR.match(nxt))
+        if "\t" in line:
+            return "\t" in nxt
+        return "," in line and "," in nxt and bool(_CSV_HEADER.fullmatch(line))
+
     def regions(self, positions: list[int]) -> list[tuple[int, int]]:
         """Merged text ranges where a value labelled by one of `positions` can sit: around the word,
         and, when the word is a table header (Markdown, TSV, CSV, SQL column list), its table."""
@@ -163,18 +188,16 @@ class _Doc:
                 continue
             le = t.find("\n", p)
             le = n if le < 0 else le
-            line = t[ls:le]
-            for sep in ("|", "\t", ","):
-                if sep in line:
-                    end = self._block_end(le, sep)
-                    if end > le:
-                        spans.append((le, end))
-                        last_table_line = ls
-                    break
-            v = low.find("values", p, p + 2048)
-            if v >= 0 and ";" not in t[p:v]:
-                semi = t.find(";", v)
-                spans.append((v, min(n, v + _TABLE_MAX) if semi < 0 else semi))
+            if self._is_table_header(ls, le):
+                end = self._block_end(le, "|" if "|" in t[ls:le] else "\t" if "\t" in t[ls:le] else ",")
+                if end > le:
+                    spans.append((le, end))
+                    last_table_line = ls
+            elif low.rfind("insert", max(0, p - 512), p) >= 0:
+                v = low.find("values", p, p + 2048)
+                if v >= 0 and ";" not in t[p:v]:
+                    semi = t.find(";", v)
+                    spans.append((v, min(n, v + _TABLE_MAX) if semi < 0 else semi))
         if not spans:
             return []
         spans.sort()
@@ -185,9 +208,10 @@ class _Doc:
             else:
                 merged.append([s, e])
         out: list[tuple[int, int]] = []
-        for s, e in merged:
+        for s0, e in merged:
             # Widen to whitespace so no token is cut in half at a region's edge.
-            while s > 0 and not t[s - 1].isspace() and merged[0][0] - s < 64:
+            s = s0
+            while s > 0 and not t[s - 1].isspace() and s0 - s < 64:
                 s -= 1
             stop = min(n, e + 64)
             while e < stop and not t[e].isspace():
@@ -196,35 +220,94 @@ class _Doc:
         return out
 
 
+def _labelled(
+    doc: _Doc,
+    start: int,
+    end: int,
+    positive: re.Pattern[str],
+    gate: list[int],
+    *,
+    nearest: bool = True,
+    filler: re.Pattern[str] | None = None,
+) -> bool:
+    """Does the value's label name it with `positive`? In prose, a negative label word (order,
+    tracking, ...) closer to the value than the positive one overrules it; with `filler`, only
+    filler words may stand between the label and the value ("born on", "DOB is")."""
+    if not _near(gate, start, end) and not doc.in_table_line(start):
+        return False
+    left, right, structured = doc.label(start, end)
+    if structured:
+        return bool(positive.search(left))
+    pos = None
+    for pos in positive.finditer(left):  # noqa: B007 - the last hit is the one nearest the value
+        pass
+    if not nearest:
+        return pos is not None or bool(positive.search(right))
+    neg = None
+    for neg in pt.NEGATIVE_LABEL.finditer(left):  # noqa: B007
+        pass
+    if (
+        pos is not None
+        and (neg is None or neg.end() <= pos.end())
+        and (filler is None or filler.fullmatch(doc.raw_left(start), pos.end()))
+    ):
+        return True
+    after = positive.search(right)  # "1990-01-13 (date of birth)"
+    return after is not None and not right[: after.start()].strip() and (neg is None or pos is not None)
+
+
+def _negatively_labelled(doc: _Doc, start: int, end: int, positive: re.Pattern[str]) -> bool:
+    """For values that stand on their own (cards, NANP phones): is the nearest label another kind
+    of number's (order, tracking, ...)?"""
+    left, _, structured = doc.label(start, end)
+    if structured:
+        return bool(pt.NEGATIVE_LABEL.search(left)) and not positive.search(left)
+    neg = None
+    for neg in pt.NEGATIVE_LABEL.finditer(left):  # noqa: B007
+        pass
+    if neg is None:
+        return False
+    pos = None
+    for pos in positive.finditer(left):  # noqa: B007
+        pass
+    return pos is None or neg.end() > pos.end()
+
+
 # --- structural secrets --------------------------------------------------------------------
 
 
-def _private_keys(doc: _Doc, out: list[_Cand]) -> None:
+def _private_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
     if "-----BEGIN" not in text:
         return
     for m in pt.PEM_BEGIN.finditer(text):
         end_line = f"-----END {m.group(1)}PRIVATE KEY{m.group(2) or ''}-----"
         j = text.find(end_line, m.end(), m.end() + pt.PEM_MAX)
-        if j >= 0:
+        body = pt.PEM_BODY.match(text, m.end(), j if j >= 0 else m.end() + pt.PEM_MAX)
+        if j >= 0 and body and body.end() == j:
             end = j + len(end_line)
-        else:  # truncated paste: the key runs as far as its base64 body does
-            body = pt.PEM_BODY.match(text, m.end(), m.end() + pt.PEM_MAX)
+        else:  # a truncated paste (or only the marker, as in code): the key runs as far as its body
             end = body.end() if body else m.end()
-            while end > m.end() and (text[end - 1].isspace() or text[end - 2 : end] in ("\\n", "\\r")):
-                end -= 2 if text[end - 2 : end] in ("\\n", "\\r") else 1
+            while end > m.end():
+                if text[end - 2 : end] in ("\\n", "\\r"):
+                    end -= 2
+                elif text[end - 1].isspace() or text[end - 1] == "\\":
+                    end -= 1
+                else:
+                    break
+            if sum(c.isalnum() for c in text[m.end() : end]) < 32:
+                continue  # a BEGIN line with no key material is not a secret
         out.append((m.start(), end, "PRIVATE_KEY", 0.99, _PRIO["PRIVATE_KEY"]))
 
 
 def _b64url_json(part: str) -> object:
     try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        return json.loads(raw)
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (binascii.Error, ValueError):
         return None
 
 
-def _jwts(doc: _Doc, out: list[_Cand]) -> None:
+def _jwts(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
     if "eyJ" not in text:
         return
@@ -237,15 +320,13 @@ def _jwts(doc: _Doc, out: list[_Cand]) -> None:
             out.append((s, m.end(), "JWT", 0.99, _PRIO["JWT"]))
 
 
-def _aws_access_keys(doc: _Doc, out: list[_Cand]) -> None:
+def _aws_access_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
     if "A" not in text:
         return
     for m in pt.AWS_ACCESS_KEY.finditer(text):
         s = m.start()
-        if s and text[s - 1].isalnum():
-            continue
-        if m.group().endswith("EXAMPLE"):  # AWS documentation's sample key
+        if (s and text[s - 1].isalnum()) or m.group().endswith("EXAMPLE"):  # AWS docs' sample key
             continue
         out.append((s, m.end(), "AWS_ACCESS_KEY", 0.95, _PRIO["AWS_ACCESS_KEY"]))
 
@@ -254,32 +335,35 @@ def _mixed_case_digits(v: str) -> bool:
     return any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v)
 
 
-def _aws_secret_keys(doc: _Doc, out: list[_Cand]) -> None:
-    low = doc.low
-    if "secret" not in low and "aws" not in low:
+def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    gate = doc.hits("aws")
+    if not gate:
         return
-    gate = _positions(low, ("secret", "aws"))
     text = doc.text
-    for m in pt.AWS_SECRET_VALUE.finditer(text):
-        v = m.group()
-        if not _mixed_case_digits(v) or pt.PLACEHOLDER_HINT.search(v):
-            continue
-        if _labelled(doc, m.start(), m.end(), pt.AWS_SECRET_LABEL, gate, nearest=False):
-            out.append((m.start(), m.end(), "AWS_SECRET_KEY", 0.9, _PRIO["AWS_SECRET_KEY"]))
+    for rs, re_ in doc.regions(gate):
+        for m in pt.AWS_SECRET_VALUE.finditer(text, rs, re_):
+            v = m.group()
+            if not _mixed_case_digits(v) or pt.PLACEHOLDER_HINT.search(v):
+                continue
+            if _labelled(doc, m.start(), m.end(), pt.AWS_SECRET_LABEL, gate, nearest=False):
+                out.append((m.start(), m.end(), "AWS_SECRET_KEY", 0.9, _PRIO["AWS_SECRET_KEY"]))
 
 
 # --- connection strings --------------------------------------------------------------------
 
 _PLACEHOLDER_PASSWORDS = frozenset(
     {"password", "pass", "passwd", "pwd", "secret", "changeme", "pw", "xxx", "xxxx", "redacted", "mask", "masked"}
+    | {"none", "null", "nil", "undefined", "empty", "true", "false", "password1", "password123", "secret123"}
 )
+_PLACEHOLDER_CRED = re.compile(r"\$\{|\{\{|<|>|\[|\]|%\(|\*{3,}|x{4,}|X{4,}|•|\.\.\.")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
 def _placeholder_credential(v: str) -> bool:
     v = v.strip()
-    if not v or v.lower() in _PLACEHOLDER_PASSWORDS:
+    if not v or v.lower() in _PLACEHOLDER_PASSWORDS or v.startswith("$"):
         return True
-    return bool(re.search(r"\$\{|\{\{|<|>|%\(|\*{3,}|x{4,}|X{4,}|•|\.\.\.", v)) or v.startswith("$")
+    return bool(_PLACEHOLDER_CRED.search(v))
 
 
 def _strip_trailing(text: str, s: int, e: int, chars: str = _TRAIL_PUNCT) -> int:
@@ -288,181 +372,325 @@ def _strip_trailing(text: str, s: int, e: int, chars: str = _TRAIL_PUNCT) -> int
     return e
 
 
-def _connection_strings(doc: _Doc, out: list[_Cand]) -> None:
-    text = doc.text
-    prio = _PRIO["CONNECTION_STRING"]
-    if "://" in text:
-        if "@" in text:
-            for m in pt.URL_WITH_CREDS.finditer(text):
-                if _placeholder_credential(m.group(3)):
-                    continue
-                e = _strip_trailing(text, m.start(), m.end())
-                out.append((m.start(), e, "CONNECTION_STRING", 0.95, prio))
-    low = doc.low
-    if ("password" in low or "pwd" in low or "pass=" in low) and ("jdbc:" in low or "://" in text):
-        for m in pt.URL_PASSWORD_QUERY.finditer(text):
-            q = pt.QUERY_PASSWORD.search(m.group())
-            if q and not _placeholder_credential(q.group(1)):
-                e = _strip_trailing(text, m.start(), m.end(), ".,:!?)]}'\"`>")
-                out.append((m.start(), e, "CONNECTION_STRING", 0.95, prio))
-    if ";" in text and "=" in text and any(k in low for k in ("password", "pwd", "accountkey", "sharedaccess")):
-        for m in pt.KV_CONN.finditer(text):
-            v = m.group()
-            if v.count("=") < 2:
-                continue
-            sec = pt.KV_CONN_SECRET.search(v)
-            if sec and not _placeholder_credential(sec.group(1)):
-                out.append((m.start(), _strip_trailing(text, m.start(), m.end(), ".,"), "CONNECTION_STRING", 0.9, prio))
-    if "password=" in low and ("host=" in low or "dbname=" in low):
-        for m in pt.LIBPQ_CONN.finditer(text):
-            v = m.group()
-            pw = re.search(r"password=(\S+)", v)
-            if pw and not _placeholder_credential(pw.group(1).strip("'\"")):
-                out.append((m.start(), m.end(), "CONNECTION_STRING", 0.9, prio))
+def _find_all(hay: str, needle: str) -> list[int]:
+    out = []
+    i = hay.find(needle)
+    while i >= 0:
+        out.append(i)
+        i = hay.find(needle, i + 1)
+    return out
 
+
+def _line_of(text: str, pos: int, reach: int = 2048) -> tuple[int, int]:
+    ls = max(text.rfind("\n", 0, pos) + 1, pos - reach)
+    le = text.find("\n", pos)
+    le = len(text) if le < 0 else le
+    return ls, min(le, pos + reach)
+
+
+def _connection_strings(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text, low = doc.text, doc.low
+    prio = _PRIO["CONNECTION_STRING"]
+    password_word = "password" in low or "pwd" in low or "pass=" in low
+    if "://" in text:
+        has_at = "@" in text
+        for i in _find_all(text, "://"):
+            j = i
+            while j > 0 and i - j < 32 and text[j - 1] in _SCHEME_CHARS:
+                j -= 1
+            if j == i:
+                continue
+            if has_at:
+                m = pt.URL_WITH_CREDS.match(text, j)
+                if m and not _placeholder_credential(m.group(3)):
+                    out.append((j, _strip_trailing(text, j, m.end()), "CONNECTION_STRING", 0.95, prio))
+                    continue
+            if password_word:
+                m = pt.URL_PASSWORD_QUERY.match(text, j)
+                q = pt.QUERY_PASSWORD.search(m.group()) if m else None
+                if m and q and not _placeholder_credential(q.group(1)):
+                    e = _strip_trailing(text, j, m.end(), ".,:!?)]}'\"`>")
+                    out.append((j, e, "CONNECTION_STRING", 0.95, prio))
+    if not password_word and "accountkey" not in low and "sharedaccess" not in low:
+        return
+    if "jdbc:" in low:
+        for j in _find_all(low, "jdbc:"):
+            m = pt.URL_PASSWORD_QUERY.match(text, j)
+            q = pt.QUERY_PASSWORD.search(m.group()) if m else None
+            if m and q and not _placeholder_credential(q.group(1)):
+                out.append((j, _strip_trailing(text, j, m.end(), ".,:!?)]}'\"`>"), "CONNECTION_STRING", 0.95, prio))
+    if "=" not in text:
+        return
+    seen_lines: set[int] = set()
+    for key in ("password=", "pwd=", "accountkey=", "sharedaccesskey=", "sharedaccesssignature="):
+        for p in _find_all(low, key):
+            ls, le = _line_of(text, p)
+            if ls in seen_lines:
+                continue
+            seen_lines.add(ls)
+            if ";" in text[ls:le]:
+                for m in pt.KV_CONN.finditer(text, ls, le):
+                    v = m.group()
+                    sec = pt.KV_CONN_SECRET.search(v)
+                    if v.count("=") >= 2 and sec and not _placeholder_credential(sec.group(1)):
+                        e = _strip_trailing(text, m.start(), m.end(), ".,")
+                        out.append((m.start(), e, "CONNECTION_STRING", 0.9, prio))
+            if key == "password=" and ("host=" in low or "dbname=" in low):
+                for m in pt.LIBPQ_CONN.finditer(text, ls, le):
+                    pw = _LIBPQ_PASSWORD.search(m.group())
+                    if pw and not _placeholder_credential(pw.group(1).strip("'\",;)")):
+                        out.append((m.start(), m.end(), "CONNECTION_STRING", 0.9, prio))
+
+
+_LIBPQ_PASSWORD = re.compile(r"password=(\S+)")
 
 # --- API keys and generic secrets ----------------------------------------------------------
 
 
-def _looks_redacted(body: str) -> bool:
-    return bool(pt.PLACEHOLDER_HINT.search(body)) or len(set(body)) < 6
-
-
-def _provider_keys(doc: _Doc, out: list[_Cand]) -> None:
-    text = doc.text
+def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text, n = doc.text, doc.n
     prio = _PRIO["API_KEY"]
-    for literal, pat in pt.PROVIDER_KEYS:
-        if literal not in text:
+    done = -1
+    for hit in pt.PROVIDER_PREFIX.finditer(text):
+        if hit.start() < done:
             continue
-        for m in pat.finditer(text):
-            s = m.start()
+        for offset, pat in pt.PROVIDER_BY_LITERAL[hit.group()]:
+            s = hit.start() - offset
+            m = pat.match(text, s) if s >= 0 else None
+            if m is None:
+                continue
+            e = m.end()
             if s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
                 continue  # inside a longer identifier: task-…, mask_…
-            e = m.end()
-            if e < len(text) and (text[e].isalnum() or text[e] in "_"):
+            if e < n and (text[e].isalnum() or text[e] == "_"):
                 continue
             v = m.group()
-            body = v.split("_")[-1] if "_" in v[:12] else v[3:]
-            if _looks_redacted(v) or not any(c.isdigit() for c in body):
+            body = v[offset + len(hit.group()) :]
+            # Redacted or placeholder keys (sk-…XXXX, sk_test_xxxxxxxx, sk-your-key-here) carry no secret.
+            if pt.PLACEHOLDER_HINT.search(v) or len(set(body)) < 8:
+                continue
+            if _identifier(body) and not any(c.isdigit() for c in body):  # sk-not-a-real-key, ghp_ExampleTokenValue
+                continue
+            if not any(c.isdigit() for c in body) and not (
+                any(c.isupper() for c in body) and any(c.islower() for c in body)
+            ):
                 continue
             out.append((s, e, "API_KEY", 0.95, prio))
+            done = e
+            break
 
 
 def _is_cursor(v: str) -> bool:
-    """base64 of a JSON object that is not a JWT: pagination cursors (`eyJvZmZzZXQiOjE5MTR9`)."""
+    """base64 of a JSON object that is not a JWT: a pagination cursor (`eyJvZmZzZXQiOjE5MTR9`)."""
     return v.startswith("eyJ") and v.count(".") != 2
 
 
+# Dotted identifier chains are code (self._creds, base64.b64decode, ed25519.Ed25519PrivateKey).
+_CODE_EXPR = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Stripe object ids are references, not credentials; its secrets are sk_/rk_/whsec_ (provider rules).
+_STRIPE_OBJECT = re.compile(
+    r"(?:ch|cus|pi|pm|in|ii|evt|sub|si|price|prod|txn|tok|src|card|ba|acct|po|re|seti|cs|py|tr|dp|du|file|il|or"
+    r"|plink|txi|cbtxn|cn|dispute|ic|ipi|iauth|ich|pyr|payatt|bpc|prv|quote|sched|sku|tu|ch)_[A-Za-z0-9]{8,}"
+)
+_ISO_TS = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+_IDENT_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _identifier(v: str) -> bool:
+    """A name made of words (keep_old_secret_for_24_hours, PKCS12PrivateKeyTypes): every camelCase or
+    snake_case segment a word of 3+ letters or a short number. Random secrets split into scraps."""
+    if not v[:1].isalpha() or not v.replace("_", "").replace("-", "").isalnum():
+        return False
+    segs = _IDENT_SEGMENTS.findall(v)
+    if len(segs) < 2:
+        return False
+    words = sum(1 for s in segs if (s.isdigit() and len(s) <= 4) or (s.isalpha() and len(s) >= 3))
+    return words >= len(segs) - 1 and words >= 2  # one scrap allowed: password_reset_v2
+
+
 def _secret_value_ok(v: str, password: bool) -> bool:
-    if pt.UUID.fullmatch(v) or pt.ULID.fullmatch(v) or _is_cursor(v) or "://" in v:
+    if pt.UUID.fullmatch(v) or pt.ULID.fullmatch(v) or _is_cursor(v) or "://" in v or _ISO_TS.fullmatch(v):
+        return False
+    if _STRIPE_OBJECT.fullmatch(v):
         return False
     if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
         return False
-    if pt.WORDY.fullmatch(v) or pt.ENV_REFERENCE.fullmatch(v) or v.isdigit():
+    if pt.WORDY.fullmatch(v) or pt.ENV_REFERENCE.fullmatch(v) or v.isdigit() or _identifier(v):
         return False
     if "/" in v and pt.PATHLIKE.fullmatch(v) and not _mixed_case_digits(v.replace("/", "")):
         return False
-    if v.startswith("-----") or v.startswith("data:"):
+    if v.startswith(("-----", "data:")) or _CODE_EXPR.fullmatch(v):
         return False
-    if "@" in v and "." in v.split("@")[-1]:
-        return False  # an email address after "contact:"-like names is the email detector's
+    if "@" in v and "." in v.rsplit("@", 1)[-1]:
+        return False  # an email address is the email detector's
     classes = sum((any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)))
     classes += any(not c.isalnum() for c in v)
     if password:
         return len(v) >= 8 and classes >= 2 and ck.shannon_entropy(v) >= 2.5
     if len(v) < 16 or not any(c.isdigit() for c in v) or not any(c.isalpha() for c in v):
         return False
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?", v):
-        return False
     return ck.shannon_entropy(v) >= 3.0
 
 
-def _generic_secrets(doc: _Doc, out: list[_Cand]) -> None:
+# Compounds ending in "key" that name a secret; other words ending in it (monkey, hockey) do not.
+_KEY_COMPOUNDS = frozenset(
+    [
+        "key",
+        "keys",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "secretkey",
+        "signingkey",
+        "clientkey",
+        "masterkey",
+        "licensekey",
+        "encryptionkey",
+        "accountkey",
+        "sharedkey",
+        "appkey",
+        "servicekey",
+        "adminkey",
+        "sessionkey",
+        "hmackey",
+        "authkey",
+        "webhookkey",
+    ]
+)
+
+
+def _secret_name_ok(words: list[str]) -> bool:
+    for w in words:
+        if w in _KEY_COMPOUNDS or w.endswith(("token", "tokens", "secret", "secrets", "credential", "credentials")):
+            return True
+        if w.startswith(("secret", "passw", "credential", "bearer")) or w in ("pwd", "pw", "dbpwd"):
+            return True
+        if w.startswith("auth") and not w.startswith("authent") and w not in ("author", "authors", "authored"):
+            return True
+    return False
+
+
+def _basic_credentials(v: str) -> bool:
+    """HTTP Basic: base64 of user:password."""
+    try:
+        raw = base64.b64decode(v + "=" * (-len(v) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in raw and len(raw) >= 3
+
+
+def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
-    low = doc.low
-    if not any(k in low for k in ("key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer")):
-        return
-    last_value_end = -1
-    for m in pt.SECRET_KEYWORD.finditer(text):
-        if m.start() < last_value_end:
+    last_name_end = -1
+    for p in doc.hits("secret"):
+        if p < last_name_end:
             continue
-        tail = pt.SECRET_NAME_TAIL.match(text, m.end())
-        name_end = tail.end() if tail else m.end()
-        # The name may run on (api_key_secondary); try the value right after the whole name first.
-        val = pt.SECRET_VALUE.match(text, name_end) or pt.SECRET_VALUE.match(text, m.end())
+        tail = pt.SECRET_NAME_TAIL.match(text, p)
+        name_end = tail.end() if tail else p
+        last_name_end = name_end
+        val = pt.SECRET_VALUE.match(text, name_end)
         if val is None:
             continue
-        head = pt.SECRET_NAME_HEAD.search(text, max(0, m.start() - 40), m.start())
-        name = _norm(text[head.start() if head else m.start() : name_end])
-        if pt.SECRET_NAME_DENY.search(name) and "secret" not in name and "password" not in name:
+        head = p  # cheapest checks first: most keyword hits have no value after them
+        while head > 0 and p - head < 40 and (text[head - 1].isalnum() or text[head - 1] in "_.-"):
+            head -= 1
+        words = _norm(text[head:name_end]).split()
+        if not _secret_name_ok(words):
             continue
-        vs = val.start(1)
-        ve = _strip_trailing(text, vs, val.end(1))
-        v = text[vs:ve]
-        password = bool(re.search(r"passw|pwd", m.group(), re.IGNORECASE))
-        if not _secret_value_ok(v, password):
+        if pt.SECRET_NAME_DENY.search(" ".join(words)) and not any(w.startswith(("secret", "passw")) for w in words):
             continue
-        last_value_end = ve
-        out.append((vs, ve, "API_KEY", 0.8, _GENERIC_PRIO))
-    if "rate" in low and "limit" in low:
-        for m in pt.RATE_LIMIT_TOKEN.finditer(text):
-            v = text[m.start(1) : _strip_trailing(text, m.start(1), m.end(1))]
-            if _secret_value_ok(v, False):
-                out.append((m.start(1), m.start(1) + len(v), "API_KEY", 0.7, _GENERIC_PRIO))
+        vs, vend = val.start(2), val.end(2)
+        if vend < len(text) and text[vend] in "([":
+            continue  # a call or subscript: code, not a literal
+        ve = _strip_trailing(text, vs, vend)
+        password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
+        if (val.group(1) and _basic_credentials(text[vs:ve])) or _secret_value_ok(text[vs:ve], password):
+            out.append((vs, ve, "API_KEY", 0.8, _GENERIC_PRIO))
+            last_name_end = ve
+    for p in doc.hits("rate"):
+        # The sentence around the phrase: back to the previous sentence end, on to the next one.
+        lo = max(0, p - 240)
+        ends = [m.end() for m in pt.SENTENCE_END.finditer(text, lo, p)]
+        s0 = ends[-1] if ends else lo
+        nxt = pt.SENTENCE_END.search(text, p, min(len(text), p + 160))
+        s1 = nxt.start() if nxt else min(len(text), p + 160)
+        for m in pt.SENTENCE_TOKEN.finditer(text, s0, s1):
+            v = m.group()
+            if _secret_value_ok(v, False) and not _STRIPE_OBJECT.fullmatch(v):
+                out.append((m.start(), m.end(), "API_KEY", 0.7, _GENERIC_PRIO))
 
 
 # --- contact data --------------------------------------------------------------------------
 
+_SSH_TARGET = re.compile(r"\b(?:ssh|scp|sftp|rsync|mosh)\b[^\n;|&]*$")
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 
-def _emails(doc: _Doc, out: list[_Cand]) -> None:
+
+def _emails(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
     prio = _PRIO["EMAIL"]
-    i = text.find("@")
-    while i >= 0:
-        left = pt.EMAIL_LOCAL_TAIL.search(text, max(0, i - 64), i)
+    for i in _find_all(text, "@"):
+        s = i
+        while (
+            s > 0 and i - s < 64 and (text[s - 1] in _LOCAL_CHARS or (text[s - 1].isalnum() and ord(text[s - 1]) > 127))
+        ):
+            s -= 1
+        while s < i and text[s] in ".-+%":
+            s += 1
+        local = text[s:i]
+        if not local or local == "git" or not any(c.isalnum() for c in local):
+            continue  # git@github.com:org/repo is an SSH remote, not a mailbox
+        if text[max(0, s - 3) : s] == "://":
+            continue  # ftp://user@host: a URL's user name
+        if _SSH_TARGET.search(text, max(0, s - 80), s):
+            continue  # ssh deploy@bastion.internal, scp f user@host:/tmp
         dom = pt.EMAIL_DOMAIN_HEAD.match(text, i + 1)
-        if left and dom and dom.group(1).lower() not in pt.NOT_TLDS:
-            s = left.start()
-            while s < i and text[s] in ".-+%":
-                s += 1
-            local = text[s:i]
-            if local and any(c.isalnum() for c in local) and local != "git":
-                out.append((s, dom.end(), "EMAIL", 0.95, prio))
-        i = text.find("@", i + 1)
-    if "%40" in text:
-        for m in pt.EMAIL_URLENC.finditer(text):
-            if m.group().rsplit(".", 1)[-1].lower() not in pt.NOT_TLDS:
+        if dom and dom.group(1).lower() not in pt.NOT_TLDS:
+            out.append((s, dom.end(), "EMAIL", 0.95, prio))
+    done = -1
+    for i in _find_all(text, "%40"):  # URL-encoded: name%2Btag%40example.com
+        if i < done:
+            continue
+        for m in pt.EMAIL_URLENC.finditer(text, max(0, i - 200), min(len(text), i + 260)):
+            if m.start() <= i < m.end() and m.group().rsplit(".", 1)[-1].lower() not in pt.NOT_TLDS:
                 out.append((m.start(), m.end(), "EMAIL", 0.9, prio))
+                done = m.end()
 
 
 _LOCAL_REGIONS = ("GB", "US", "DE", "FR", "ES", "IT", "NL", "BE", "CH", "AT", "IE", "PT", "BR", "MX", "IN", "AU")
 
 
 def _intl_phone_ok(cand: str) -> bool:
-    num = "+" + cand[2:] if cand.startswith("00") else cand
     if _pn is None:
-        return 8 <= len(_NON_DIGIT.sub("", num)) <= 15
+        return 10 <= len(_NON_DIGIT.sub("", cand)) <= 15
     try:
-        n = _pn.parse(num, None)
+        n = _pn.parse(cand, None)
     except _pn.NumberParseException:
         return False
-    # Possible (length for the country) rather than valid: invented-but-plausible numbers are
-    # still someone's phone as far as masking is concerned.
-    return _pn.is_possible_number(n)
+    # Possible (a length the country uses) rather than valid (an assigned range): a plausible
+    # invented number is still a phone number as far as masking goes.
+    # "Local only" lengths do not count: +1980-02-29 is a date, not a 7-digit US number.
+    return _pn.is_possible_number_with_reason(n) == _pn.ValidationResult.IS_POSSIBLE
 
 
 def _nanp_ok(cand: str) -> bool:
-    if _pn is None:
-        return True
-    try:
-        return _pn.is_valid_number(_pn.parse(cand, "US"))
-    except _pn.NumberParseException:
-        return False
+    """North American shape: area code and exchange both start 2-9 (NANP plan rules). Stricter
+    checks (assigned area codes) would drop invented numbers, which are still phone numbers."""
+    digits = _NON_DIGIT.sub("", cand.split("x")[0].split("ext")[0])
+    if len(digits) == 11:
+        if digits[0] != "1":
+            return False
+        digits = digits[1:]
+    return len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789" and len(set(digits)) > 2
 
 
+@functools.lru_cache(maxsize=4096)  # conversations resend earlier turns: the same numbers recur
 def _local_phone_ok(cand: str) -> bool:
+    """A national-format number valid in one of the regions prompts come from most."""
     if _pn is None:
-        return True
+        return 10 <= len(_NON_DIGIT.sub("", cand)) <= 11
     for region in _LOCAL_REGIONS:
         try:
             if _pn.is_valid_number(_pn.parse(cand, region)):
@@ -472,22 +700,19 @@ def _local_phone_ok(cand: str) -> bool:
     return False
 
 
-def _phones(doc: _Doc, out: list[_Cand]) -> None:
+def _phones(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """International (+CC) numbers; national formats come from _numbers."""
     text = doc.text
     prio = _PRIO["PHONE"]
-    low = doc.low
-    gate = _positions(low, pt.PHONE_GATE) if any(w in low for w in pt.PHONE_GATE) else []
-    if "+" in text or "00" in text:
+    if "+" in text:
         for m in pt.PHONE_INTL.finditer(text):
             s = m.start()
-            if s and (text[s - 1].isalnum() or text[s - 1] in "+-_./"):
+            if s and (text[s - 1].isalnum() or text[s - 1] in "+-_./=%"):
                 continue
-            if text[s] == "0" and not _labelled(doc, s, m.end(), pt.PHONE_LABEL, gate):
-                continue  # "00" dialling prefix: digit groups inside IBANs and ids start with 00 too
             cand = m.group().rstrip(" .-(")
             if cand.count("(") != cand.count(")"):
                 cand = cand.rstrip(")")
-            # Trim trailing groups until the number is a possible one ("+1 602 494 9103 2 times").
+            # Drop trailing groups until the number is possible ("+1 602 494 9103 2 times").
             while True:
                 nd = len(_NON_DIGIT.sub("", cand))
                 if nd < 8:
@@ -499,129 +724,238 @@ def _phones(doc: _Doc, out: list[_Cand]) -> None:
                 if cut <= 2:
                     break
                 cand = cand[:cut].rstrip(" .-(")
-    for m in pt.PHONE_NANP.finditer(text):
-        s, e = m.start(), m.end()
-        if s and text[s - 1] in "+-./#:" or (e < len(text) and text[e] in "-/" ):
-            continue
-        if not _nanp_ok(m.group()):
-            continue
-        if _negatively_labelled(doc, s, e, pt.PHONE_LABEL):
-            continue
-        out.append((s, e, "PHONE", 0.8, prio))
-    if not gate:
-        return
-    for m in pt.PHONE_LOCAL.finditer(text):
-        s, e = m.start(), m.end()
-        if s and text[s - 1] in "+-./#:_" or (e < len(text) and text[e] in "-/:_"):
-            continue
-        cand = m.group()
-        nd = len(_NON_DIGIT.sub("", cand))
-        if not 7 <= nd <= 13:
-            continue
-        if _labelled(doc, s, e, pt.PHONE_LABEL, gate) and _local_phone_ok(cand):
-            out.append((s, e, "PHONE", 0.75, prio))
 
 
-def _ip_addresses(doc: _Doc, out: list[_Cand]) -> None:
+def _ipv4_ok(doc: _Doc, m: re.Match[str]) -> bool:
+    text, s, e = doc.text, m.start(), m.end()
+    if pt.VERSION_LEFT.search(text, max(0, s - 24), s):
+        return False
+    if text[e : e + 1] == "/" and text[e + 1 : e + 2].isdigit():
+        return False  # 10.0.0.0/16: a network range, not a host
+    ip = ipaddress.IPv4Address(m.group())
+    if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return False
+    octets = [int(x) for x in m.group().split(".")]
+    if octets[0] in (0, 255):
+        return False  # "this network" or a netmask
+    if octets[0] < 10 and all(o < 100 for o in octets):
+        # Small dotted quads are mostly versions (2.14.3.1); keep them when labelled as addresses.
+        left, right, _ = doc.label(s, m.end())
+        return bool(pt.IP_LABEL.search(left) or pt.IP_LABEL.search(right))
+    return True
+
+
+def _ipv6(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     text = doc.text
-    prio = _PRIO["IP_ADDRESS"]
-    if "." in text:
-        for m in pt.IPV4.finditer(text):
-            s = m.start()
-            if pt.VERSION_LEFT.search(text, max(0, s - 24), s):
-                continue
-            ip = ipaddress.IPv4Address(m.group())
-            if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_reserved or m.group().startswith("0."):
-                continue
-            octets = [int(x) for x in m.group().split(".")]
-            if octets[0] == 255:
-                continue  # a netmask
-            if octets[0] < 10 and all(o < 100 for o in octets):
-                # Small dotted quads are usually versions (2.14.3.1); keep them when labelled as addresses.
-                lab, _ = doc.label(s, m.end())
-                if not pt.IP_LABEL.search(lab):
-                    continue
-            out.append((s, m.end(), "IP_ADDRESS", 0.9, prio))
-    if "::" in text or text.count(":") >= 7:
-        for m in pt.IPV6.finditer(text):
-            cand = m.group()
-            addr = cand.split("%", 1)[0]
-            try:
-                ip6 = ipaddress.IPv6Address(addr)
-            except ValueError:
-                continue
-            if ip6.is_loopback or ip6.is_unspecified or ip6.is_multicast:
-                continue
-            groups = [g for g in addr.split(":") if g]
-            if len(groups) < 2 or max(len(g) for g in groups) < 3:
-                continue  # "1::2" slices, "a::b" scopes
-            out.append((m.start(), m.end(), "IP_ADDRESS", 0.9, prio))
+    if ":" not in text:
+        return
+    done = -1
+    for h in pt.IPV6_HINT.finditer(text):
+        if h.start() < done:
+            continue
+        s = h.start()
+        while s > 0 and h.start() - s < 40 and text[s - 1] in _HEX_COLON:
+            s -= 1
+        m = pt.IPV6.match(text, s)
+        if m is None:
+            done = h.end() - 1
+            continue
+        done = m.end()
+        addr = m.group().split("%", 1)[0]
+        try:
+            ip6 = ipaddress.IPv6Address(addr)
+        except ValueError:
+            continue
+        if ip6.is_loopback or ip6.is_unspecified or ip6.is_multicast:
+            continue
+        groups = [g for g in addr.split(":") if g]
+        if len(groups) < 2 or max(len(g) for g in groups) < 3:
+            continue  # "1::2" slices, "a::b" scopes
+        out.append((m.start(), m.end(), "IP_ADDRESS", 0.9, _PRIO["IP_ADDRESS"]))
 
+
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:.")
 
 # --- numbers -------------------------------------------------------------------------------
 
 
-def _cards(doc: _Doc, out: list[_Cand]) -> None:
-    text = doc.text
-    for m in pt.CARD.finditer(text):
-        digits = _NON_DIGIT.sub("", m.group())
-        if not (ck.card_brand_ok(digits) and ck.luhn_ok(digits)):
-            continue
-        if _negatively_labelled(doc, m.start(), m.end(), pt.CARD_LABEL):
-            continue
-        out.append((m.start(), m.end(), "CREDIT_CARD", 0.95, _PRIO["CREDIT_CARD"]))
+_DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 
 
-def _ibans(doc: _Doc, out: list[_Cand]) -> None:
-    text = doc.text
-    for m in pt.IBAN.finditer(text):
-        want = ck.IBAN_LENGTHS.get(m.group()[:2])
-        if want is None:
-            continue
-        # Walk to exactly the country's length; a longer match swallowed the next word ("… 37 BIC").
-        s, n, e = m.start(), 0, m.start()
-        while e < m.end() and n < want:
-            if text[e] != " ":
-                n += 1
-            e += 1
-        if n != want or (e < len(text) and text[e].isalnum()):
-            continue
-        if ck.iban_ok(text[s:e].replace(" ", "")):
-            out.append((s, e, "IBAN", 0.95, _PRIO["IBAN"]))
+class _Regions:
+    """Membership test for sorted, disjoint (start, end) ranges."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.starts = [s for s, _ in spans]
+        self.ends = [e for _, e in spans]
+
+    def __contains__(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        return i >= 0 and pos < self.ends[i]
 
 
-def _id_checksum_ok(digits: str) -> bool:
-    if len(digits) == 9:
-        return ck.ssn_ok(digits) or ck.sin_ok(digits) or ck.bsn_ok(digits)
+def _numbers(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Everything made of digit groups, from one walk over number-like runs: cards, IPv4, NANP and
+    national phone formats, SSNs, DNI/NIE, and, inside labelled regions, local phone numbers and
+    digit-only national ids (SSN, SIN, BSN, Aadhaar)."""
+    text, n = doc.text, doc.n
+    cards, ids, phone, ip = (t in want for t in ("CREDIT_CARD", "NATIONAL_ID", "PHONE", "IP_ADDRESS"))
+    phone_gate = doc.hits("phone") if phone else []
+    id_gate = doc.hits("id") if ids else []
+    phone_regions = _Regions(doc.regions(phone_gate))
+    id_regions = _Regions(doc.regions(id_gate))
+    for run in pt.NUM_RUN.finditer(text):
+        rs, re_ = run.start(), run.end()
+        r = run.group()
+        nd = len(r) - r.count(" ") - r.count("-") - r.count(".") - r.count("(") - r.count(")") - r.count("/")
+        ws, we = max(0, rs - 2), min(n, re_ + 2)
+        if ip and r.count(".") >= 3:
+            for m in pt.IPV4.finditer(text, ws, we):
+                if _ipv4_ok(doc, m):
+                    out.append((m.start(), m.end(), "IP_ADDRESS", 0.9, _PRIO["IP_ADDRESS"]))
+        if cards and nd >= 13:
+            for m in pt.CARD.finditer(text, ws, we):
+                digits = _NON_DIGIT.sub("", m.group())
+                if (
+                    ck.card_brand_ok(digits)
+                    and ck.luhn_ok(digits)
+                    and not _negatively_labelled(doc, m.start(), m.end(), pt.CARD_LABEL)
+                ):
+                    out.append((m.start(), m.end(), "CREDIT_CARD", 0.95, _PRIO["CREDIT_CARD"]))
+        sep = nd < len(r)
+        if phone and nd >= 7:
+            in_region = rs in phone_regions
+            if in_region or (nd >= 10 and sep) or (9 <= nd <= 12 and (r[0] == "0" or ")" in r)):
+                _run_phones(doc, r, nd, rs, re_, phone_gate, in_region, out)
+        if ids and nd >= 7:
+            in_region = rs in id_regions
+            if in_region or (nd >= 9 and "-" in r) or (nd <= 8 and not sep):
+                _run_ids(doc, r, nd, rs, re_, id_gate, in_region, out)
+
+
+def _run_phones(
+    doc: _Doc, r: str, nd: int, rs: int, re_: int, gate: list[int], labelled_region: bool, out: list[_Cand]
+) -> None:
+    text, n = doc.text, doc.n
+    ws, we = max(0, rs - 2), min(n, re_ + 2)  # room for "(" before and boundary checks after
+    prio = _PRIO["PHONE"]
+    if nd >= 10 and nd < len(r):  # NANP shapes need separators
+        for m in pt.PHONE_NANP.finditer(text, ws, min(n, re_ + 12)):  # room for "x123" extensions
+            s, e = m.start(), m.end()
+            if (s and text[s - 1] in "+-./#:_") or (e < n and text[e] in "-/_"):
+                continue
+            if _nanp_ok(m.group()) and not _negatively_labelled(doc, s, e, pt.PHONE_LABEL):
+                out.append((s, e, "PHONE", 0.8, prio))
+    if 9 <= nd <= 12 and (r[0] == "0" or ")" in r):
+        for m in pt.PHONE_STRONG.finditer(text, ws, we):
+            s, e = m.start(), m.end()
+            if _local_phone_ok(m.group()) and not _negatively_labelled(doc, s, e, pt.PHONE_LABEL):
+                left, _, _ = doc.label(s, e)
+                if pt.PHONE_LABEL.search(left) or not (pt.ID_LABEL.search(left) or pt.CARD_LABEL.search(left)):
+                    out.append((s, e, "PHONE", 0.7, prio))
+    if labelled_region:
+        for m in pt.PHONE_LOCAL.finditer(text, ws, we):
+            s, e = m.start(), m.end()
+            if (s and text[s - 1] in "+-./#:_") or (e < n and text[e] in "-/:_") or _DATE_LIKE.fullmatch(m.group()):
+                continue
+            # The label is the evidence here; libphonenumber's ranges would only reject invented numbers.
+            if 7 <= len(_NON_DIGIT.sub("", m.group())) <= 13 and _labelled(doc, s, e, pt.PHONE_LABEL, gate):
+                out.append((s, e, "PHONE", 0.75, prio))
+
+
+def _run_ids(
+    doc: _Doc, r: str, nd: int, rs: int, re_: int, gate: list[int], labelled_region: bool, out: list[_Cand]
+) -> None:
+    text, n = doc.text, doc.n
+    ws, we = max(0, rs - 2), min(n, re_ + 2)
+    prio = _PRIO["NATIONAL_ID"]
+    if nd >= 9 and "-" in r:
+        for m in pt.SSN_DASHED.finditer(text, ws, we):
+            s, e = m.start(), m.end()
+            if ck.ssn_ok(m.group().replace("-", "")) and not _negatively_labelled(doc, s, e, pt.ID_LABEL):
+                out.append((s, e, "NATIONAL_ID", 0.85, prio))
+    if nd <= 8 and r.isdigit() and re_ < n and text[re_ : re_ + 2].lstrip("-")[:1].isalpha():  # 12345678Z
+        for m in pt.DNI.finditer(text, ws, min(n, re_ + 3)):
+            if ck.dni_ok(m.group()):
+                out.append((m.start(), m.end(), "NATIONAL_ID", 0.85, prio))
+    if labelled_region and nd >= 8:
+        for m in pt.ID_DIGITS.finditer(text, ws, we):
+            s, e = m.start(), m.end()
+            if _labelled(doc, s, e, pt.ID_LABEL, gate) and _id_value_ok(m, " ".join(doc.label(s, e)[:2])):
+                out.append((s, e, "NATIONAL_ID", 0.8, prio))
+
+
+def _letter_codes(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """IBANs and UK NINOs, both two capitals then digits, from one scan for that opening."""
+    text, n = doc.text, doc.n
+    iban, nino = "IBAN" in want, "NATIONAL_ID" in want
+    for h in pt.LETTER_CODE.finditer(text):
+        s = h.start()
+        if s and text[s - 1].isalnum():
+            continue
+        if iban:
+            m = pt.IBAN.match(text, s)
+            want_len = ck.IBAN_LENGTHS.get(text[s : s + 2]) if m else None
+            if m and want_len:
+                # Walk to exactly the country's length; a longer match swallowed the next word ("… 37 BIC").
+                k, e = 0, s
+                while e < m.end() and k < want_len:
+                    if text[e] != " ":
+                        k += 1
+                    e += 1
+                if k == want_len and not (e < n and text[e].isalnum()) and ck.iban_ok(text[s:e].replace(" ", "")):
+                    out.append((s, e, "IBAN", 0.95, _PRIO["IBAN"]))
+                    continue
+        if nino:
+            m = pt.NINO.match(text, s)
+            if m and ck.nino_ok(m.group()):
+                out.append((s, m.end(), "NATIONAL_ID", 0.85, _PRIO["NATIONAL_ID"]))
+
+
+_BSN_LABEL = re.compile(r"\b(?:bsn|burgerservicenummer|sofi ?\w*|citizen service)\b")
+_SIN_LABEL = re.compile(r"\b(?:sin|social insurance)\b")
+_SSN_LABEL = re.compile(r"\b(?:ssn|ss ?n[or]|social security|soc ?sec)\b")
+
+
+def _id_value_ok(m: re.Match[str], label: str) -> bool:
+    """The checksum the value's layout implies: 3-2-4 SSN, 3-3-3 SIN, 4-4-4 Aadhaar; a plain run
+    by its length and, for 9 digits, by what the label names (a BSN label wants the 11-test)."""
+    digits = _NON_DIGIT.sub("", m.group())
+    if m.group(1):
+        return ck.ssn_ok(digits)
+    if m.group(2):
+        return ck.sin_ok(digits)
+    if m.group(3) or len(digits) == 12:
+        return ck.aadhaar_ok(digits)
     if len(digits) == 8:
         return ck.bsn_ok(digits)
-    if len(digits) == 12:
-        return ck.aadhaar_ok(digits)
-    return False
+    if len(digits) != 9:
+        return False
+    if _BSN_LABEL.search(label):
+        return ck.bsn_ok(digits)
+    if _SIN_LABEL.search(label):
+        return ck.sin_ok(digits)
+    if _SSN_LABEL.search(label):
+        return ck.ssn_ok(digits)
+    return ck.ssn_ok(digits) or ck.sin_ok(digits) or ck.bsn_ok(digits)
 
 
-def _national_ids(doc: _Doc, out: list[_Cand]) -> None:
-    text = doc.text
-    prio = _PRIO["NATIONAL_ID"]
-    if "-" in text:
-        for m in pt.SSN_DASHED.finditer(text):
-            digits = m.group().replace("-", "")
-            if ck.ssn_ok(digits) and not _negatively_labelled(doc, m.start(), m.end(), pt.ID_LABEL):
-                out.append((m.start(), m.end(), "NATIONAL_ID", 0.85, prio))
-    for m in pt.NINO.finditer(text):
-        if ck.nino_ok(m.group()):
-            out.append((m.start(), m.end(), "NATIONAL_ID", 0.85, prio))
-    for m in pt.DNI.finditer(text):
-        if ck.dni_ok(m.group()):
-            out.append((m.start(), m.end(), "NATIONAL_ID", 0.85, prio))
-    low = doc.low
-    if not any(w in low for w in pt.ID_GATE) and not doc.tabular:
-        return
-    gate = _positions(low, pt.ID_GATE)
-    for m in pt.ID_DIGITS.finditer(text):
-        digits = _NON_DIGIT.sub("", m.group())
-        if _id_checksum_ok(digits) and _labelled(doc, m.start(), m.end(), pt.ID_LABEL, gate):
-            out.append((m.start(), m.end(), "NATIONAL_ID", 0.8, prio))
+_MONTH_PREFIX = {
+    "jan": 1, "ene": 1, "feb": 2, "fév": 2, "fev": 2, "mar": 3, "mär": 3, "apr": 4, "avr": 4, "abr": 4,
+    "may": 5, "mai": 5, "jun": 6, "jui": 7, "jul": 7, "aug": 8, "aoû": 8, "aou": 8, "ago": 8, "sep": 9,
+    "set": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12, "dez": 12, "déc": 12, "dic": 12,
+}  # fmt: skip
+
+
+def _month_number(word: str) -> int:
+    w = word.lower()
+    if w.startswith(("juin", "junio")):
+        return 6
+    if w.startswith("juil"):
+        return 7
+    return _MONTH_PREFIX.get(w[:3], 0)
 
 
 def _date_parts(m: re.Match[str]) -> list[tuple[int, int, int]]:
@@ -639,51 +973,36 @@ def _date_parts(m: re.Match[str]) -> list[tuple[int, int, int]]:
     return [(int(year), month, int(day))] if month else []
 
 
-_MONTH_PREFIX = {
-    "jan": 1, "ene": 1, "feb": 2, "fév": 2, "fev": 2, "mar": 3, "mär": 3, "apr": 4, "avr": 4, "abr": 4,
-    "may": 5, "mai": 5, "jun": 6, "jui": 7, "jul": 7, "aug": 8, "aoû": 8, "aou": 8, "ago": 8, "sep": 9,
-    "set": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12, "dez": 12, "déc": 12, "dic": 12,
-}  # fmt: skip
-
-
-def _month_number(word: str) -> int:
-    w = word.lower()
-    if w.startswith("juin") or w.startswith("junio"):
-        return 6
-    if w.startswith("juil"):
-        return 7
-    return _MONTH_PREFIX.get(w[:3], 0)
-
-
-def _dates_of_birth(doc: _Doc, out: list[_Cand]) -> None:
-    low = doc.low
-    if not any(w in low for w in pt.DOB_GATE):
+def _dates_of_birth(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    gate = doc.hits("dob")
+    if not gate:
         return
-    gate = _positions(low, pt.DOB_GATE)
-    for m in pt.DATE.finditer(doc.text):
-        if not any(ck.plausible_birth_date(*p) for p in _date_parts(m)):
-            continue
-        if _labelled(doc, m.start(), m.end(), pt.DOB_LABEL, gate):
-            out.append((m.start(), m.end(), "DATE_OF_BIRTH", 0.8, _PRIO["DATE_OF_BIRTH"]))
+    text = doc.text
+    for rs, re_ in doc.regions(gate):
+        for m in pt.DATE.finditer(text, rs, re_):
+            if not any(ck.plausible_birth_date(*p) for p in _date_parts(m)):
+                continue
+            if _labelled(doc, m.start(), m.end(), pt.DOB_LABEL, gate, filler=pt.DOB_FILLER):
+                out.append((m.start(), m.end(), "DATE_OF_BIRTH", 0.8, _PRIO["DATE_OF_BIRTH"]))
 
 
 # --- driver --------------------------------------------------------------------------------
 
-# (types a detector can emit, whether it needs a digit in the text, detector)
-_DETECTORS: tuple[tuple[frozenset[str], bool, Callable[[_Doc, list[_Cand]], None]], ...] = (
+_Detector = Callable[[_Doc, frozenset[str], list[_Cand]], None]
+# (types a detector can emit, whether it can only fire on text with a digit, detector)
+_DETECTORS: tuple[tuple[frozenset[str], bool, _Detector], ...] = (
     (frozenset({"PRIVATE_KEY"}), False, _private_keys),
     (frozenset({"JWT"}), False, _jwts),
     (frozenset({"AWS_ACCESS_KEY"}), False, _aws_access_keys),
-    (frozenset({"AWS_SECRET_KEY"}), False, _aws_secret_keys),
+    (frozenset({"AWS_SECRET_KEY"}), True, _aws_secret_keys),
     (frozenset({"CONNECTION_STRING"}), False, _connection_strings),
     (frozenset({"API_KEY"}), False, _provider_keys),
-    (frozenset({"API_KEY"}), False, _generic_secrets),
+    (frozenset({"API_KEY"}), True, _generic_secrets),
     (frozenset({"EMAIL"}), False, _emails),
     (frozenset({"PHONE"}), True, _phones),
-    (frozenset({"IP_ADDRESS"}), False, _ip_addresses),
-    (frozenset({"CREDIT_CARD"}), True, _cards),
-    (frozenset({"IBAN"}), True, _ibans),
-    (frozenset({"NATIONAL_ID"}), True, _national_ids),
+    (frozenset({"IP_ADDRESS"}), False, _ipv6),
+    (frozenset({"CREDIT_CARD", "NATIONAL_ID", "PHONE", "IP_ADDRESS"}), True, _numbers),
+    (frozenset({"IBAN", "NATIONAL_ID"}), True, _letter_codes),
     (frozenset({"DATE_OF_BIRTH"}), True, _dates_of_birth),
 )
 
@@ -698,9 +1017,7 @@ def _resolve(cands: list[_Cand]) -> list[Span]:
     for c in cands:
         s, e = c[0], c[1]
         i = bisect.bisect_left(starts, s)
-        if i and ends[i - 1] > s:
-            continue
-        if i < len(starts) and starts[i] < e:
+        if (i and ends[i - 1] > s) or (i < len(starts) and starts[i] < e):
             continue
         starts.insert(i, s)
         ends.insert(i, e)
@@ -711,7 +1028,7 @@ def _resolve(cands: list[_Cand]) -> list[Span]:
 def detect(text: str, types: frozenset[str] | None = None) -> list[Span]:
     """Non-overlapping spans sorted by start; only the given types (None = all pattern types).
 
-    Detectors of types not asked for do not run, so they cannot claim text either."""
+    Detectors for types not asked for do not run, so they cannot claim text either."""
     if not text:
         return []
     want = TYPES if types is None else types & TYPES
@@ -722,6 +1039,6 @@ def detect(text: str, types: frozenset[str] | None = None) -> list[Span]:
     cands: list[_Cand] = []
     for emits, needs_digit, fn in _DETECTORS:
         if emits & want and (digit or not needs_digit):
-            fn(doc, cands)
+            fn(doc, want, cands)
     cands = [c for c in cands if c[2] in want and c[3] >= MIN_CONFIDENCE[c[2]] and c[1] > c[0]]
     return _resolve(cands)

@@ -94,14 +94,22 @@ def text_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
 
 
 def mask_payload(
-    endpoint: str, payload: dict[str, Any], policy: Policy, vault: Vault, detector: Detector = detect
+    endpoint: str,
+    payload: dict[str, Any],
+    policy: Policy,
+    vault: Vault,
+    detector: Detector = detect,
+    ner_spans: list[list[Span]] | None = None,
 ) -> float:
-    """Mask the payload in place; returns the detection time. Raises PiiBlocked or PiiFailure."""
+    """Mask the payload in place; returns the pattern tier's time. Raises PiiBlocked or PiiFailure.
+
+    `ner_spans`: the NER tier's findings per text of `text_slots` (computed off the event loop by
+    the caller); required when the policy asks for NER.
+    """
     slots = list(text_slots(endpoint, payload))
     for slot in slots:
         vault.reserve_literals(slot.text)
-    if policy.ner:
-        # The NER tier (presidio/spaCy) is not built: a policy that asks for it cannot be met.
+    if policy.ner and (ner_spans is None or len(ner_spans) != len(slots)):
         raise PiiFailure("the NER tier is not available")
     types = policy.detect_types & frozenset(PII_PATTERN_TYPES)
     started = time.perf_counter()
@@ -110,6 +118,10 @@ def mask_payload(
     except Exception as e:  # any detector fault is a detection failure, never a pass
         raise PiiFailure(f"detection failed: {e.__class__.__name__}") from None
     elapsed = time.perf_counter() - started
+    if ner_spans is not None:
+        wanted = policy.detect_types & frozenset(PII_NER_TYPES)
+        found = [(slot, _merge(spans, [s for s in extra if s.type in wanted])) for (slot, spans), extra in
+                 zip(found, ner_spans, strict=True)]  # fmt: skip
     blocked = {s.type for _, spans in found for s in spans if s.type in policy.block}
     if blocked:
         raise PiiBlocked(blocked)
@@ -117,6 +129,22 @@ def mask_payload(
         if spans:
             slot.container[slot.key] = _replace(slot.text, spans, vault)
     return elapsed
+
+
+def _merge(patterns: list[Span], ner: list[Span]) -> list[Span]:
+    """Validated pattern spans win; a NER span survives only where no pattern span lies."""
+    if not ner:
+        return patterns
+    kept = [n for n in ner if not any(p.start < n.end and n.start < p.end for p in patterns)]
+    merged = sorted(patterns + kept, key=lambda s: s.start)
+    out: list[Span] = []
+    for span in merged:  # NER spans may overlap each other: keep the first, then the longest
+        if out and span.start < out[-1].end:
+            if span.end - span.start > out[-1].end - out[-1].start:
+                out[-1] = span
+            continue
+        out.append(span)
+    return out
 
 
 def _replace(text: str, spans: list[Span], vault: Vault) -> str:

@@ -13,7 +13,7 @@ import re
 
 PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
 # The body of a PEM block when its END line is missing: base64 lines, raw or with escaped newlines.
-PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=]|\\+[nr]|[ \t]*\r?\n|[ \t]*(?:[A-Za-z-]+: [^\n]*\n))*")
+PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\+[nrt]|[A-Za-z-]+: [^\n\\]*(?:\n|\\+n))*")
 PEM_MAX = 64 * 1024  # an RSA-16384 key is ~12 KiB; past this it is not one key block
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -38,8 +38,8 @@ QUERY_PASSWORD = re.compile(r"[?&;](?:password|pwd|pass)=([^&;\s'\"]+)", re.IGNO
 # ADO.NET / ODBC / Azure `Key=Value;Key=Value` strings. Two-word keys are listed; others are one token.
 KV_CONN = re.compile(
     r"(?<![\w;=])(?:(?:Data Source|User ID|Initial Catalog|Integrated Security|Persist Security Info"
-    r"|Application Name|Trust Server Certificate|[A-Za-z][\w.]*)=[^;\s'\"`<>]*;)+"
-    r"(?:(?:Data Source|User ID|Initial Catalog|[A-Za-z][\w.]*)=[^;\s'\"`<>]*)?",
+    r"|Application Name|Trust Server Certificate|[A-Za-z][\w.]*)=(?:\{[^}\n]*\}|[^;\s'\"`<>]*);)+"
+    r"(?:(?:Data Source|User ID|Initial Catalog|[A-Za-z][\w.]*)=(?:\{[^}\n]*\}|[^;\s'\"`<>]*))?",
     re.IGNORECASE,
 )
 KV_CONN_SECRET = re.compile(
@@ -47,56 +47,56 @@ KV_CONN_SECRET = re.compile(
     re.IGNORECASE,
 )
 # libpq keyword form: host=… user=… password=… dbname=…
-LIBPQ_CONN = re.compile(r"(?<![\w=])(?:(?:host|hostaddr|port|dbname|user|password|sslmode)=\S+[ \t]+){2,}\S+=\S+")
+LIBPQ_CONN = re.compile(
+    r"(?<![\w=])(?:(?:host|hostaddr|port|dbname|user|password|sslmode|connect_timeout)=[^\s'\"`]+[ \t]+){2,}"
+    r"[a-z_]+=[^\s'\"`]+"
+)
 
 # --- provider API keys ---------------------------------------------------------------------
 
-# (literal that must be in the text, pattern). Token bodies are the providers' documented alphabets.
-PROVIDER_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("sk-", re.compile(r"sk-ant-[a-z]{2,8}\d{2}-[A-Za-z0-9_-]{20,}|sk-ant-[A-Za-z0-9_-]{32,}")),
-    ("sk-", re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}(?:T3BlbkFJ[A-Za-z0-9_-]{20,})?")),
-    ("gh", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
-    ("github_pat_", re.compile(r"github_pat_[A-Za-z0-9_]{40,}")),
-    ("_live_", re.compile(r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),
-    ("_test_", re.compile(r"(?:sk|rk)_test_[A-Za-z0-9]{16,}")),
-    ("whsec_", re.compile(r"whsec_[A-Za-z0-9+/=]{24,}")),
-    ("xox", re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,}")),
-    ("AIza", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
-    ("hf_", re.compile(r"hf_[A-Za-z0-9]{30,}")),
-    ("SG.", re.compile(r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}")),
-    ("glpat-", re.compile(r"glpat-[A-Za-z0-9_-]{20,}")),
-    ("npm_", re.compile(r"npm_[A-Za-z0-9]{36}")),
-    ("pypi-", re.compile(r"pypi-AgE[A-Za-z0-9_-]{50,}")),
-    ("dop_v1_", re.compile(r"dop_v1_[a-f0-9]{64}")),
-    ("shp", re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}")),
-    ("gsk_", re.compile(r"gsk_[A-Za-z0-9]{40,}")),
-    ("xai-", re.compile(r"xai-[A-Za-z0-9]{40,}")),
-    ("hooks.slack.com", re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}")),
+# (literal, where the key starts relative to it, pattern). Token bodies are the providers'
+# documented alphabets. The literals are found in one trie pass; each pattern is then only tried
+# where its literal occurs.
+PROVIDER_KEYS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
+    ("sk-", 0, re.compile(r"sk-ant-[a-z]{2,8}\d{2}-[A-Za-z0-9_-]{20,}|sk-ant-[A-Za-z0-9_-]{32,}")),
+    ("sk-", 0, re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}")),
+    ("gh", 0, re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
+    ("github_pat_", 0, re.compile(r"github_pat_[A-Za-z0-9_]{40,}")),
+    ("_live_", 2, re.compile(r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),  # Stripe secret/restricted; pk_ is public
+    ("_test_", 2, re.compile(r"(?:sk|rk)_test_[A-Za-z0-9]{16,}")),
+    ("whsec_", 0, re.compile(r"whsec_[A-Za-z0-9+/=]{24,}")),
+    ("xox", 0, re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,}")),
+    ("AIza", 0, re.compile(r"AIza[0-9A-Za-z_-]{35}")),
+    ("hf_", 0, re.compile(r"hf_[A-Za-z0-9]{30,}")),
+    ("SG.", 0, re.compile(r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}")),
+    ("glpat-", 0, re.compile(r"glpat-[A-Za-z0-9_-]{20,}")),
+    ("npm_", 0, re.compile(r"npm_[A-Za-z0-9]{36}")),
+    ("pypi-", 0, re.compile(r"pypi-AgE[A-Za-z0-9_-]{50,}")),
+    ("dop_v1_", 0, re.compile(r"dop_v1_[a-f0-9]{64}")),
+    ("shp", 0, re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}")),
+    ("gsk_", 0, re.compile(r"gsk_[A-Za-z0-9]{40,}")),
+    ("xai-", 0, re.compile(r"xai-[A-Za-z0-9]{40,}")),
+    ("hooks.slack.com", 8, re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}")),
 )
+PROVIDER_BY_LITERAL: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+for _lit, _off, _pat in PROVIDER_KEYS:
+    PROVIDER_BY_LITERAL.setdefault(_lit, []).append((_off, _pat))
+PROVIDER_PREFIX_WORDS = sorted(PROVIDER_BY_LITERAL)
 
-# Keyword-anchored generic secret. The keyword is found first (fast: literal-led alternation), then
-# the rest of its name (GITHUB_TOKEN, secretAccessKey, x-api-key), a separator and the value.
-SECRET_KEYWORD = re.compile(
-    r"(?i:api[ _.-]?key|apikey|access[ _.-]?key|secret|token|passw(?:or)?d|passwd|pwd|credentials?"
-    r"|auth(?:orization)?|private[ _.-]?key|signing[ _.-]?key|bearer)"
-    r"|(?<![A-Za-z])[Kk]ey|(?<=[a-z])Key"
-)
+# Keyword-anchored generic secret: a label word (LABEL_GATES["secret"]) is found first, then the
+# rest of its name (GITHUB_TOKEN, secretAccessKey, x-api-key), a separator and the value.
 SECRET_NAME_TAIL = re.compile(r"[\w.-]{0,30}")
-SECRET_NAME_HEAD = re.compile(r"[\w.-]{0,40}$")
 SECRET_VALUE = re.compile(
-    r"[\"'`]?(?:[ \t]*(?:=>|:=|[:=])[ \t]*|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?)[\"'`]?"
-    r"(?:(?i:bearer|basic|token)[ \t]+)?"
+    r"[\"'`]?(?:[ \t]*(?:=>|:=|[:=])[ \t]*|>|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?)[\"'`]?"  # `>`: <password>…
+    r"(?:(?i:bearer|(basic)|token)[ \t]+)?"
     r"([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,400})"
 )
-# A credential that "hits the rate limit" is an API key whatever it looks like.
-RATE_LIMIT_TOKEN = re.compile(
-    r"(?<![\w-])([A-Za-z0-9_\-+/=.]{20,200})[ \t]+(?:\w+[ \t]+){0,3}?"
-    r"(?:hits?|hitting|exceed(?:s|ed|ing)?|reach(?:es|ed)?)[ \t]+(?:\w+[ \t]+){0,2}?rate[ -]?limit",
-    re.IGNORECASE,
-)
+# Phrases that make an unlabelled high-entropy token in the same sentence a credential:
+# "Can you check why <token> hits the rate limit", "I pushed <token> to a public repo, revoke it".
+SENTENCE_TOKEN = re.compile(r"(?<![\w/+=.-])[A-Za-z0-9][A-Za-z0-9_\-+/=.]{18,200}[A-Za-z0-9=]")
+SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-HEX = re.compile(r"[0-9a-fA-F]+")
 ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 PLACEHOLDER_HINT = re.compile(
     r"x{4,}|X{4,}|\*{3,}|\.{3}|•|<|>|\$\{|\{\{|%\(|your|example|placeholder|changeme|redacted|dummy|sample|here",
@@ -108,23 +108,76 @@ PATHLIKE = re.compile(r"\.{0,2}/?(?:[\w.-]+/)+[\w.-]*")
 
 # --- contact data --------------------------------------------------------------------------
 
-EMAIL_LOCAL_TAIL = re.compile(r"[\w.%+-]{1,64}$")  # no quote: 'a@b.co' is quoted, o'brien is rare
 EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9\u00a1-\uffff](?:[\w\u00a1-\uffff-]{0,62})\.)+([A-Za-z]{2,24})\b")
 EMAIL_URLENC = re.compile(r"(?<![\w%.+-])([\w.+-]|%[0-9A-Fa-f]{2}){1,64}%40(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}\b")
 # Extensions that end "name@2x.png"-style asset names, never a mail domain in practice.
 NOT_TLDS = frozenset(
-    "png jpg jpeg gif svg webp ico bmp tiff css js mjs ts tsx jsx json yaml yml toml lock txt md html htm xml "
-    "py rb go rs java kt swift php sh bat exe dll so zip gz tar log csv pdf".split()
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "ico",
+        "bmp",
+        "tiff",
+        "css",
+        "js",
+        "mjs",
+        "ts",
+        "tsx",
+        "jsx",
+        "json",
+        "yaml",
+        "yml",
+        "toml",
+        "lock",
+        "txt",
+        "md",
+        "html",
+        "htm",
+        "xml",
+        "py",
+        "rb",
+        "go",
+        "rs",
+        "java",
+        "kt",
+        "swift",
+        "php",
+        "sh",
+        "bat",
+        "exe",
+        "dll",
+        "so",
+        "zip",
+        "gz",
+        "tar",
+        "log",
+        "csv",
+        "pdf",
+    ]
 )
 
 # International: + or 00, country code, then 6-14 more digits in groups.
 PHONE_INTL = re.compile(r"\+[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,5}\)?){1,6}")
 # North American: (NPA) NXX-XXXX, NPA-NXX-XXXX, NPA.NXX.XXXX, 1-NPA-NXX-XXXX; separators required.
-PHONE_NANP = re.compile(r"(?:\b1[ .-])?(?:\(\d{3}\)[ ]?|\b\d{3}([ .-]))\d{3}[ .-]\d{4}\b")
+PHONE_NANP = re.compile(
+    r"(?:\b1[ .-])?(?:\(\d{3}\)[ ]?|\b\d{3}([ .-]))\d{3}[ .-]\d{4}(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?\b"
+)
+# National formats distinctive enough to stand without a label: a trunk 0 and digit groups
+# ("0161 620 7713", "06 12 34 56 78", "030 12345678") or an area code in brackets ("(11) 98765-4321").
+PHONE_STRONG = re.compile(
+    r"(?<![\w+\-./])(?:\(0?\d{2,4}\)[ ]?\d{3,5}[ \-]\d{4}|0\d{1,4}(?:[ \-]\d{2,4}){2,4}|0\d{2,4}[ \-]\d{6,8})"
+    r"(?![\w\-]|[./]\d)"
+)
 # Anything else that looks like a phone number; only kept with a phone label (trunk 0, (31) 9…).
-PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{2,5}[ .\-]?)(?:\d{2,5}[ .\-]?){1,4}\d{2,5}\b")
+PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{1,5}[ .\-]?)(?:\d{2,5}[ .\-]?){1,4}\d{2,5}\b")
 
-IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
+IPV4 = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
+)
 # Candidates only; ipaddress.IPv6Address decides. Starts at a hex group or "::".
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|::)[0-9A-Fa-f:.]*[0-9A-Fa-f](?:%[\w.]+)?(?![\w:])")
 IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")  # literal-led, so cheap: where an IPv6 address could be
@@ -143,6 +196,7 @@ CARD = re.compile(
     r"(?<![\w.,+\-/])(?:\d{4}([ \-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ \-])\d{6}\2\d{4,5}|\d{13,19})"
     r"(?![\w\-]|[.,]\d)"
 )
+LETTER_CODE = re.compile(r"[A-Z][A-Z] ?\d\d")  # where an IBAN or a NINO can start
 IBAN = re.compile(r"[A-Z][A-Z]\d\d(?:[ ]?[A-Z0-9]){10,30}")
 SSN_DASHED = re.compile(r"(?<![\w\-/.])\d{3}-\d{2}-\d{4}(?![\w\-]|[./]\d)")
 # Labelled national ids: 3-2-4 (SSN), 3-3-3 (SIN), 4-4-4 (Aadhaar) or a plain run of 8-12 digits.
@@ -161,7 +215,6 @@ _MONTHS = (
     "|okt(?:ober)?|nov(?:ember|embre)?|de[cz](?:ember)?|d[ée]c(?:embre)?"
     "|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre"
 )
-MONTH_NAMES = re.compile(_MONTHS, re.IGNORECASE)
 DATE = re.compile(
     r"(?<![\w.:/\-])(?:"
     r"(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})(?![\d:]|T\d)"  # 1990-01-13
@@ -190,7 +243,8 @@ PHONE_LABEL = re.compile(
     r"\b(?:phone\w*|tel|tele?phone|tél[ée]phone|tfno|mobile?|mob|cell\w*|fax|sms|texts?|call\w*|ring|dial"
     r"|reach|contact\w*|whats ?app|signal|landline|hotline|on ?call|msisdn|ph|tel[ée]fono|m[óo]vil|llam\w*"
     r"|portable|appel\w*|rappel\w*|joindre|telefon\w*|handy|anruf\w*|ruf\w*|telefoon|bel\w*|celular"
-    r"|contato|ligar?|numero de telefono)\b"
+    r"|contato|ligar?|ligue\w*|erreich\w*|chiam\w*|bereik\w*|(?:my|mi|mon|meine|mijn|il mio|o meu|a minha) "
+    r"(?:(?:phone|mobile|cell|contact) )?(?:number|n[uú]mero|num[ée]ro|nummer))\b"
 )
 CARD_LABEL = re.compile(
     r"\b(?:card\w*|cc|cc ?num\w*|visa|master ?card|amex|discover|pan|credit|debit|payment|pay|charge\w*|billing)\b"
@@ -201,6 +255,12 @@ NEGATIVE_LABEL = re.compile(
     r"|trace|build|version|release|routing|zip|postal|postcode|port|pid|amount|total|qty|quantity|serial"
     r"|parcel|shipment|case|incident|job|batch|run|commit|checksum|hash|timestamp|epoch|created|updated)\b"
 )
+# What may stand between a birth label and the date in prose, matched on the original text: filler
+# words ("born on", "DOB is", "né le") and capitalised names ("born in Lyon on").
+DOB_FILLER = re.compile(
+    r"[\s:=,'\"()|*.\-\u2013\u2014]*(?:(?:(?i:is|was|on|at|in|am|le|el|de|del|di|the|of|date|dated|his|her|their|my|your"
+    r"|its|es|ist|est|fue|il|der|des|du|op|van|la|a|em|no|s|um)|[A-ZÀ-Þ][\w'\u2019.-]*)\b[\s:=,'\"()|*.\-\u2013\u2014]*){0,5}"
+)
 AWS_SECRET_LABEL = re.compile(r"\bsecret\b|\baws\b.*\bkey\b")
 IP_LABEL = re.compile(
     r"\b(?:ip\w*|addr\w*|address|host|from|server|client|peer|remote|src|source|dst|dest\w*|origin|vpn|proxy)\b"
@@ -208,20 +268,56 @@ IP_LABEL = re.compile(
 # Secret names whose values are not secrets (pagination, idempotency, public halves, schema keys).
 SECRET_NAME_DENY = re.compile(
     r"\b(?:next|page|continuation|pagination|cursor|idempotency|cache|primary|foreign|sort|partition|range"
-    r"|public|pub|object|routing|dedup\w*|lookup|map|row|index|unique|composite|author\w*|max|num|total"
+    r"|public|pub|object|routing|dedup\w*|lookup|map|row|index|unique|composite|author(?:s|ed|ship)?|max|num|total"
     r"|count|usage|prompt|completion|input|output|type|expires?|expiry|ttl|length|limit|id|name|kid|alg"
-    r"|endpoint|url|uri|path|file|env|var|field|header|method|scheme|format|reset)\b"
+    r"|endpoint|url|uri|path|file|env|var|field|header|method|scheme|format|reset|sha\d*|md5|hash\w*|checksum"
+    r"|digest|fingerprint|etag|crc\d*)\b"
 )
 
-# Cheap substring gates: a contextual pass runs only when one of its words occurs at all.
-DOB_GATE = ("birth", "dob", "d.o.b", "born", "geb", "né", "nacim", "nacid", "naissance", "nascita", "geboorte", "bday")
-ID_GATE = (
-    "ssn", "social", "sin", "nino", "insurance", "national", "tax", "bsn", "burgerservice", "sofi", "aadha",
-    "uidai", "dni", "nie", "nif", "nric", "personnummer", "personal", "identity", "id number", "id no",
-    "identification", "applicant",
-)  # fmt: skip
-PHONE_GATE = (
-    "phone", "tel", "mobile", "mob", "cell", "fax", "sms", "text", "call", "ring", "dial", "reach", "contact",
-    "whatsapp", "signal", "landline", "hotline", "msisdn", "ph", "móvil", "movil", "llam", "portable", "appel",
-    "joindre", "handy", "anruf", "ruf", "bel", "celular", "contato", "liga",
-)  # fmt: skip
+# Label words that open a labelled-value pass: it looks only near them (or in the table they head).
+# The label regexes above decide; these only have to be a superset of what they accept in practice.
+# All groups are found in one pass of LABEL_WORD (a trie-shaped regex runs ~2x faster than one
+# substring scan per word).
+LABEL_GATES: dict[str, tuple[str, ...]] = {
+    "dob": ("birth", "dob", "d.o.b", "born", "geb", "né", "nacim", "nacid", "naissance", "nascita", "geboorte"),
+    "id": (
+        "ssn", "social", "sin", "nino", "insurance", "national", "bsn", "burgerservice", "aadha", "dni", "nie",
+        "nif", "tax", "identi", "id n",
+    ),
+    "phone": (
+        "phone", "tel", "mobil", "móvil", "movil", "cell", "celu", "fax", "sms", "call", "llam", "appel",
+        "contact", "reach me", "reach us", "reached at", "reachable", "whatsapp", "anruf", "erreich", "chiam",
+        "liga", "ligue", "bereik", "my number", "mi número", "mi numero", "mon numéro", "mon numero",
+        "meine nummer", "mijn nummer", "il mio numero", "meu número",
+    ),
+    "aws": ("secret", "aws"),
+    "secret": ("key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer"),
+    "rate": ("rate limit", "rate-limit", "ratelimit", "revoke", "rotate", "public repo", "leaked", "still valid"),
+}  # fmt: skip
+LABEL_GROUPS: dict[str, tuple[str, ...]] = {}
+for _group, _words in LABEL_GATES.items():
+    for _w in _words:
+        LABEL_GROUPS[_w] = (*LABEL_GROUPS.get(_w, ()), _group)
+
+
+def _trie_regex(words: list[str]) -> str:
+    trie: dict[str, dict] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and "" not in node else "(?:" + "|".join(alts) + ")"
+        return body + ("?" if "" in node else "")
+
+    return build(trie)
+
+
+# Longest word first at each position (the trie's optional tails are greedy).
+LABEL_WORD = re.compile(_trie_regex(sorted(LABEL_GROUPS)))
+PROVIDER_PREFIX = re.compile(_trie_regex(PROVIDER_PREFIX_WORDS))

@@ -138,13 +138,32 @@ def test_block_policy_refuses_naming_types_never_values(pii_gateway: Gateway, up
     assert upstream.recorder.requests == []
 
 
-def test_detection_that_cannot_be_applied_fails_closed(pii_gateway: Gateway, upstream: Upstream):
-    with pytest.raises(openai.BadRequestError) as e:
-        client(pii_gateway, DAVE).chat.completions.create(
-            model="up-gpt", messages=[{"role": "user", "content": "hello"}]
-        )
-    assert e.value.body["type"] == "pii_policy" and e.value.body["code"] == "pii_detection_failed"
-    assert upstream.recorder.requests == []
+def test_ner_policy_masks_names_places_and_companies(pii_gateway: Gateway, upstream: Upstream):
+    text = (
+        f"Please email Margaret Thornton at {EMAIL}; she moved from Manchester to Lisbon to join Halvorsen Logistics."
+    )
+    reply = client(pii_gateway, DAVE).chat.completions.create(
+        model="up-gpt", messages=[{"role": "user", "content": text}]
+    )
+    sent = upstream.recorder.last().body["messages"][0]["content"]
+    for value in ("Margaret Thornton", "Manchester", "Lisbon", EMAIL):
+        assert value not in sent, (value, sent)
+    assert "<PERSON_1>" in sent and "<EMAIL_1>" in sent
+    assert reply.choices[0].message.content == f"Mock reply to: {text}"
+
+
+def test_detection_that_cannot_complete_fails_closed(upstream: Upstream, tmp_path: Path):
+    config = base_config(upstream.base_url, free_port(), free_port())
+    config["limits"]["ner_timeout_s"] = 0.000001  # no detection finishes in a microsecond
+    config["orgs"][0]["pii"] = {"ner": True}
+    gw = Gateway(tmp_path, config).start()
+    try:
+        with pytest.raises(openai.BadRequestError) as e:
+            client(gw).chat.completions.create(model="up-gpt", messages=[{"role": "user", "content": "hello " * 50}])
+        assert e.value.body["type"] == "pii_policy" and e.value.body["code"] == "pii_detection_failed"
+        assert upstream.recorder.requests == []
+    finally:
+        gw.stop()
 
 
 def test_audit_gets_counts_and_metrics_get_types(pii_gateway: Gateway):
