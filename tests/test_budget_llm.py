@@ -33,7 +33,8 @@ WORST = to_usd(to_nano((PROMPT + MAX_TOKENS) * PRICE / 1e6))  # what tollgate re
 ADMIN = {"Authorization": "Bearer tg-admin-test-token"}
 
 
-def budget_config(upstream_url: str, redis_url: str | None, prefix: str) -> dict[str, Any]:
+def budget_config(upstream_url: str, redis_url: str | None, prefix: str, timeout_ms: float = 1000) -> dict[str, Any]:
+    """A generous store timeout by default: these tests check atomicity, not fail-open under load."""
     config = base_config(upstream_url, free_port(), free_port())
     config["providers"].append(
         {
@@ -57,7 +58,7 @@ def budget_config(upstream_url: str, redis_url: str | None, prefix: str) -> dict
     acme["teams"][0]["budget"] = {"daily_usd": round(WORST * 10.5, 9)}  # room for exactly 10 worst cases
     acme["teams"][1]["agents"][0]["models"] = ["up-gpt", "priced-gpt", "fast-gpt"]
     acme["teams"][1]["agents"][0]["budget"] = {"total_usd": 1.0, "clamp_max_tokens": True}
-    config["budget"] = {"store": "redis" if redis_url else "memory", "key_prefix": prefix, "timeout_ms": 50}
+    config["budget"] = {"store": "redis" if redis_url else "memory", "key_prefix": prefix, "timeout_ms": timeout_ms}
     if redis_url:
         config["budget"]["redis_url"] = redis_url
     return config
@@ -105,6 +106,8 @@ def test_two_hundred_concurrent_requests_two_workers_budget_for_ten(redis_gatewa
 
     responses = asyncio.run(burst())
     statuses = [r.status_code for r in responses]
+    unchecked = [e for e in gw.audit_events() if e["detail"].get("budget_unchecked")]
+    assert unchecked == [], "the store timed out and requests failed open; the count below would be meaningless"
     assert statuses.count(200) == 10, statuses
     assert statuses.count(429) == 190
     refused = next(r for r in responses if r.status_code == 429).json()["error"]
@@ -196,7 +199,8 @@ def test_redis_killed_mid_load_fails_open_and_reconciles(upstream, tmp_path: Pat
         pytest.skip("redis-server is not installed")
     port = free_port()
     redis = redis_server(port, tmp_path)
-    gw = Gateway(tmp_path, budget_config(upstream.base_url, f"redis://127.0.0.1:{port}/0", prefix)).start()
+    config = budget_config(upstream.base_url, f"redis://127.0.0.1:{port}/0", prefix, timeout_ms=100)
+    gw = Gateway(tmp_path, config).start()
     try:
         assert chat(gw, BOB).status_code == 200
         assert wait_until(lambda: counters(gw)[("agent", "bob", "total")]["spent_usd"] > 0)  # settled
