@@ -34,6 +34,7 @@ from egress.framing import framing_problem
 from egress.hosts import HostError, format_authority, parse_authority
 from egress.paths import PathError, normalize_target, split_absolute_form
 from egress.policy import Decision, InjectError, Policy, PolicyError, Rule, must_strip, render_inject
+from egress.splice import Splice
 from egress.ssrf import OwnEntry, pick_address
 
 log = logging.getLogger("tollgate.egress")
@@ -472,41 +473,14 @@ class EgressProxy:
         up_writer: asyncio.StreamWriter,
         already: int,
     ) -> tuple[int, int]:
+        """Relay raw bytes both ways until either side closes or a cap is reached."""
         settings = self.runtime.settings
-        totals = [already, 0]
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter, i: int) -> None:
-            while True:
-                data = await asyncio.wait_for(src.read(READ_SIZE), settings.idle_timeout_s)
-                if not data:
-                    break
-                totals[i] += len(data)
-                if totals[0] + totals[1] > settings.tunnel_max_bytes:
-                    raise ConnectionAbortedError("byte cap")
-                dst.write(data)
-                await dst.drain()  # back-pressure: read no faster than the other side takes
-            with contextlib.suppress(OSError):
-                if dst.can_write_eof():
-                    dst.write_eof()
-
-        tasks = [asyncio.ensure_future(copy(reader, up_writer, 0)), asyncio.ensure_future(copy(up_reader, writer, 1))]
-        try:
-            done, pending = await asyncio.wait(
-                tasks, timeout=settings.tunnel_max_duration_s, return_when=asyncio.FIRST_EXCEPTION
-            )
-            if len(done) < 2:  # one side failed or time ran out: tear both down
-                for t in pending:
-                    t.cancel()
-            else:
-                await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            BYTES.labels("out").inc(totals[0])
-            BYTES.labels("in").inc(totals[1])
-        return totals[0], totals[1]
+        splice = Splice((reader, writer), (up_reader, up_writer), settings.tunnel_max_bytes, settings.idle_timeout_s)
+        splice.bytes[0] = already
+        sent, received = await splice.run(settings.tunnel_max_duration_s)
+        BYTES.labels("out").inc(sent)
+        BYTES.labels("in").inc(received)
+        return sent, received
 
     async def _intercept(
         self,

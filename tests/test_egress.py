@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import copy
 import os
 import signal
@@ -374,3 +375,22 @@ def test_the_ca_private_key_is_never_written_to_disk(gw: Gateway):
     # The CA certificate on disk is the public part only.
     assert ca_file(gw).read_text().count("CERTIFICATE") == 2
     assert b"PRIVATE" not in ca_file(gw).read_bytes()
+
+
+def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    config["egress"].update({"tunnel_max_bytes": 200_000, "idle_timeout_s": 0.5})
+    g = Gateway(tmp_path, config).start()
+    try:
+        small = curl("-x", proxy_url(g), "--cacert", str(pki[0]), f"https://tunnel.test:{origin.port}/x")
+        assert small.returncode == 0, small.stderr
+        big = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", "/dev/null",
+                   f"https://tunnel.test:{origin.port}/repos/big/{2_000_000}")  # fmt: skip
+        assert big.returncode != 0  # cut at the byte cap, well before 2 MB
+        started = time.monotonic()
+        tls = _tls_through(g, f"tunnel.test:{origin.port}", "tunnel.test", pki[0])
+        tls.settimeout(5)
+        assert tls.recv(100) == b""  # nothing sent: the idle tunnel is closed
+        assert time.monotonic() - started < 3
+    finally:
+        g.stop()
