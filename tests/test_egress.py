@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 import copy
 import os
 import signal
 import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
