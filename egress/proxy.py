@@ -224,7 +224,7 @@ class EgressProxy:
         started = time.perf_counter()
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         try:
-            request = await asyncio.wait_for(_next_event(conn, reader), HEAD_TIMEOUT_S)
+            request = await _within(HEAD_TIMEOUT_S, conn, reader)
             if not isinstance(request, h11.Request):
                 return
             await self._dispatch(conn, request, reader, writer, started)
@@ -516,7 +516,7 @@ class EgressProxy:
             inner = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
             while True:
                 try:
-                    request = await asyncio.wait_for(_next_event(inner, reader), self.runtime.settings.idle_timeout_s)
+                    request = await _within(self.runtime.settings.idle_timeout_s, inner, reader)
                     if not isinstance(request, h11.Request):
                         return
                     keep = await self._forward(inner, request, reader, writer, tunnel, rule, tls=True)
@@ -561,7 +561,7 @@ class EgressProxy:
             if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
-            nxt = await asyncio.wait_for(_next_event(conn, reader), self.runtime.settings.idle_timeout_s)
+            nxt = await _within(self.runtime.settings.idle_timeout_s, conn, reader)
             if not isinstance(nxt, h11.Request):
                 return
             try:
@@ -633,9 +633,10 @@ class EgressProxy:
         up_reader, up_writer = conn
         reusable = False
         try:
-            up_writer.write(up.send(upstream_request))
-            sent = await _copy_body(inner, reader, up, up_writer, client_side=True, first=first)
-            response = await asyncio.wait_for(_next_event(up, up_reader), self.runtime.settings.idle_timeout_s)
+            sent = await _copy_body(
+                inner, reader, up, up_writer, client_side=True, first=first, prefix=up.send(upstream_request)
+            )
+            response = await _within(self.runtime.settings.idle_timeout_s, up, up_reader)
             while isinstance(response, h11.InformationalResponse):
                 if response.status_code == 101 and upgrade is not None:
                     await self._websocket(inner, reader, writer, up, conn, response, tunnel, rule, started)
@@ -644,10 +645,10 @@ class EgressProxy:
             if not isinstance(response, h11.Response):
                 raise ProxyError(502, "upstream_protocol", "the upstream closed without answering")
             out_headers = [(n, v) for n, v in response.headers if n not in HOP_BY_HOP]
-            writer.write(
-                inner.send(h11.Response(status_code=response.status_code, headers=out_headers, reason=response.reason))
+            head = inner.send(
+                h11.Response(status_code=response.status_code, headers=out_headers, reason=response.reason)
             )
-            received = await _copy_body(up, up_reader, inner, writer, client_side=False)
+            received = await _copy_body(up, up_reader, inner, writer, client_side=False, prefix=head)
             reusable = up.our_state is h11.DONE and up.their_state is h11.DONE
         except ProxyError:
             up_writer.close()
@@ -707,6 +708,12 @@ def _basic(header: str | None) -> tuple[str | None, str | None]:
     return (agent, token) if sep else (None, None)
 
 
+async def _within(timeout_s: float, conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
+    """The next h11 event, or TimeoutError. (asyncio.wait_for wraps each call in a new task on 3.11.)"""
+    async with asyncio.timeout(timeout_s):
+        return await _next_event(conn, reader)
+
+
 async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
     while True:
         event = conn.next_event()
@@ -731,26 +738,43 @@ async def _copy_body(
     writer: asyncio.StreamWriter,
     client_side: bool,
     first: Any = None,
+    prefix: bytes = b"",
 ) -> int:
-    """Stream a message body from one h11 connection to the other, re-framed; returns bytes."""
+    """Stream a message body from one h11 connection to the other, re-framed; returns bytes.
+
+    Output is gathered until more input must be awaited, so a head and a small body leave in
+    one write: on a TLS transport every write is its own record and its own syscall.
+    """
     total = 0
+    pending = [prefix] if prefix else []
+    event = first
     while True:
-        if first is not None:
-            event, first = first, None
-        elif client_side:
-            event = await _body_event(src, reader)
-        else:
-            event = await _next_event(src, reader)
+        if event is None:
+            try:
+                event = src.next_event()
+            except h11.RemoteProtocolError:
+                if client_side:  # a bad chunk size or a short body from the agent is its error
+                    raise ProxyError(400, "bad_request_body", "malformed request body") from None
+                raise
+            if event is h11.NEED_DATA:
+                if pending:
+                    writer.write(b"".join(pending))
+                    pending.clear()
+                    await writer.drain()  # back-pressure before reading more
+                src.receive_data(await reader.read(READ_SIZE))
+                event = None
+                continue
         if isinstance(event, h11.Data):
             total += len(event.data)
-            writer.write(dst.send(event))
-            await writer.drain()
+            pending.append(dst.send(event))
         elif isinstance(event, h11.EndOfMessage):
-            writer.write(dst.send(h11.EndOfMessage()))
+            pending.append(dst.send(h11.EndOfMessage()))
+            writer.write(b"".join(pending))
             await writer.drain()
             return total
         else:
             raise h11.RemoteProtocolError("connection closed mid-body")
+        event = None
 
 
 async def _respond(
