@@ -555,22 +555,26 @@ class EgressProxy:
             self._deny(identity, "http", resource, decision, started)
         assert decision.rule is not None
         tunnel = Tunnel(identity, host, port, writer)
-        request = h11.Request(method=request.method, target=origin.encode("latin-1"), headers=request.headers)
-        while True:
-            keep = await self._forward(conn, request, reader, writer, tunnel, decision.rule, tls=False)
-            if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                return
-            conn.start_next_cycle()
-            nxt = await _within(self.runtime.settings.idle_timeout_s, conn, reader)
-            if not isinstance(nxt, h11.Request):
-                return
-            try:
-                scheme, authority, origin = split_absolute_form(nxt.target.decode("latin-1"))
-                if parse_authority(authority, 80) != (host, port):
-                    return  # a keep-alive connection serves one origin
-            except (PathError, HostError):
-                return
-            request = h11.Request(method=nxt.method, target=origin.encode("latin-1"), headers=nxt.headers)
+        self.tunnels.add(tunnel)  # so a reload that revokes access closes a keep-alive connection too
+        try:
+            request = h11.Request(method=request.method, target=origin.encode("latin-1"), headers=request.headers)
+            while True:
+                keep = await self._forward(conn, request, reader, writer, tunnel, decision.rule, tls=False)
+                if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                    return
+                conn.start_next_cycle()
+                nxt = await _within(self.runtime.settings.idle_timeout_s, conn, reader)
+                if not isinstance(nxt, h11.Request):
+                    return
+                try:
+                    scheme, authority, origin = split_absolute_form(nxt.target.decode("latin-1"))
+                    if parse_authority(authority, 80) != (host, port):
+                        return  # a keep-alive connection serves one origin
+                except (PathError, HostError):
+                    return
+                request = h11.Request(method=nxt.method, target=origin.encode("latin-1"), headers=nxt.headers)
+        finally:
+            self.tunnels.discard(tunnel)
 
     async def _forward(
         self,
