@@ -225,6 +225,11 @@ def sni_matches(connect_host: str, sni: str | None) -> tuple[bool, str]:
     """
     if sni is None or sni == "":
         return (True, "sni_absent_ip") if is_ip(connect_host) else (False, "sni_missing")
+    # Some clients send the authority, not the name (hey 0.1.4 copies req.Host, "name:port", into
+    # tls.Config.ServerName). RFC 6066 wants the bare name, but the same name with a port is not fronting.
+    name_part, sep, port = sni.rpartition(":")
+    if sep and port.isdigit() and ":" not in name_part:
+        sni = name_part
     try:
         name = canonical_host(sni)
     except HostError as e:

@@ -136,6 +136,7 @@ class Tunnel:
     port: int
     writer: asyncio.StreamWriter
     started: float = field(default_factory=time.monotonic)
+    host_header: str | None = None  # the last Host value that matched: keep-alive requests repeat it
 
 
 class ProxyError(Exception):
@@ -150,7 +151,7 @@ class ProxyError(Exception):
 class UpstreamPool:
     """Idle upstream connections, keyed by (agent, host, port): never shared across identities."""
 
-    def __init__(self, per_key: int = 8) -> None:
+    def __init__(self, per_key: int = 64) -> None:
         self._idle: dict[tuple[str, str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
         self.per_key = per_key
 
@@ -505,7 +506,9 @@ class EgressProxy:
         try:
             await writer.start_tls(context, ssl_handshake_timeout=HEAD_TIMEOUT_S)
         except (ssl.SSLError, OSError, TimeoutError) as e:
-            reason = "sni_mismatch" if "UNRECOGNIZED_NAME" in str(e).upper() else "client_tls_failed"
+            # Our SNI callback's refusal surfaces as CALLBACK_FAILED on this side, not UNRECOGNIZED_NAME.
+            refused = any(s in str(e).upper() for s in ("CALLBACK_FAILED", "UNRECOGNIZED_NAME"))
+            reason = "sni_mismatch" if refused else "client_tls_failed"
             REQUESTS.labels("denied" if reason == "sni_mismatch" else "error", "intercept").inc()
             self._audit(tunnel.identity, "intercept", resource, "denied", 403, started, reason=reason, rule=rule.label)
             return
@@ -604,12 +607,14 @@ class EgressProxy:
         problem = framing_problem(request.headers)
         if problem is not None:
             raise refuse(400, problem, "ambiguous request framing")
-        try:
-            host_header = _header(request.headers, b"host")
-            if host_header is None or parse_authority(host_header, tunnel.port) != (tunnel.host, tunnel.port):
-                raise refuse(403, "host_mismatch", "the Host header does not match the tunnel's host")
-        except HostError:
-            raise refuse(403, "host_mismatch", "the Host header does not match the tunnel's host") from None
+        host_header = _header(request.headers, b"host")
+        if host_header is None or host_header != tunnel.host_header:
+            try:
+                if host_header is None or parse_authority(host_header, tunnel.port) != (tunnel.host, tunnel.port):
+                    raise refuse(403, "host_mismatch", "the Host header does not match the tunnel's host")
+            except HostError:
+                raise refuse(403, "host_mismatch", "the Host header does not match the tunnel's host") from None
+            tunnel.host_header = host_header
         decision = Policy.decide_request(rule, method, target)
         if not decision.allowed:
             raise refuse(403, decision.reason, f"{method} {path_only} is not allowed ({decision.reason})")

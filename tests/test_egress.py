@@ -394,3 +394,16 @@ def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, 
         assert time.monotonic() - started < 3
     finally:
         g.stop()
+
+
+def test_sni_carrying_the_port_is_the_same_name_not_fronting(gw: Gateway, origin: Origin):
+    # Some clients (hey, from Go's req.Host) send "name:port" as the server name.
+    tls = _tls_through(gw, f"api.test:{origin.port}", f"api.test:{origin.port}", ca_file(gw))
+    tls.sendall(f"GET /user HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+    reply = tls.recv(4096)
+    tls.close()
+    assert reply.startswith(b"HTTP/1.1 200")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls_through(gw, f"api.test:{origin.port}", f"other.test:{origin.port}", ca_file(gw)).close()
+    event = last_event(gw, action="intercept", result="denied")
+    assert event["detail"]["reason"] == "sni_mismatch"
