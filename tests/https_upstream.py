@@ -6,12 +6,9 @@ Names such as `api.test` do not resolve; the gateway's `egress.resolve` maps the
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-import socket
 import ssl
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -19,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.upstream import LoopbackServer
 
 
 def _name(cn: str) -> x509.Name:
@@ -76,41 +75,20 @@ class Seen:
     body: bytes
 
 
-@dataclass
-class Origin:
+class Origin(LoopbackServer):
     """An HTTPS (or plain HTTP) server on loopback that records every request."""
 
-    ssl_context: ssl.SSLContext | None
-    seen: list[Seen] = field(default_factory=list)
-    port: int = 0
+    def __init__(self, ssl_context: ssl.SSLContext | None) -> None:
+        super().__init__()
+        self.ssl_context = ssl_context
+        self.seen: list[Seen] = []
 
-    def __post_init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-
-    def start(self) -> Origin:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    async def _start(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/repos/big/{size}", self._big)
         app.router.add_get("/repos/ws", self._ws)
         app.router.add_route("*", "/{tail:.*}", self._record)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, ssl_context=self.ssl_context).start()
+        return app
 
     async def _record(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -62,19 +63,21 @@ def _chunk(text: str) -> bytes:
     return encode_event(orjson.dumps(obj))
 
 
-class Upstream:
+class LoopbackServer:
+    """An aiohttp app on 127.0.0.1 in a thread of its own, so synchronous test clients can call it."""
+
+    ssl_context: ssl.SSLContext | None = None
+
     def __init__(self) -> None:
-        self.recorder = Recorder()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    def app(self) -> web.Application:
+        raise NotImplementedError
 
-    def start(self) -> Upstream:
+    def start(self) -> Self:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
@@ -86,14 +89,27 @@ class Upstream:
         self._thread.join(5)
 
     async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True)
+        self._runner = web.AppRunner(self.app(), handler_cancellation=True)
         await self._runner.setup()
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(self._runner, sock, ssl_context=self.ssl_context).start()
+
+
+class Upstream(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorder = Recorder()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/{path:.*}", self._handle)
+        return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = orjson.loads(await request.read())
