@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     scan = pii_sub.add_parser(
         "scan", help='detect PII in JSON lines {"id", "text"} on stdin; write {"id", "spans"} lines'
     )
-    scan.add_argument("--ner", action="store_true", help="also run the NER tier (not built yet)")
+    scan.add_argument("--ner", action="store_true", help="also run the NER tier (PERSON, ORGANIZATION, LOCATION)")
     scan.add_argument("--config", metavar="FILE", help="take the types and actions of --policy from this file")
     scan.add_argument("--policy", metavar="AGENT_ID", help="the agent whose effective PII policy to apply")
 
@@ -94,16 +94,15 @@ def _check_config(path: str) -> int:
 
 def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
     """The exact detection the gateway runs, for operators trying a policy on their own data."""
+    import asyncio
+
     import orjson
 
     from config import ConfigError, load_config
     from config.schema import PiiPolicy
-    from pii import detect, policy_from
+    from pii import detect, merge_spans, policy_from
 
-    if ner:
-        print("tollgate pii scan: the NER tier (PERSON, ORGANIZATION, LOCATION) is not built yet", file=sys.stderr)
-        return 2
-    cfg_policy = PiiPolicy()
+    cfg_policy = PiiPolicy(ner=ner)
     if agent is not None:
         if config_path is None:
             print("tollgate pii scan: --policy needs --config FILE", file=sys.stderr)
@@ -119,10 +118,12 @@ def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
             return 2
         o, t, a = scopes[0]
         cfg_policy = a.pii or t.pii or o.pii or PiiPolicy()
+        if ner:
+            cfg_policy = cfg_policy.model_copy(update={"ner": True})
     policy = policy_from(cfg_policy)
     types = policy.detect_types if policy.enabled else frozenset()
+    records: list[tuple[object, str]] = []
     bad = 0
-    out = sys.stdout.buffer
     for n, line in enumerate(sys.stdin.buffer, 1):
         if not line.strip():
             continue
@@ -135,8 +136,30 @@ def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
             print(f"line {n}: expected a JSON object with a string 'text'", file=sys.stderr)
             bad += 1
             continue
-        spans = [{"start": s.start, "end": s.end, "type": s.type} for s in detect(text, types)]
-        out.write(orjson.dumps({"id": record.get("id"), "spans": spans}) + b"\n")
+        records.append((record.get("id"), text))
+    ner_spans: list[list] = [[] for _ in records]
+    if policy.ner and policy.enabled and records:
+        from pii.ner import NerEngine
+
+        async def run_ner() -> list[list]:
+            engine = NerEngine(timeout_s=600)
+            try:
+                return await engine.detect([text for _, text in records], types)
+            finally:
+                engine.close()
+
+        try:
+            ner_spans = asyncio.run(run_ner())
+        except Exception as e:
+            print(f"tollgate pii scan: the NER tier failed: {e.__class__.__name__}: {e}", file=sys.stderr)
+            return 2
+    out = sys.stdout.buffer
+    for (record_id, text), extra in zip(records, ner_spans, strict=True):
+        spans = merge_spans(detect(text, types), [s for s in extra if s.type in types])
+        out.write(
+            orjson.dumps({"id": record_id, "spans": [{"start": s.start, "end": s.end, "type": s.type} for s in spans]})
+        )
+        out.write(b"\n")
     out.flush()
     return 1 if bad else 0
 

@@ -1,9 +1,9 @@
 """PII: detection (pattern tier), per-request masking vault, and restoring values in responses,
-whole or streamed. The NER tier (PERSON, ORGANIZATION, LOCATION) is not built: a policy asking
-for it fails closed."""
+whole or streamed. The optional NER tier (PERSON, ORGANIZATION, LOCATION; presidio + spaCy in a
+process pool) lives in `pii.ner`, imported only when a policy asks for it."""
 
 from pii.detect import TYPES, Span, detect
-from pii.mask import PiiBlocked, PiiFailure, Policy, mask_payload, policy_from, text_slots
+from pii.mask import PiiBlocked, PiiFailure, Policy, mask_payload, merge_spans, policy_from, text_slots
 from pii.unmask import StreamUnmasker, holdback, leftover_chunk, unmask_chunk, unmask_reply
 from pii.vault import PLACEHOLDER_RE, Vault
 
@@ -20,6 +20,7 @@ __all__ = [
     "holdback",
     "leftover_chunk",
     "mask_payload",
+    "merge_spans",
     "policy_from",
     "text_slots",
     "unmask_chunk",

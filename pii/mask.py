@@ -120,7 +120,7 @@ def mask_payload(
     elapsed = time.perf_counter() - started
     if ner_spans is not None:
         wanted = policy.detect_types & frozenset(PII_NER_TYPES)
-        found = [(slot, _merge(spans, [s for s in extra if s.type in wanted])) for (slot, spans), extra in
+        found = [(slot, merge_spans(spans, [s for s in extra if s.type in wanted])) for (slot, spans), extra in
                  zip(found, ner_spans, strict=True)]  # fmt: skip
     blocked = {s.type for _, spans in found for s in spans if s.type in policy.block}
     if blocked:
@@ -131,7 +131,7 @@ def mask_payload(
     return elapsed
 
 
-def _merge(patterns: list[Span], ner: list[Span]) -> list[Span]:
+def merge_spans(patterns: list[Span], ner: list[Span]) -> list[Span]:
     """Validated pattern spans win; a NER span survives only where no pattern span lies."""
     if not ner:
         return patterns

@@ -221,7 +221,10 @@ def test_pii_scan_runs_the_gateways_detection_on_json_lines(tmp_path):
     )
     allowed = tollgate("pii", "scan", "--config", str(config), "--policy", "a", stdin=lines.splitlines()[0])
     assert json.loads(allowed.stdout) == {"id": "a", "spans": []}
-    assert tollgate("pii", "scan", "--ner").returncode == 2
+    person = json.dumps({"id": "p", "text": "Please ask Margaret Thornton in Lisbon."})
+    with_ner = tollgate("pii", "scan", "--ner", stdin=person)
+    assert with_ner.returncode == 0, with_ner.stderr
+    assert {s["type"] for s in json.loads(with_ner.stdout)["spans"]} == {"PERSON", "LOCATION"}
 
 
 def test_pii_type_names_agree_between_config_and_detector():
