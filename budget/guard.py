@@ -28,6 +28,9 @@ STORE_ERRORS = PromCounter("tollgate_budget_store_errors", "Budget store calls t
 DENIALS = PromCounter("tollgate_budget_denials", "Requests refused for budget", ["level", "period"])
 SPENT = PromCounter("tollgate_budget_spent_usd", "Settled LLM spend in USD", ["org"])
 RESERVED = Gauge("tollgate_budget_reserved_usd", "USD reserved by requests in flight", multiprocess_mode="livesum")
+# Spent and reserved are per-request quantities; Prometheus scrapes every 15 s or so, and one
+# update a second keeps two shared-memory writes off every request.
+METRICS_FLUSH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +94,26 @@ class Breaker:
 
 
 class BudgetGuard:
+    """Reserve and settle around a store, with a breaker, shadow counters and batched metrics.
+
+    The hot path awaits the store once per request (the reserve) and nothing else: timeouts live
+    in the Redis client (one timer per call, no nested `asyncio.timeout`), settles are sent
+    without a task and finish in a callback, plans are cached per agent and UTC day, and the
+    spent/reserved metrics are flushed once a second instead of on every request.
+    """
+
     def __init__(self, store: Store, settings: BudgetStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.timeout_s = settings.timeout_ms / 1000
         self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown_s, time.monotonic)
         self.shadow: dict[str, dict[str, int]] = {}  # org -> counter key -> nano-USD spent unrecorded
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._reconciling = False
+        self._plans: dict[AgentBudget, tuple[int, Plan]] = {}
+        self._settling: set[asyncio.Future[bool]] = set()
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._metrics_task: asyncio.Task[None] | None = None
+        self._reserved = 0  # nano-USD held by this process's requests in flight
+        self._spent: dict[str, int] = {}  # org -> nano-USD settled since the last metrics flush
 
     @classmethod
     def from_settings(cls, settings: BudgetStore) -> BudgetGuard:
@@ -110,18 +124,27 @@ class BudgetGuard:
         return cls(store, settings)
 
     def plan(self, budget: AgentBudget) -> Plan:
-        return make_plan(budget.org_id, list(budget.scopes), self.clock())
+        now = self.clock()
+        day = int(now // 86400)  # every period boundary (UTC day, month) is a day boundary
+        cached = self._plans.get(budget)
+        if cached is not None and cached[0] == day:
+            return cached[1]
+        if len(self._plans) > 10_000:
+            self._plans.clear()
+        plan = make_plan(budget.org_id, list(budget.scopes), now)
+        self._plans[budget] = (day, plan)
+        return plan
 
     async def reserve(self, plan: Plan, request_id: str, amount: int) -> tuple[Verdict, Reservation | None]:
         if not plan.counters:
             return Verdict(True, "no_limits"), None
-        now = self.clock()
+        if self._metrics_task is None:
+            self._metrics_task = asyncio.get_running_loop().create_task(self._flush_metrics_forever())
         if not self.breaker.allow():
             return self._unavailable(plan, request_id, amount, "reserve")
         try:
-            async with asyncio.timeout(self.timeout_s):
-                result = await self.store.reserve(plan, request_id, amount, now, self.settings.reservation_ttl_s)
-        except (RedisError, TimeoutError, OSError):
+            result = await self.store.reserve(plan, request_id, amount, self.clock(), self.settings.reservation_ttl_s)
+        except (RedisError, TimeoutError, OSError, ValueError):
             self.breaker.failure()
             return self._unavailable(plan, request_id, amount, "reserve")
         self._succeeded()
@@ -129,40 +152,39 @@ class BudgetGuard:
             counter = plan.counters[result.index]
             DENIALS.labels(counter.level, counter.period).inc()
             return Verdict(False, counter.name, counter, headroom=max(0, result.headroom)), None
-        RESERVED.inc(to_usd(amount))
+        self._reserved += amount
         return Verdict(True, "within_budget", headroom=result.headroom), Reservation(plan, request_id, amount, False)
 
     def _unavailable(self, plan: Plan, request_id: str, amount: int, op: str) -> tuple[Verdict, Reservation | None]:
         STORE_ERRORS.labels(op).inc()
         if self.settings.fail_closed:
             return Verdict(False, "store_unavailable"), None
-        RESERVED.inc(to_usd(amount))
+        self._reserved += amount
         return Verdict(True, "store_unavailable", unchecked=True), Reservation(plan, request_id, amount, True)
 
     def settle(self, reservation: Reservation, actual: int) -> None:
-        """Charge `actual` (0 releases); runs in the background so the response is not delayed."""
-        RESERVED.dec(to_usd(reservation.amount))
+        """Charge `actual` (0 releases); the store call finishes in the background."""
+        self._reserved -= reservation.amount
         if actual:
-            SPENT.labels(reservation.plan.org_id).inc(to_usd(actual))
-        if reservation.unchecked:
+            org = reservation.plan.org_id
+            self._spent[org] = self._spent.get(org, 0) + actual
+        if reservation.unchecked or not self.breaker.allow():
             self._shadow(reservation.plan, actual)
             return
-        task = asyncio.get_running_loop().create_task(self._settle(reservation, actual))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        plan = reservation.plan
+        fut = self.store.settle(plan, reservation.request_id, actual, self.clock())
+        self._settling.add(fut)
+        fut.add_done_callback(lambda f: self._settled(f, plan, actual))
 
-    async def _settle(self, reservation: Reservation, actual: int) -> None:
-        if self.breaker.allow():
-            try:
-                async with asyncio.timeout(self.timeout_s * 4):  # off the request path: more patience
-                    await self.store.settle(reservation.plan, reservation.request_id, actual, self.clock())
-                self._succeeded()
-                return
-            except (RedisError, TimeoutError, OSError):
-                self.breaker.failure()
+    def _settled(self, fut: asyncio.Future[bool], plan: Plan, actual: int) -> None:
+        self._settling.discard(fut)
+        if not fut.cancelled() and fut.exception() is None:
+            self._succeeded()
+            return
+        self.breaker.failure()
         STORE_ERRORS.labels("settle").inc()
         # The reservation will expire by itself; the spend must not be lost.
-        self._shadow(reservation.plan, actual)
+        self._shadow(plan, actual)
 
     def _shadow(self, plan: Plan, actual: int) -> None:
         if actual:
@@ -172,38 +194,49 @@ class BudgetGuard:
 
     def _succeeded(self) -> None:
         self.breaker.success()
-        if self.shadow and not self._reconciling:
-            self._reconciling = True
-            task = asyncio.get_running_loop().create_task(self._reconcile())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self.shadow and self._reconcile_task is None:
+            self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile())
 
     async def _reconcile(self) -> None:
         try:
             while self.shadow:
                 org, amounts = self.shadow.popitem()
                 try:
-                    async with asyncio.timeout(self.timeout_s * 4):
-                        await self.store.add_spent(org, amounts)
+                    await self.store.add_spent(org, amounts)
                 except (RedisError, TimeoutError, OSError):
                     self._restore(org, amounts)
                     STORE_ERRORS.labels("reconcile").inc()
                     return
                 log.info("budget store reachable again: reconciled shadow spend of org %s", org)
         finally:
-            self._reconciling = False
+            self._reconcile_task = None
 
     def _restore(self, org: str, amounts: dict[str, int]) -> None:
         current = self.shadow.setdefault(org, {})
         for key, amount in amounts.items():
             current[key] = current.get(key, 0) + amount
 
+    def _flush_metrics(self) -> None:
+        RESERVED.set(to_usd(self._reserved))
+        spent, self._spent = self._spent, {}
+        for org, amount in spent.items():
+            SPENT.labels(org).inc(to_usd(amount))
+
+    async def _flush_metrics_forever(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_S)
+            self._flush_metrics()
+
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:
-        async with asyncio.timeout(self.timeout_s * 4):
-            return await self.store.usage(plan)
+        return await self.store.usage(plan)
 
     async def close(self) -> None:
         """Wait for settles in flight (graceful shutdown), then close the store."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        if self._settling:
+            await asyncio.wait(list(self._settling), timeout=5)
+        if self._reconcile_task is not None:
+            await asyncio.wait([self._reconcile_task], timeout=5)
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+        self._flush_metrics()
         await self.store.close()

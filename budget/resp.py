@@ -76,6 +76,11 @@ class _Protocol(asyncio.Protocol):
             self._transport.close()
 
 
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():  # the reply, when it comes, is skipped by the protocol (fut is done)
+        fut.set_exception(RedisUnavailable("Redis did not answer in time"))
+
+
 class Redis:
     def __init__(self, url: str, timeout_s: float) -> None:
         parts = urlsplit(url)
@@ -117,13 +122,26 @@ class Redis:
         return proto
 
     async def call(self, *args: Any, timeout_s: float | None = None) -> Any:
-        proto = await self._connection()
-        fut = proto.send(asyncio.get_running_loop(), args)
-        try:
-            async with asyncio.timeout(timeout_s or self.timeout_s):
-                return await fut
-        except TimeoutError:
-            raise RedisUnavailable("Redis did not answer in time") from None
+        await self._connection()
+        return await self.call_nowait(*args, timeout_s=timeout_s)
+
+    def call_nowait(self, *args: Any, timeout_s: float | None = None) -> asyncio.Future[Any]:
+        """Send now, on the current connection; the reply (or RedisUnavailable) arrives in the future.
+
+        No coroutine, no task: the cheap path for fire-and-forget work such as settling. Without a
+        live connection the future fails at once (the caller's next awaited call reconnects).
+        """
+        loop = asyncio.get_running_loop()
+        proto = self._proto
+        if proto is None or proto.closed:
+            fut = loop.create_future()
+            fut.set_exception(RedisUnavailable("not connected to Redis"))
+            return fut
+        fut = proto.send(loop, args)
+        if not fut.done():
+            timer = loop.call_later(timeout_s or self.timeout_s, _expire, fut)
+            fut.add_done_callback(lambda _f: timer.cancel())
+        return fut
 
     async def close(self) -> None:
         if self._proto is not None:

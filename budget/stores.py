@@ -10,6 +10,7 @@ a no-op, and a settle after the reservation expired still charges what was used.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,7 +33,10 @@ class ReserveResult:
 
 class Store(Protocol):
     async def reserve(self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float) -> ReserveResult: ...
-    async def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> bool: ...
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
+        """Exactly-once settle; the future says whether this call was the one that applied."""
+        ...
+
     async def usage(self, plan: Plan) -> list[tuple[int, int]]: ...
     async def add_spent(self, org_id: str, amounts: dict[str, int]) -> None: ...
     async def close(self) -> None: ...
@@ -90,7 +94,12 @@ class MemoryStore:
             self._drop_old_counters(now)
         return ReserveResult(True, -1, headroom if headroom is not None else 0)
 
-    async def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> bool:
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        fut.set_result(self._settle(plan, request_id, actual, now))
+        return fut
+
+    def _settle(self, plan: Plan, request_id: str, actual: int, now: float) -> bool:
         org = plan.org_id
         if (org, request_id) in self._settled:
             return False
@@ -115,7 +124,8 @@ class MemoryStore:
 
 # KEYS: counters..., reservation deadlines (zset), reservation records (hash)
 # ARGV: now, ttl, request id, amount, limits..., expire-at per counter (0: never)
-# Amounts stay strings on the way to HINCRBY: Lua would print large numbers as 1e+15.
+# Amounts stay strings on the way to HINCRBY, and numbers come back through '%.0f': Lua would
+# print large numbers as 1e+15. (Lua numbers are doubles: exact up to 2**53 nano-USD, $9M.)
 _RESERVE = """
 local n = #KEYS - 2
 local zset, recs = KEYS[n + 1], KEYS[n + 2]
@@ -134,7 +144,7 @@ local headroom = nil
 for i = 1, n do
   local v = redis.call('HMGET', KEYS[i], 'spent', 'reserved')
   local left = tonumber(ARGV[4 + i]) - (tonumber(v[1]) or 0) - (tonumber(v[2]) or 0)
-  if left < amount then return {0, i - 1, tostring(left)} end
+  if left < amount then return {0, i - 1, string.format('%.0f', left)} end
   if headroom == nil or left - amount < headroom then headroom = left - amount end
 end
 for i = 1, n do
@@ -144,7 +154,7 @@ for i = 1, n do
 end
 redis.call('HSET', recs, ARGV[3], ARGV[4] .. '|' .. table.concat(KEYS, '|', 1, n))
 redis.call('ZADD', zset, now + tonumber(ARGV[2]), ARGV[3])
-return {1, -1, tostring(headroom or 0)}
+return {1, -1, string.format('%.0f', headroom or 0)}
 """
 
 # KEYS: counters..., reservation deadlines, reservation records, settled marker
@@ -180,15 +190,20 @@ class RedisStore:
     def _key(self, org: str, suffix: str) -> str:
         return f"{self.prefix}{{{org}}}:{suffix}"
 
+    async def _load_scripts(self) -> None:
+        # Both at once: settles go out unawaited with EVALSHA and cannot load a script themselves.
+        for script in (_RESERVE, _SETTLE):
+            self._sha[script] = await self.redis.call("SCRIPT", "LOAD", script)
+
     async def _eval(self, script: str, keys: list[str], args: list[object]) -> list[object]:
-        sha = self._sha.get(script)
-        if sha is not None:
-            try:
-                return await self.redis.call("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[no-any-return]
-            except RedisError as e:
-                if not str(e).startswith("NOSCRIPT"):  # a restarted Redis forgot the script: load it again
-                    raise
-        self._sha[script] = await self.redis.call("SCRIPT", "LOAD", script)
+        if script not in self._sha:
+            await self._load_scripts()
+        try:
+            return await self.redis.call("EVALSHA", self._sha[script], len(keys), *keys, *args)  # type: ignore[no-any-return]
+        except RedisError as e:
+            if not str(e).startswith("NOSCRIPT"):
+                raise
+        await self._load_scripts()  # a restarted Redis forgot the scripts
         return await self.redis.call("EVALSHA", self._sha[script], len(keys), *keys, *args)  # type: ignore[no-any-return]
 
     async def reserve(self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float) -> ReserveResult:
@@ -200,10 +215,28 @@ class RedisStore:
         ok, index, headroom = await self._eval(_RESERVE, keys, args)
         return ReserveResult(ok == 1, int(index), int(headroom))  # type: ignore[call-overload]
 
-    async def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> bool:
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
         org = plan.org_id
         keys = [self._key(org, "c:" + c.key) for c in plan.counters]
         keys += [self._key(org, "resv"), self._key(org, "recs"), self._key(org, "done:" + request_id)]
+        sha = self._sha.get(_SETTLE)
+        if sha is None:  # first settle before any reserve loaded the scripts: rare; take the slow path
+            return asyncio.ensure_future(self._settle_loading(keys, request_id, actual))
+        reply = self.redis.call_nowait("EVALSHA", sha, len(keys), *keys, request_id, actual, SETTLED_MEMORY_S)
+        result: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def done(f: asyncio.Future[object]) -> None:
+            if f.cancelled():
+                result.cancel()
+            elif f.exception() is not None:
+                result.set_exception(f.exception())  # type: ignore[arg-type]
+            else:
+                result.set_result(f.result() == 1)
+
+        reply.add_done_callback(done)
+        return result
+
+    async def _settle_loading(self, keys: list[str], request_id: str, actual: int) -> bool:
         return await self._eval(_SETTLE, keys, [request_id, actual, SETTLED_MEMORY_S]) == 1
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:

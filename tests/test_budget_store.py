@@ -134,3 +134,12 @@ async def test_redis_keys_of_an_org_share_one_hash_tag():
     await s.close()
     # One hash tag: Redis Cluster puts every key the scripts touch in the same slot.
     assert len(keys) >= 4 and all(k.startswith(prefix + "{acme}:") for k in keys)
+
+
+async def test_large_budgets_round_trip_exactly(store: Store):
+    # $1M is 1e15 nano-USD: Lua's default number format would have said "1e+15".
+    plan = plan_at(T0, org=1_000_000.0)
+    result = await store.reserve(plan, "big", to_nano(0.25), T0, TTL)
+    assert result.ok and result.headroom == to_nano(1_000_000.0) - to_nano(0.25)
+    refused = await store.reserve(plan, "huge", to_nano(2_000_000.0), T0, TTL)
+    assert not refused.ok and refused.headroom == to_nano(1_000_000.0) - to_nano(0.25)
