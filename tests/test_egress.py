@@ -129,6 +129,9 @@ def test_intercepted_get_injects_the_credential_and_replaces_the_clients(gw: Gat
     assert GITHUB_SECRET not in out.stdout  # the agent never sees the secret
     event = last_event(gw, surface="egress", action="GET")
     assert event["result"] == "allowed" and event["detail"]["injected"] == ["github"]
+    # The secret's name is audited, its value nowhere: not in audit rows, not in the log.
+    assert GITHUB_SECRET not in (gw.workdir / "var" / "audit.jsonl").read_text()
+    assert GITHUB_SECRET not in gw.log() and ALICE not in gw.log()
     assert "page=2" not in event["resource"]  # no query strings in audit rows
 
 
