@@ -127,6 +127,17 @@ class EgressRuntime:
     policies: dict[str, Policy]
     secrets: dict[str, str]
     settings: EgressSettings
+    # Rendered credential headers per rule: secrets and rules are fixed for a config version.
+    _injections: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
+
+    def injection(self, rule: Rule) -> list[tuple[bytes, bytes]]:
+        """The headers `rule` injects, secrets filled in (InjectError if one is missing or unsafe)."""
+        headers = self._injections.get(id(rule))
+        if headers is None:
+            rendered = render_inject(rule, self.secrets.__getitem__)
+            headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in rendered]
+            self._injections[id(rule)] = headers
+        return headers
 
 
 @dataclass(eq=False)
@@ -624,11 +635,11 @@ class EgressProxy:
         if rule.inject and not tls:
             raise refuse(403, "inject_requires_tls", "credentials are injected over TLS only: use https://")
         try:
-            injected = render_inject(rule, self.runtime.secrets.__getitem__)
+            injected = self.runtime.injection(rule)
         except InjectError as e:
             raise refuse(502, e.reason, "a credential for this destination is not configured") from None
         headers = [(n, v) for n, v in request.headers if n not in HOP_BY_HOP and not must_strip(n, rule)]
-        headers += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in injected]
+        headers += injected
         if upgrade is not None:
             headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
         upstream_request = h11.Request(method=request.method, target=normalize_target(target).encode(), headers=headers)
