@@ -44,10 +44,11 @@ class AgentBudget:
         return any(limits is not None for _, _, limits in self.scopes)
 
 
-def agent_budgets(config: Config) -> dict[str, AgentBudget]:
-    def limits(b: Budget | None) -> Limits | None:
-        return Limits(b.daily_usd, b.monthly_usd, b.total_usd) if b is not None else None
+def limits_of(b: Budget | None) -> Limits | None:
+    return Limits(b.daily_usd, b.monthly_usd, b.total_usd) if b is not None else None
 
+
+def agent_budgets(config: Config) -> dict[str, AgentBudget]:
     out = {}
     for org in config.orgs:
         for team in org.teams:
@@ -57,7 +58,7 @@ def agent_budgets(config: Config) -> dict[str, AgentBudget]:
                     ("team", team.id, team.budget),
                     ("agent", agent.id, agent.budget),
                 )
-                scopes = tuple((level, sid, limits(b)) for level, sid, b in levels)
+                scopes = tuple((level, sid, limits_of(b)) for level, sid, b in levels)
                 clamp = any(b is not None and b.clamp_max_tokens for _, _, b in levels)
                 out[agent.id] = AgentBudget(org.id, scopes, clamp)
     return out

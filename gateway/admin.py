@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from budget import BudgetGuard, Limits, make_plan, to_usd
+from budget import BudgetGuard, limits_of, make_plan, to_usd
 from config import Org, hash_token
 from gateway import metrics
 from gateway.auth import bearer_token
@@ -90,8 +90,7 @@ async def budget_report(guard: BudgetGuard, org: Org) -> list[dict[str, object]]
     for level, scope_id, b in scopes:
         if b is None:
             continue
-        limits = Limits(b.daily_usd, b.monthly_usd, b.total_usd)
-        plan = make_plan(org.id, [(level, scope_id, limits)], guard.clock())
+        plan = make_plan(org.id, [(level, scope_id, limits_of(b))], guard.clock())
         for counter, (spent, reserved) in zip(plan.counters, await guard.usage(plan), strict=True):
             rows.append(
                 {

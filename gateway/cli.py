@@ -100,7 +100,7 @@ def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
 
     from config import ConfigError, load_config
     from config.schema import PiiPolicy
-    from pii import detect, merge_spans, policy_from
+    from pii import agent_pii_policies, detect, merge_spans, policy_from
 
     cfg_policy = PiiPolicy(ner=ner)
     if agent is not None:
@@ -112,12 +112,11 @@ def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
         except ConfigError as e:
             print(f"{e.source}: {e.errors[0]}", file=sys.stderr)
             return 2
-        scopes = [(o, t, a) for o in cfg.orgs for t in o.teams for a in t.agents if a.id == agent]
-        if not scopes:
+        found = agent_pii_policies(cfg).get(agent)
+        if found is None:
             print(f"tollgate pii scan: no agent {agent!r} in {config_path}", file=sys.stderr)
             return 2
-        o, t, a = scopes[0]
-        cfg_policy = a.pii or t.pii or o.pii or PiiPolicy()
+        cfg_policy = found
         if ner:
             cfg_policy = cfg_policy.model_copy(update={"ner": True})
     policy = policy_from(cfg_policy)

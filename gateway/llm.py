@@ -41,6 +41,7 @@ from pii import (
     Span,
     StreamUnmasker,
     Vault,
+    agent_pii_policies,
     mask_payload,
     policy_from,
     text_slots,
@@ -72,7 +73,7 @@ class Runtime:
         self.config = config
         self.directory = Directory(config)
         self.budgets = agent_budgets(config)
-        self.pii = {a.id: policy_from(a.pii or t.pii or o.pii) for o in config.orgs for t in o.teams for a in t.agents}
+        self.pii = {agent: policy_from(p) for agent, p in agent_pii_policies(config).items()}
         self.routes: dict[str, Route] = {}
         for p in config.providers:
             upstream: Upstream = (

@@ -3,7 +3,16 @@ whole or streamed. The optional NER tier (PERSON, ORGANIZATION, LOCATION; presid
 process pool) lives in `pii.ner`, imported only when a policy asks for it."""
 
 from pii.detect import TYPES, Span, detect
-from pii.mask import PiiBlocked, PiiFailure, Policy, mask_payload, merge_spans, policy_from, text_slots
+from pii.mask import (
+    PiiBlocked,
+    PiiFailure,
+    Policy,
+    agent_pii_policies,
+    mask_payload,
+    merge_spans,
+    policy_from,
+    text_slots,
+)
 from pii.unmask import StreamUnmasker, holdback, leftover_chunk, unmask_chunk, unmask_reply
 from pii.vault import PLACEHOLDER_RE, Vault
 
@@ -16,6 +25,7 @@ __all__ = [
     "Span",
     "StreamUnmasker",
     "Vault",
+    "agent_pii_policies",
     "detect",
     "holdback",
     "leftover_chunk",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from config.schema import PII_NER_TYPES, PII_PATTERN_TYPES, PiiPolicy
+from config.schema import PII_NER_TYPES, PII_PATTERN_TYPES, Config, PiiPolicy
 from pii.detect import Span, detect
 from pii.vault import Vault
 
@@ -43,6 +43,11 @@ def policy_from(cfg: PiiPolicy | None) -> Policy:
     block = frozenset(t for t, a in cfg.actions.items() if a == "block")
     allow = frozenset(t for t, a in cfg.actions.items() if a == "allow")
     return Policy(cfg.enabled, types, block, allow, cfg.ner, cfg.unmask_responses, cfg.fail_closed)
+
+
+def agent_pii_policies(config: Config) -> dict[str, PiiPolicy]:
+    """Each agent's PII settings: the nearest scope that sets any wins (agent, team, org)."""
+    return {a.id: a.pii or t.pii or o.pii or PiiPolicy() for o in config.orgs for t in o.teams for a in t.agents}
 
 
 class PiiBlocked(Exception):
