@@ -6,6 +6,7 @@ and log summaries of the gateways measured. Stdlib only.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -185,3 +186,17 @@ def log_findings(path: Path, name: str) -> str | None:
             kinds[ln[:160]] = kinds.get(ln[:160], 0) + 1
     what = "; ".join(f"{n}x {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:3])
     return f"{name} log: {n_err} ERROR lines, {n_tb} tracebacks: {what or first[:160]}"
+
+
+def add_common_options(ap: argparse.ArgumentParser, harness: Path, out_default: str, audit_files: str) -> None:
+    """The options both benchmark wrappers take, spelled the same in both."""
+    ap.add_argument("--harness", type=Path, default=harness, help="peer harness dir (default %(default)s)")
+    ap.add_argument("--out", type=Path, help=f"output dir (default {out_default})")
+    ap.add_argument("--pin", help="pinned,unpinned (default both; --quick: unpinned)")
+    ap.add_argument(
+        "--git-ref", help="measure this commit (a `git archive` snapshot under <out>) instead of the working tree"
+    )
+    ap.add_argument("--audit", choices=["local", "none"], default="local", help="tollgate audit sink (default local)")
+    ap.add_argument("--keep-audit", action="store_true", help=f"keep <out>/{audit_files} (deleted after counting)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--report-only", action="store_true", help="only (re)print the report of an existing --out")

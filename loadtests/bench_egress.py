@@ -49,6 +49,7 @@ from pathlib import Path
 from _harness import (
     RESULTS,
     SHARED_BENCH,
+    add_common_options,
     audit_stats,
     fmt,
     fmt_rps,
@@ -680,30 +681,19 @@ def main(argv: list[str]) -> int:
         description=__doc__.split("\n")[0],
         epilog="Unknown options are passed to run_egress_bench.py. `bench_egress.py profile --help`: py-spy mode.",
     )
-    ap.add_argument("--harness", type=Path, default=DEFAULT_HARNESS, help="peer harness dir (default %(default)s)")
-    ap.add_argument("--out", type=Path, help="output dir (default loadtests/results/<timestamp>-egress)")
+    add_common_options(ap, DEFAULT_HARNESS, "loadtests/results/<timestamp>-egress", "audit_egress_*.jsonl")
     ap.add_argument("--cases", help=f"harness case specs (default {DEFAULT_CASES})")
     ap.add_argument("--repeat", type=int, default=1, help="runs per load case, median reported (default 1)")
-    ap.add_argument("--pin", help="pinned,unpinned (default both; --quick: unpinned)")
     ap.add_argument(
         "--only", help="proxies to run: tollgate,tollgate-w2,mitmdump[,mitmdump-stream] (default all but -stream)"
     )
     ap.add_argument("--warmup", type=float, help="warm-up seconds per target (harness default 3)")
-    ap.add_argument(
-        "--git-ref", help="measure this commit (a `git archive` snapshot under <out>) instead of the working tree"
-    )
-    ap.add_argument("--audit", choices=["local", "none"], default="local", help="tollgate audit sink (default local)")
-    ap.add_argument(
-        "--keep-audit", action="store_true", help="keep <out>/audit_egress_*.jsonl (deleted after counting)"
-    )
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_CASES}, 1 s warm-up, unpinned")
     ap.add_argument(
         "--hey-as-is",
         action="store_true",
         help="run hey unwrapped (its SNI is host:port, which tollgate refuses); default: -host <name> for all",
     )
-    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    ap.add_argument("--report-only", action="store_true", help="only (re)print the report of an existing --out")
     args, passthrough = ap.parse_known_args(argv)
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]

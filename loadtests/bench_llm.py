@@ -46,6 +46,7 @@ from pathlib import Path
 from _harness import (
     RESULTS,
     SHARED_BENCH,
+    add_common_options,
     audit_stats,
     fmt,
     fmt_rps,
@@ -722,11 +723,9 @@ def main(argv: list[str]) -> int:
         description=__doc__.split("\n")[0],
         epilog="Unknown options are passed to run_bench.py.",
     )
-    ap.add_argument("--harness", type=Path, default=DEFAULT_HARNESS, help="peer harness dir (default %(default)s)")
-    ap.add_argument("--out", type=Path, help="output dir (default loadtests/results/<timestamp>)")
+    add_common_options(ap, DEFAULT_HARNESS, "loadtests/results/<timestamp>", "audit_*.jsonl")
     ap.add_argument("--cases", help=f"KIND:CONNS[:SECONDS],... (default {DEFAULT_CASES})")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (median reported)")
-    ap.add_argument("--pin", help="pinned,unpinned (default both; --quick: unpinned)")
     ap.add_argument(
         "--only",
         help="gateways to run: tollgate,tollgate-w2,litellm,litellm-w2 (default), tollgate-budget,tollgate-budget-w2",
@@ -739,14 +738,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--duration", type=int, default=12, help="seconds per case (default 12)")
     ap.add_argument("--latency-duration", type=int, default=8, help="seconds for 1-connection cases (default 8)")
     ap.add_argument("--warmup", type=int, help="warm-up seconds per target and pin mode (harness default 5)")
-    ap.add_argument(
-        "--git-ref", help="measure this commit (a `git archive` snapshot under <out>) instead of the working tree"
-    )
-    ap.add_argument("--audit", choices=["local", "none"], default="local", help="tollgate audit sink (default local)")
-    ap.add_argument("--keep-audit", action="store_true", help="keep <out>/audit_*.jsonl (deleted after counting)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_CASES}, short warm-up, unpinned")
-    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    ap.add_argument("--report-only", action="store_true", help="only (re)print the report of an existing --out")
     args, passthrough = ap.parse_known_args(argv)
     if passthrough[:1] == ["--"]:
         passthrough = passthrough[1:]
