@@ -25,7 +25,9 @@ class StreamRelay:
         self._unmasker = unmasker
         self._template: dict[str, Any] = {}  # the last chunk's id/model, for a closing chunk of held text
         self.usage: dict[str, Any] | None = None
-        self._data: list[bytes] = []  # relayed event payloads, parsed for text only if usage is missing
+        # Generated text as the provider sent it, for counting tokens when it reports no usage;
+        # only the text is kept (not the events), so a long stream costs little memory.
+        self._text: list[str] = []
         self.done = False
         self.failed: str | None = None
         self.events = 0
@@ -87,8 +89,10 @@ class StreamRelay:
             return None
         if not isinstance(obj, dict):
             return None
-        self._data.append(ev.data)
         choices = obj.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                _collect_text(choice, self._text)
         changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):
@@ -106,16 +110,7 @@ class StreamRelay:
 
     def generated_text(self) -> str:
         """Everything the provider generated (as it sent it), for counting tokens without usage."""
-        out: list[str] = []
-        for data in self._data:
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue
-            choices = obj.get("choices") if isinstance(obj, dict) else None
-            for choice in choices if isinstance(choices, list) else ():
-                _collect_text(choice, out)
-        return "".join(out)
+        return "".join(self._text)
 
 
 def _collect_text(choice: Any, out: list[str]) -> None:
