@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from config.schema import Config, cross_reference_errors
 
+M = TypeVar("M", bound=BaseModel)
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -33,7 +34,25 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(text, source)
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def load_section(path: str | os.PathLike[str], name: str, model: type[M]) -> M:
+    """One top-level section of a config file, validated on its own: for tools that need only it
+    (`tollgate secrets` must work while the rest of the file still refers to unset secrets)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(source, [f"cannot read file: {e.__class__.__name__}: {e}"]) from None
+    errors: list[str] = []
+    section = _expand(_parse_yaml(text, source).get(name) or {}, (name,), errors)
+    if errors:
+        raise ConfigError(source, errors)
+    try:
+        return model.model_validate(section)
+    except ValidationError as e:
+        raise ConfigError(source, [_format({**err, "loc": (name, *err["loc"])}) for err in e.errors()]) from None
+
+
+def _parse_yaml(text: str, source: str) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -43,6 +62,11 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(source, [f"{where}invalid YAML: {problem}"]) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, ["(top level): expected a mapping of settings"])
+    return raw
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    raw = _parse_yaml(text, source)
     errors: list[str] = []
     expanded = _expand(raw, (), errors)
     if errors:

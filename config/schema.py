@@ -232,6 +232,21 @@ class BudgetStore(Strict):
         return v
 
 
+class SecretStoreSettings(Strict):
+    """Where `tollgate secrets` keeps sealed values (AES-256-GCM; the key is never in the store)."""
+
+    kind: Literal["file", "postgres"] = "file"
+    path: str = "var/secrets.json"  # kind file: written atomically, mode 0600
+    dsn: str | None = None  # kind postgres, e.g. postgresql://tollgate@db/tollgate
+    table: str = Field("tollgate_secrets", pattern=r"^(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> SecretStoreSettings:
+        if self.kind == "postgres" and not (self.dsn or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError("kind 'postgres' needs dsn: postgresql://USER@HOST:PORT/DB")
+        return self
+
+
 class Config(Strict):
     listeners: Listeners = Listeners()
     limits: Limits = Limits()
@@ -241,8 +256,10 @@ class Config(Strict):
     audit: Audit = Audit()
     budget: BudgetStore = BudgetStore()
     egress: EgressSettings = EgressSettings()
-    # Named secrets for credential injection (`{secret:NAME}`); values usually come from ${ENV}.
+    # `{secret:NAME}` in provider api_key and egress inject values: a name listed here takes its
+    # value from here (e.g. from ${ENV}); any other name comes from the encrypted secret store.
     secrets: dict[str, str] = {}
+    secret_store: SecretStoreSettings = SecretStoreSettings()
 
 
 def cross_reference_errors(config: Config) -> list[tuple[tuple[str | int, ...], str]]:

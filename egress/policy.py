@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from config.secrets import SECRET_REF as _SECRET_REF
 from egress.hosts import HostError, canonical_host, is_ip
 from egress.paths import PathError, normalize_path
 
@@ -69,7 +70,6 @@ DECISION_REASONS = (
 
 # RFC 9110 §5.6.2 token: methods and header names.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_.-]{1,128})\}")
 # Framing, routing and hop-by-hop headers: injecting one would change how the request is parsed.
 _NOT_INJECTABLE = frozenset(
     {

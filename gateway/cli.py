@@ -1,4 +1,4 @@
-"""`tollgate …`: serve, check-config, token create."""
+"""`tollgate …`: serve, check-config, token create, secrets, pii scan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import shutil
 import sys
 import tempfile
+
+from gateway import secrets_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     create = token_sub.add_parser("create", help="print a new token once, and the hash line for the config")
     create.add_argument("--agent", required=True, metavar="ID")
 
+    secrets_cmd.add_parser(sub)
+
     pii = sub.add_parser("pii", help="PII tools")
     pii_sub = pii.add_subparsers(dest="pii_command", required=True, metavar="ACTION")
     scan = pii_sub.add_parser(
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(args.file)
     if args.command == "pii":
         return _pii_scan(args.ner, args.config, args.policy)
+    if args.command == "secrets":
+        return secrets_cmd.run(args)
     return _token_create(args.agent)
 
 

@@ -25,7 +25,7 @@ from aiohttp import web
 
 import audit
 from budget import BudgetGuard, agent_budgets
-from config import Config, ConfigError, load_config
+from config import Config, ConfigError, load_config, resolve_secrets
 from egress import CertificateAuthority, EgressProxy, EgressRuntime, PolicyError, policies_from_config
 from gateway import metrics
 from gateway.admin import admin_app
@@ -59,8 +59,9 @@ class ListenError(Exception):
 
 
 def load_checked(path: str) -> Config:
-    """Load a config and check what only the other packages can judge (egress rules, secrets)."""
-    config = load_config(path)
+    """Load a config, decrypt the secrets it references, and check what only the other packages
+    can judge (egress rules)."""
+    config = resolve_secrets(load_config(path), path)
     try:
         policies_from_config(config)
     except PolicyError as e:

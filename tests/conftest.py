@@ -82,10 +82,13 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
 class Gateway:
     """tollgate started as `python -m gateway serve` in its own working directory."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], workers: int = 1) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.config = config
         self.workers = workers
+        self.env = env or {}  # added to the inherited environment (e.g. TOLLGATE_MASTER_KEY)
         self.config_path = workdir / "tollgate.yaml"
         self.log_path = workdir / "tollgate.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -109,7 +112,7 @@ class Gateway:
 
     def start(self) -> Gateway:
         log = self.log_path.open("ab")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_path)]
         self.proc = subprocess.Popen(
