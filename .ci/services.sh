@@ -12,6 +12,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
 fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  # The Kubernetes credential tests run kubectl through the egress door.
+  echo "installing kubectl (Debian kubernetes-client)"
+  (apt-get install -y -q kubernetes-client || (apt-get update -q && apt-get install -y -q kubernetes-client)) >/dev/null
+fi
 for _ in $(seq 1 50); do
   if pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "PostgreSQL and Redis are up"

@@ -43,6 +43,9 @@ def secret_references(config: Config) -> Iterator[tuple[Loc, str]]:
                 for header, template in rule.inject.items():
                     for name in SECRET_REF.findall(template):
                         yield (*loc, "egress", "rules", ri, "inject", header), name
+                credential = rule.credential
+                if credential is not None and credential.token_secret is not None:
+                    yield (*loc, "egress", "rules", ri, "credential", "token_secret"), credential.token_secret
 
 
 def resolve_secrets(config: Config, source: str, environ: Mapping[str, str] | None = None) -> Config:

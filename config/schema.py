@@ -91,6 +91,32 @@ class Budget(Strict):
     clamp_max_tokens: bool = False
 
 
+SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+_GROUP_FIELDS = ("{org}", "{team}", "{agent}")
+
+
+class KubernetesCredential(Strict):
+    """tollgate's own service-account token upstream, impersonating the agent (Kubernetes API)."""
+
+    kind: Literal["kubernetes"]
+    token_secret: SecretName | None = None  # the token from the secret store (or `secrets:`)
+    token_file: str | None = None  # or a projected token file, re-read whenever the kubelet rotates it
+    # Impersonate-Group values; {org}, {team} and {agent} are filled in per request.
+    groups: list[str] = ["tollgate:org:{org}", "tollgate:team:{org}:{team}"]
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> KubernetesCredential:
+        if (self.token_secret is None) == (self.token_file is None):
+            raise ValueError("set exactly one of token_secret (a stored secret) or token_file (a projected token)")
+        for g in self.groups:
+            rest = g
+            for f in _GROUP_FIELDS:
+                rest = rest.replace(f, "")
+            if not g or "{" in rest or "}" in rest or any(ord(c) < 0x20 or ord(c) == 0x7F for c in g):
+                raise ValueError(f"groups: {g!r} is not a group name (placeholders: {', '.join(_GROUP_FIELDS)})")
+        return self
+
+
 class EgressRule(Strict):
     """One allowed destination. Host patterns are exact names or a strict leading `*.` wildcard."""
 
@@ -104,11 +130,15 @@ class EgressRule(Strict):
     allow_private: bool = False
     # Headers set on every intercepted request, e.g. {"Authorization": "Bearer {secret:github}"}.
     inject: dict[str, str] = {}
+    # A cloud identity for the agent on this destination (intercept mode).
+    credential: KubernetesCredential | None = None
 
     @model_validator(mode="after")
     def _inspection_needs_intercept(self) -> EgressRule:
-        if self.mode == "tunnel" and (self.methods or self.paths or self.inject):
-            raise ValueError("methods, paths and inject need mode: intercept (a tunnel is not inspected)")
+        if self.mode == "tunnel" and (self.methods or self.paths or self.inject or self.credential):
+            raise ValueError("methods, paths, inject and credential need mode: intercept (a tunnel is not inspected)")
+        if self.credential is not None and any(h.lower().replace("_", "-") == "authorization" for h in self.inject):
+            raise ValueError("inject.Authorization: the credential sets Authorization itself; remove one of them")
         return self
 
 

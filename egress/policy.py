@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol
 
 from config.secrets import SECRET_REF as _SECRET_REF
 from egress.hosts import HostError, canonical_host, is_ip
@@ -87,6 +87,17 @@ _NOT_INJECTABLE = frozenset(
 )
 # At most this many path patterns per rule keeps a decision well under a millisecond.
 MAX_PATH_PATTERNS = 256
+
+
+class Credential(Protocol):
+    """What the policy needs of a rule's credential (egress.credentials holds the kinds)."""
+
+    kind: str
+    strips: frozenset[str]  # lower-case header names the credential sets; client copies are removed
+    upgrades: frozenset[str]  # protocol upgrades relayed besides WebSocket (lower case)
+
+    @property
+    def secrets(self) -> frozenset[str]: ...
 
 
 class PolicyError(ValueError):
@@ -236,6 +247,8 @@ class Rule:
     allow_private: bool = False
     inject: Mapping[str, str] = field(default_factory=dict, hash=False)  # header → "Bearer {secret:x}"
     name: str = ""
+    # A cloud identity (egress.credentials): its `strips` are removed from client requests too.
+    credential: Credential | None = field(default=None, compare=False, hash=False)
     _compiled: tuple[tuple[_Seg, ...], ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -312,9 +325,15 @@ class Rule:
             elif "{" in _SECRET_REF.sub("", template) or "}" in _SECRET_REF.sub("", template):
                 problems.append((where, 'placeholders are "{secret:NAME}" (NAME: letters, digits, _ . -)'))
 
-        if self.mode == "tunnel" and (self.methods is not None or self.paths != ANY_PATH or inject):
+        if self.mode == "tunnel" and (
+            self.methods is not None or self.paths != ANY_PATH or inject or self.credential is not None
+        ):
             hint = 'a tunnel cannot see methods, paths or headers; use mode "intercept" or drop them'
             problems.append(("mode", hint))
+        if self.credential is not None:
+            clash = sorted(h for h in inject if h.lower().replace("_", "-") in self.credential.strips)
+            if clash:
+                problems.append((f"inject.{clash[0]}", f"the {self.credential.kind} credential sets it itself"))
         if not isinstance(self.name, str):
             problems.append(("name", "a string"))
 
@@ -329,8 +348,9 @@ class Rule:
 
     @property
     def secrets(self) -> frozenset[str]:
-        """Secret names the inject templates refer to (for config validation)."""
-        return frozenset(n for t in self.inject.values() for n in _SECRET_REF.findall(t))
+        """Secret names the inject templates and the credential refer to (for config validation)."""
+        named = frozenset(n for t in self.inject.values() for n in _SECRET_REF.findall(t))
+        return named | self.credential.secrets if self.credential is not None else named
 
     def matches_path(self, normalized: str) -> bool:
         segs = normalized[1:].split("/")
@@ -368,7 +388,11 @@ def must_strip(header: str | bytes, rule: Rule | None) -> bool:
     name = name.strip().lower().replace("_", "-")
     if name == "proxy-authorization" or name.startswith("impersonate-"):
         return True
-    return rule is not None and any(name == h.lower().replace("_", "-") for h in rule.inject)
+    if rule is None:
+        return False
+    if rule.credential is not None and name in rule.credential.strips:
+        return True
+    return any(name == h.lower().replace("_", "-") for h in rule.inject)
 
 
 # --- the policy -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from config import Config
 from config.schema import EgressRule, EgressSettings
 from egress.ca import CertificateAuthority, LeafCache
 from egress.clienthello import parse_client_hello, vet_client_hello
+from egress.credentials import CredentialBroker, CredentialError, OutgoingRequest, credential_spec
 from egress.framing import framing_problem
 from egress.hosts import HostError, format_authority, parse_authority
 from egress.paths import PathError, normalize_target, split_absolute_form
@@ -44,6 +45,9 @@ log = logging.getLogger("tollgate.egress")
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT_S = 30.0
 READ_SIZE = 256 * 1024
+# Bodies a credential must hash before the head can leave (AWS APIs other than S3 sign the payload):
+# API calls are small, and uploads carry their own hash (x-amz-content-sha256) and stream.
+MAX_SIGNED_BODY = 8 * 1024 * 1024
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
 )
@@ -76,6 +80,7 @@ def rule_from_config(r: EgressRule) -> Rule:
         allow_private=r.allow_private,
         inject=dict(r.inject),
         name=r.name,
+        credential=credential_spec(r.credential) if r.credential is not None else None,
     )
 
 
@@ -208,6 +213,7 @@ class EgressProxy:
         self.own = own
         self.upstream_ssl = upstream_ssl or _upstream_context(runtime.settings)
         self.pool = UpstreamPool()
+        self.credentials = CredentialBroker()
         self.tunnels: set[Tunnel] = set()
         self.ca_pem = ca.cert_pem()
 
@@ -341,7 +347,8 @@ class EgressProxy:
         """The origin switched protocols: pass its 101 on, then relay raw frames both ways."""
         up_reader, up_writer = conn
         headers = [(n, v) for n, v in response.headers if n not in HOP_BY_HOP]
-        headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
+        protocol = _header(response.headers, b"upgrade") or "websocket"
+        headers += [(b"connection", b"Upgrade"), (b"upgrade", protocol.encode("latin-1"))]
         writer.write(inner.send(h11.InformationalResponse(status_code=101, headers=headers, reason=response.reason)))
         # Bytes either side sent right behind the handshake are already in h11's buffers.
         if inner.trailing_data[0]:
@@ -630,9 +637,12 @@ class EgressProxy:
         if not decision.allowed:
             raise refuse(403, decision.reason, f"{method} {path_only} is not allowed ({decision.reason})")
         upgrade = _header(request.headers, b"upgrade")
-        if upgrade is not None and upgrade.strip().lower() != "websocket":
-            raise refuse(501, "upgrade_not_supported", "only WebSocket upgrades are relayed")
-        if rule.inject and not tls:
+        if upgrade is not None:
+            upgrade = upgrade.strip().lower()
+            # Kubernetes exec/attach/port-forward also speak SPDY/3.1 (kubectl before 1.30).
+            if upgrade != "websocket" and (rule.credential is None or upgrade not in rule.credential.upgrades):
+                raise refuse(501, "upgrade_not_supported", "only WebSocket upgrades are relayed")
+        if (rule.inject or rule.credential) and not tls:
             raise refuse(403, "inject_requires_tls", "credentials are injected over TLS only: use https://")
         try:
             injected = self.runtime.injection(rule)
@@ -641,21 +651,37 @@ class EgressProxy:
         headers = [(n, v) for n, v in request.headers if n not in HOP_BY_HOP and not must_strip(n, rule)]
         headers += injected
         if upgrade is not None:
-            headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
-        upstream_request = h11.Request(method=request.method, target=normalize_target(target).encode(), headers=headers)
+            headers += [(b"connection", b"Upgrade"), (b"upgrade", upgrade.encode())]
+        origin_target = normalize_target(target)
 
         # Parse the start of the body before anything goes upstream: a malformed first chunk is
         # refused here, and the origin never sees a request that cannot be completed.
         first = await _body_event(inner, reader)
+        body: bytes | None = None  # read whole: a credential signs it
+        if rule.credential is not None:
+            if rule.credential.needs_body(request.headers):
+                body = await _whole_body(inner, reader, first)
+                headers = [(n, v) for n, v in headers if n != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+            outgoing = OutgoingRequest(method, origin_target, tunnel.host, tunnel.port, request.headers, headers, body)
+            try:
+                headers = await self.credentials.apply(rule.credential, tunnel.identity, self.runtime.secrets, outgoing)
+            except CredentialError as e:
+                raise refuse(e.status, e.reason, e.message) from None
+        upstream_request = h11.Request(method=request.method, target=origin_target.encode(), headers=headers)
         key = (tunnel.identity.agent_id, tunnel.host, tunnel.port)
         conn = self.pool.get(key) or await self._dial(tunnel.host, tunnel.port, rule, tls)
         up = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         up_reader, up_writer = conn
         reusable = False
         try:
-            sent = await _copy_body(
-                inner, reader, up, up_writer, client_side=True, first=first, prefix=up.send(upstream_request)
-            )
+            if body is None:
+                sent = await _copy_body(
+                    inner, reader, up, up_writer, client_side=True, first=first, prefix=up.send(upstream_request)
+                )
+            else:
+                up_writer.write(up.send(upstream_request) + up.send(h11.Data(data=body)) + up.send(h11.EndOfMessage()))
+                sent = len(body)
             response = await _within(self.runtime.settings.idle_timeout_s, up, up_reader)
             while isinstance(response, h11.InformationalResponse):
                 if response.status_code == 101 and upgrade is not None:
@@ -741,6 +767,22 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> Any
             conn.receive_data(await reader.read(READ_SIZE))
             continue
         return event
+
+
+async def _whole_body(src: h11.Connection, reader: asyncio.StreamReader, first: Any) -> bytes:
+    """A request body read to its end, for a credential that signs it (bounded: 413 beyond)."""
+    chunks: list[bytes] = []
+    size = 0
+    event = first
+    while not isinstance(event, h11.EndOfMessage):
+        if not isinstance(event, h11.Data):
+            raise ProxyError(400, "bad_request_body", "the request body ended early")
+        size += len(event.data)
+        if size > MAX_SIGNED_BODY:
+            raise ProxyError(413, "body_too_large_to_sign", f"bodies over {MAX_SIGNED_BODY} bytes cannot be re-signed")
+        chunks.append(event.data)
+        event = await _body_event(src, reader)
+    return b"".join(chunks)
 
 
 async def _body_event(src: h11.Connection, reader: asyncio.StreamReader) -> Any:
