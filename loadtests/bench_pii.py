@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pii_evalsets  # noqa: E402
+
 from pii.detect import detect  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "pii"
@@ -38,6 +40,7 @@ RESULTS = ROOT / "loadtests" / "results"
 NER_TYPES = frozenset({"PERSON", "ORGANIZATION", "LOCATION"})
 TARGET_MBPS = 5.0
 TARGET_LEAK = 0.01
+TARGET_LEAK_GENERATED = 0.02  # keyword-context families; fixed-shape families must not leak at all
 
 _PROSE = (
     "Thanks for the quick reply. We looked at the logs again this morning and the export job still stops "
@@ -96,6 +99,35 @@ def quality(corpus_path: Path) -> dict:
         f"({'ok' if ok_fp else 'MISSED'})"
     )
     return rep
+
+
+def generated() -> bool:
+    """The generated sets (loadtests/pii_evalsets.py): secrets of every family in every syntax, and
+    PII-free texts. A secret leaks when less than 90% of it is masked."""
+    total: dict[str, int] = {}
+    leaked: dict[str, list[str]] = {}
+    for d in pii_evalsets.secret_samples():
+        kind = d["meta"]["kind"]
+        sp = d["spans"][0]
+        total[kind] = total.get(kind, 0) + 1
+        if not pii_evalsets.masked(detect(d["text"]), sp["start"], sp["end"]):
+            leaked.setdefault(kind, []).append(d["id"])
+    clean = pii_evalsets.clean_samples()
+    fps = [d["id"] for d in clean if detect(d["text"])]
+    families = {d["meta"]["family"] for d in pii_evalsets.secret_samples()}
+    syntaxes = {d["meta"]["syntax"] for d in pii_evalsets.secret_samples()}
+    print(f"\n== generated secrets: {len(families)} families x {len(syntaxes)} syntaxes")
+    ok = True
+    for kind, n in total.items():
+        miss = leaked.get(kind, [])
+        target = 0.0 if kind == "fixed" else TARGET_LEAK_GENERATED
+        ok &= len(miss) <= target * n
+        rate = f"{100 * len(miss) / n:.1f}%, target <= {100 * target:.0f}%"
+        print(f"{kind:<8} {n:>5} samples, leaked {len(miss):>4} ({rate})")
+        for i in miss[:8]:
+            print(f"    {i}")
+    print(f"PII-free generated texts with a prediction: {len(fps)}/{len(clean)} (target <= 5%)")
+    return ok and len(fps) <= 0.05 * len(clean)
 
 
 def _time(texts: list[str], rounds: int, fn: Callable[[str], object]) -> float:
@@ -160,6 +192,7 @@ def main() -> None:
     args = ap.parse_args()
     if not args.no_quality:
         quality(args.corpus)
+        generated()
     if not args.no_speed:
         speed(args.corpus, args.speed_mb, args.rounds)
 

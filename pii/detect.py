@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pii import checksums as ck
 from pii import context as cx
 from pii import patterns as pt
+from pii import secret_rules as sr
 
 try:  # libphonenumber metadata; without it, phone numbers are checked by shape and length only
     import phonenumbers as _pn
@@ -326,8 +327,8 @@ def _aws_access_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         return
     for m in pt.AWS_ACCESS_KEY.finditer(text):
         s = m.start()
-        if (s and text[s - 1].isalnum()) or m.group().endswith("EXAMPLE"):  # AWS docs' sample key
-            continue
+        if (s and text[s - 1].isalnum()) or _degenerate(m.group()[4:]):
+            continue  # AWS's own documentation key (…EXAMPLE) is kept: a key's shape is enough
         out.append((s, m.end(), "AWS_ACCESS_KEY", 0.95, _PRIO["AWS_ACCESS_KEY"]))
 
 
@@ -448,14 +449,20 @@ _LIBPQ_PASSWORD = re.compile(r"password=(\S+)")
 
 
 def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Tokens with a provider's fixed shape (pii/secret_rules.py). Masked whatever their entropy or
+    wording ("EXAMPLE", "test"): only a body of one repeated character (`sk-xxxx…`) is let through."""
     text, n = doc.text, doc.n
     prio = _PRIO["API_KEY"]
+    hits = [(m.start(1), m.group(1)) for m in sr.PREFIX_AT_WORD.finditer(text)]
+    if (first := sr.PREFIX_WORD.match(text)) is not None:
+        hits.insert(0, (0, first.group()))
+    hits += [(m.start(), m.group()) for m in sr.PREFIX_INNER.finditer(text)]
     done = -1
-    for hit in pt.PROVIDER_PREFIX.finditer(text):
-        if hit.start() < done:
+    for at, lit in sorted(hits):
+        if at < done:
             continue
-        for offset, pat in pt.PROVIDER_BY_LITERAL[hit.group()]:
-            s = hit.start() - offset
+        for family, offset, pat in sr.BY_LITERAL[lit]:
+            s = at - offset
             m = pat.match(text, s) if s >= 0 else None
             if m is None:
                 continue
@@ -464,20 +471,61 @@ def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
                 continue  # inside a longer identifier: task-…, mask_…
             if e < n and (text[e].isalnum() or text[e] == "_"):
                 continue
-            v = m.group()
-            body = v[offset + len(hit.group()) :]
-            # Redacted or placeholder keys (sk-…XXXX, sk_test_xxxxxxxx, sk-your-key-here) carry no secret.
-            if pt.PLACEHOLDER_HINT.search(v) or len(set(body)) < 8:
+            if _degenerate(m.group()[offset + len(lit) :] or m.group()):
                 continue
-            if _identifier(body) and not any(c.isdigit() for c in body):  # sk-not-a-real-key, ghp_ExampleTokenValue
+            body = m.group()
+            if family in sr.WEAK_FAMILIES and (not _has_digit(body) or _identifier(body)):
                 continue
-            if not any(c.isdigit() for c in body) and not (
-                any(c.isupper() for c in body) and any(c.islower() for c in body)
-            ):
-                continue
-            out.append((s, e, "API_KEY", 0.95, prio))
+            if family in sr.URL_FAMILIES:
+                s = _url_start(text, s)
+            out.append((s, e, sr.TYPE_OF_FAMILY.get(family, "API_KEY"), 0.95, prio))
             done = e
             break
+    _scanned_tokens(doc, out)
+
+
+def _degenerate(body: str) -> bool:
+    """`XXXXXXXX`, `x-x-x-x`: a placeholder, the only wording a fixed-shape token is excused for."""
+    return len(set(body)) <= 2
+
+
+def _url_start(text: str, s: int) -> int:
+    """Back from a webhook's host over its subdomain and `https://`."""
+    while s > 0 and (text[s - 1].isalnum() or text[s - 1] in ".-"):
+        s -= 1
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme, s - len(scheme)):
+            return s - len(scheme)
+    return s
+
+
+def _scanned_tokens(doc: _Doc, out: list[_Cand]) -> None:
+    """Fixed shapes without a literal prefix, each behind a substring gate."""
+    text, low = doc.text, doc.low
+    prio = _PRIO["API_KEY"]
+    if ":A" in text:  # Telegram bot token: back from ":A" over the bot id
+        for i in _find_all(text, ":A"):
+            s = i
+            while s > 0 and i - s <= 16 and text[s - 1].isdigit():
+                s -= 1
+            m = sr.TELEGRAM.match(text, s) if i - s >= 5 else None
+            if m:
+                out.append((s, m.end(), "API_KEY", 0.95, prio))
+    if "facebook" in low:
+        for m in sr.FACEBOOK_APP_TOKEN.finditer(text):
+            out.append((m.start(), m.end(), "API_KEY", 0.9, prio))
+    if ".acc" in text:
+        for m in sr.AUTHRESS.finditer(text):
+            out.append((m.start(), m.end(), "API_KEY", 0.95, prio))
+    if "curl" in low:
+        for m in sr.CURL_USER.finditer(text):
+            cred = m.group(2)
+            if not _placeholder_credential(cred.split(":", 1)[1]) and not pt.PLACEHOLDER_HINT.search(cred):
+                out.append((m.start(2), m.end(2), "API_KEY", 0.85, prio))
+    if "live_" in text or "test_" in text:
+        for m in sr.LOB.finditer(text):
+            if not (m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")):
+                out.append((m.start(), m.end(), "API_KEY", 0.9, prio))
 
 
 def _is_cursor(v: str) -> bool:
@@ -499,15 +547,24 @@ _IDENT_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def _identifier(v: str) -> bool:
-    """A name made of words (keep_old_secret_for_24_hours, PKCS12PrivateKeyTypes): every camelCase or
-    snake_case segment a word of 3+ letters or a short number. Random secrets split into scraps."""
+    """A name made of words (keep_old_secret_for_24_hours, PKCS12PrivateKeyTypes): joined by `_`/`-`
+    or camelCase humps, every segment a pronounceable word of 3+ letters or a short number. Random
+    secrets split into scraps: digits scattered through them, runs without a vowel."""
     if not v[:1].isalpha() or not v.replace("_", "").replace("-", "").isalnum():
         return False
+    if "_" not in v and "-" not in v and not _HUMP.search(v):
+        return False  # one lowercase run with digits (esibi6u5seibev) is not a name
+    if "_" not in v and not any(c.islower() for c in v):
+        return False  # API-ERXHAAM18AOEOZ: capitals joined by dashes are a key, MAX_RETRIES a name
     segs = _IDENT_SEGMENTS.findall(v)
-    if len(segs) < 2:
-        return False
-    words = sum(1 for s in segs if (s.isdigit() and len(s) <= 4) or (s.isalpha() and len(s) >= 3))
+    if len(segs) < 2 or sum(g.isdigit() for g in segs) > 2:
+        return False  # digits scattered through it: random, not a name (abb9z4fthzyb9acu)
+    words = sum(1 for g in segs if (g.isdigit() and len(g) <= 4) or (g.isalpha() and len(g) >= 3 and _VOWELS & set(g)))
     return words >= len(segs) - 1 and words >= 2  # one scrap allowed: password_reset_v2
+
+
+_HUMP = re.compile(r"[a-z0-9][A-Z]")
+_VOWELS = frozenset("aeiouyAEIOUY")
 
 
 def _secret_value_ok(v: str, password: bool) -> bool:
@@ -532,6 +589,47 @@ def _secret_value_ok(v: str, password: bool) -> bool:
     if len(v) < 16 or not any(c.isdigit() for c in v) or not any(c.isalpha() for c in v):
         return False
     return ck.shannon_entropy(v) >= 3.0
+
+
+def _names_provider(name: str) -> bool:
+    return sr.PROVIDER_WORD.search(name) is not None
+
+
+_SECTION = re.compile(r"\[([\w.\- \"']{1,64})\][ \t]*\r?\n")
+
+
+def _section_name(text: str, pos: int) -> str:
+    """The INI/TOML section header right above a key (`[heroku]`), lower-cased, or ""."""
+    ls = text.rfind("\n", 0, pos) + 1
+    if ls == 0:
+        return ""
+    top = text.rfind("\n[", max(0, ls - 512), ls)
+    at = top + 1 if top >= 0 else (0 if text.startswith("[") and ls <= 512 else -1)
+    if at < 0:
+        return ""
+    m = _SECTION.match(text, at)
+    return m.group(1).lower() if m else ""
+
+
+_HEX_PAIR = re.compile(r"[a-fA-F0-9]{8}:[a-fA-F0-9]{8}")  # Sidekiq Enterprise credentials
+
+
+def _provider_value_ok(v: str) -> bool:
+    """A value next to a provider's name: its ids and keys come in shapes a generic entropy filter
+    refuses (UUIDs, 16-18 digit ids, 14-character keys). Placeholders and code still do not count."""
+    if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v) or pt.ENV_REFERENCE.fullmatch(v):
+        return False
+    if pt.UUID.fullmatch(v) or _HEX_PAIR.fullmatch(v):
+        return True
+    if v.isdigit():
+        return 14 <= len(v) <= 20
+    if len(v) < 14 or ":" in v or "://" in v or "@" in v or _ISO_TS.fullmatch(v):
+        return False
+    if pt.WORDY.fullmatch(v) or _identifier(v) or _CODE_EXPR.fullmatch(v) or pt.PATHLIKE.fullmatch(v):
+        return False
+    if not _has_digit(v) and not (any(c.isupper() for c in v) and any(c.islower() for c in v)):
+        return False
+    return ck.shannon_entropy(v) >= 2.8
 
 
 # Compounds ending in "key" that name a secret; other words ending in it (monkey, hockey) do not.
@@ -582,6 +680,9 @@ def _basic_credentials(v: str) -> bool:
 
 
 def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Values assigned to a credential's name, in any syntax (pt.SECRET_VALUE). A name with a
+    provider's word in it (`telegram_bot_token`, `discord_client_id`, `BUNDLE_GEMS__CONTRIBSYS__COM`)
+    takes that provider's value shapes too: UUIDs, long digit ids, short keys."""
     text = doc.text
     last_name_end = -1
     for p in doc.hits("secret"):
@@ -594,19 +695,31 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         if val is None:
             continue
         head = p  # cheapest checks first: most keyword hits have no value after them
-        while head > 0 and p - head < 40 and (text[head - 1].isalnum() or text[head - 1] in "_.-"):
+        while head > 0 and p - head < 40 and (text[head - 1].isalnum() or text[head - 1] in "_.-$"):
             head -= 1
         words = _norm(text[head:name_end]).split()
-        if not _secret_name_ok(words):
-            continue
-        if pt.SECRET_NAME_DENY.search(" ".join(words)) and not any(w.startswith(("secret", "passw")) for w in words):
-            continue
+        # The provider may also be named by the section the key sits in ([heroku] token = …) or
+        # just before the key in prose ("the discord token we use: …").
+        context = _section_name(text, head) + doc.low[max(0, head - 24) : head]
+        provider = _names_provider("".join(words) + " " + context) and not pt.PROVIDER_NAME_DENY.search(" ".join(words))
+        if not provider:
+            if not _secret_name_ok(words):
+                continue
+            if pt.SECRET_NAME_DENY.search(" ".join(words)) and not any(
+                w.startswith(("secret", "passw")) for w in words
+            ):
+                continue
         vs, vend = val.start(2), val.end(2)
         if vend < len(text) and text[vend] in "([":
             continue  # a call or subscript: code, not a literal
         ve = _strip_trailing(text, vs, vend)
+        v = text[vs:ve]
         password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
-        if (val.group(1) and _basic_credentials(text[vs:ve])) or _secret_value_ok(text[vs:ve], password):
+        if (
+            (val.group(1) and _basic_credentials(v))
+            or _secret_value_ok(v, password)
+            or (provider and _provider_value_ok(v))
+        ):
             out.append((vs, ve, "API_KEY", 0.8, _GENERIC_PRIO))
             last_name_end = ve
     for p in doc.hits("rate"):

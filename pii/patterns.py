@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from pii.trie import trie_regex
+
 # --- structural secrets --------------------------------------------------------------------
 
 PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
@@ -17,7 +19,7 @@ PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\+[nrt]|[A-Za-z-]+: [^\n\\]*(?:\n|\
 PEM_MAX = 64 * 1024  # an RSA-16384 key is ~12 KiB; past this it is not one key block
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-AWS_ACCESS_KEY = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+AWS_ACCESS_KEY = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])")
 # 40 characters of base64 alphabet, not part of a longer run; the label decides.
 AWS_SECRET_VALUE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
@@ -52,44 +54,24 @@ LIBPQ_CONN = re.compile(
     r"[a-z_]+=[^\s'\"`]+"
 )
 
-# --- provider API keys ---------------------------------------------------------------------
-
-# (literal, where the key starts relative to it, pattern). Token bodies are the providers'
-# documented alphabets. The literals are found in one trie pass; each pattern is then only tried
-# where its literal occurs.
-PROVIDER_KEYS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
-    ("sk-", 0, re.compile(r"sk-ant-[a-z]{2,8}\d{2}-[A-Za-z0-9_-]{20,}|sk-ant-[A-Za-z0-9_-]{32,}")),
-    ("sk-", 0, re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}")),
-    ("gh", 0, re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
-    ("github_pat_", 0, re.compile(r"github_pat_[A-Za-z0-9_]{40,}")),
-    ("_live_", 2, re.compile(r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),  # Stripe secret/restricted; pk_ is public
-    ("_test_", 2, re.compile(r"(?:sk|rk)_test_[A-Za-z0-9]{16,}")),
-    ("whsec_", 0, re.compile(r"whsec_[A-Za-z0-9+/=]{24,}")),
-    ("xox", 0, re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,}")),
-    ("AIza", 0, re.compile(r"AIza[0-9A-Za-z_-]{35}")),
-    ("hf_", 0, re.compile(r"hf_[A-Za-z0-9]{30,}")),
-    ("SG.", 0, re.compile(r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}")),
-    ("glpat-", 0, re.compile(r"glpat-[A-Za-z0-9_-]{20,}")),
-    ("npm_", 0, re.compile(r"npm_[A-Za-z0-9]{36}")),
-    ("pypi-", 0, re.compile(r"pypi-AgE[A-Za-z0-9_-]{50,}")),
-    ("dop_v1_", 0, re.compile(r"dop_v1_[a-f0-9]{64}")),
-    ("shp", 0, re.compile(r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}")),
-    ("gsk_", 0, re.compile(r"gsk_[A-Za-z0-9]{40,}")),
-    ("xai-", 0, re.compile(r"xai-[A-Za-z0-9]{40,}")),
-    ("hooks.slack.com", 8, re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}")),
-)
-PROVIDER_BY_LITERAL: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
-for _lit, _off, _pat in PROVIDER_KEYS:
-    PROVIDER_BY_LITERAL.setdefault(_lit, []).append((_off, _pat))
-PROVIDER_PREFIX_WORDS = sorted(PROVIDER_BY_LITERAL)
-
 # Keyword-anchored generic secret: a label word (LABEL_GATES["secret"]) is found first, then the
 # rest of its name (GITHUB_TOKEN, secretAccessKey, x-api-key), a separator and the value.
 SECRET_NAME_TAIL = re.compile(r"[\w.-]{0,30}")
 SECRET_VALUE = re.compile(
-    r"[\"'`]?(?:[ \t]*(?:=>|:=|[:=])[ \t]*|>|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?)[\"'`]?"  # `>`: <password>…
+    r"(?:\\*[\"'`])?\]?"  # the key's closing quote (JSON-escaped too) or subscript bracket
+    r"(?:[ \t]*:?[ \t]*(?:string|String|str|const|final|char ?\*|\[\]byte)(?=[ \t]*:?=))?"  # Go/Kotlin/C type
+    r"[ \t]*(?:"
+    # assignment in any language (Makefile ::= :::= ?= +=, PHP .= ??=, Go :=), a call or CSV cell
+    # (`setProperty("K", "v")`, `k,v`), an XML element (`<k>v`), YAML block scalars and a value on
+    # the next line
+    r"(?:=>|->|\?\?=|\|\|=|&&=|:{1,3}=|[.?+|&!]?=|:|,|\(|>|\|\||\{[ \t]*\r?\n?[ \t]*(?:default|value)[ \t]*=)"
+    r"(?:[ \t]*[|>][-+]?(?=[ \t]*\r?\n))?[ \t]*(?:\r?\n[ \t]*)?"
+    r"|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?"  # prose: "token abc…", "the password is …"
+    r"|(?:[ \t]+[A-Za-z]+){1,5}:[ \t]+"  # prose: "the token we use in staging: …"
+    r")"
+    r"(?:\\*[\"'`])?"
     r"(?:(?i:bearer|(basic)|token)[ \t]+)?"
-    r"([A-Za-z0-9_\-+/=.~!@#$%^&*]{8,400})"
+    r"([A-Za-z0-9_\-+/=.~!@#$%^&*:]{8,400})"
 )
 # Phrases that make an unlabelled high-entropy token in the same sentence a credential:
 # "Can you check why <token> hits the rate limit", "I pushed <token> to a public repo, revoke it".
@@ -274,6 +256,13 @@ SECRET_NAME_DENY = re.compile(
     r"|digest|fingerprint|etag|crc\d*)\b"
 )
 
+# Names with a provider's word that still hold no credential (github_username, stripe_customer_url).
+PROVIDER_NAME_DENY = re.compile(
+    r"\b(?:user ?name|user|login|email|handle|url|uri|endpoint|host\w*|domain|region|path|file|dir|version|channel"
+    r"|team|org|repo\w*|project|page|site|link|webhook ?url|public|pub|publishable|enabled|timeout|model|mode"
+    r"|release|commit|sha\d*|hash\w*|digest|checksum|revision|rev|build|etag|fingerprint)\b"
+)
+
 # Label words that open a labelled-value pass: it looks only near them (or in the table they head).
 # The label regexes above decide; these only have to be a superset of what they accept in practice.
 # All groups are found in one pass of LABEL_WORD (a trie-shaped regex runs ~2x faster than one
@@ -291,7 +280,12 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
         "meine nummer", "mijn nummer", "il mio numero", "meu número",
     ),
     "aws": ("secret", "aws"),
-    "secret": ("key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer"),
+    # Client and app ids count only under a provider's name (discord_client_id); Sidekiq's
+    # credentials live in BUNDLE_GEMS__CONTRIBSYS__COM.
+    "secret": (
+        "key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer", "client_id", "clientid",
+        "client-id", "app_id", "appid", "contribsys",
+    ),
     "rate": ("rate limit", "rate-limit", "ratelimit", "revoke", "rotate", "public repo", "leaked", "still valid"),
 }  # fmt: skip
 LABEL_GROUPS: dict[str, tuple[str, ...]] = {}
@@ -300,24 +294,5 @@ for _group, _words in LABEL_GATES.items():
         LABEL_GROUPS[_w] = (*LABEL_GROUPS.get(_w, ()), _group)
 
 
-def _trie_regex(words: list[str]) -> str:
-    trie: dict[str, dict] = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, dict]) -> str:
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 and "" not in node else "(?:" + "|".join(alts) + ")"
-        return body + ("?" if "" in node else "")
-
-    return build(trie)
-
-
 # Longest word first at each position (the trie's optional tails are greedy).
-LABEL_WORD = re.compile(_trie_regex(sorted(LABEL_GROUPS)))
-PROVIDER_PREFIX = re.compile(_trie_regex(PROVIDER_PREFIX_WORDS))
+LABEL_WORD = re.compile(trie_regex(sorted(LABEL_GROUPS)))

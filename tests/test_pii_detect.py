@@ -441,8 +441,15 @@ def test_aws_secret_key(text: str) -> None:
     only(text, value, "AWS_SECRET_KEY")
 
 
+def test_documentation_shaped_keys_are_masked_fail_closed() -> None:
+    # A provider's exact shape is enough: "EXAMPLE" or "test" in the token does not let it through.
+    only("AKIAIOSFODNN7EXAMPLE is the documentation key", "AKIAIOSFODNN7EXAMPLE", "AWS_ACCESS_KEY")
+    only("token: ghp_ExampleTokenValueForTheDocs1234567", "ghp_ExampleTokenValueForTheDocs1234567", "API_KEY")
+    # Only a body of one repeated character is a placeholder, not a key.
+    assert found("AKIAXXXXXXXXXXXXXXXX and sk-xxxxxxxxxxxxxxxxxxxxxxxx") == []
+
+
 def test_aws_negatives() -> None:
-    assert found("AKIAIOSFODNN7EXAMPLE is the documentation key") == []
     # 40 characters, but nothing says AWS or secret: a git SHA-like or random id stays untouched.
     assert found("request_id=Zk9aX1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvWxYz") == []
 

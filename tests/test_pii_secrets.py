@@ -1,0 +1,98 @@
+"""The secrets tier against generated credentials: every family of loadtests/pii_evalsets.py in every
+assignment syntax (config formats, a dozen languages, Makefiles, curl), plus the cases the issue
+names one by one. Pure: pii.detect on strings."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pii import detect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loadtests"))
+import pii_evalsets
+
+
+def _masked(text: str, start: int, end: int) -> bool:
+    return pii_evalsets.masked(detect(text), start, end)
+
+
+def test_every_fixed_shape_family_is_masked_in_every_syntax() -> None:
+    leaks = []
+    for d in pii_evalsets.secret_samples(seed=11):
+        if d["meta"]["kind"] == "fixed":
+            sp = d["spans"][0]
+            if not _masked(d["text"], sp["start"], sp["end"]):
+                leaks.append(d["id"])
+    assert leaks == []
+
+
+def test_keyword_families_are_masked_next_to_their_provider_name() -> None:
+    total, missed = Counter(), Counter()
+    for d in pii_evalsets.secret_samples(seed=12):
+        if d["meta"]["kind"] == "keyword":
+            sp = d["spans"][0]
+            total[d["meta"]["syntax"]] += 1
+            missed[d["meta"]["syntax"]] += not _masked(d["text"], sp["start"], sp["end"])
+    assert sum(missed.values()) <= 0.02 * sum(total.values()), missed.most_common(5)
+
+
+def test_generated_clean_texts_stay_untouched() -> None:
+    assert {d["id"]: detect(d["text"]) for d in pii_evalsets.clean_samples() if detect(d["text"])} == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # the syntaxes that used to hide almost every secret
+        ('var stripeToken string = "{v}"', "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ('$telegramToken .= "{v}";', "5729301846:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+        ('System.setProperty("GRAFANA_TOKEN", "{v}");', "glsa_pF8u2Xn7QkW4rTz9LmB3cVy6HdJs1aEo_3f9a1c2e"),
+        ("<hfOrgToken>\n    {v}\n</hfOrgToken>", "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"),
+        (
+            'VAULT_TOKEN ::= "{v}"',
+            "hvs.CAESIJ7x2Lk9QmV4bN8pR3tY6wZ1aD5fG0hK2jL4nM7qS9uX" + "Gh4KHGh2cy5abcDEF123ghiJKL456mnoPQR789stuV",
+        ),
+        (
+            'TF_TOKEN :::= "{v}"',
+            "xq7mP2nR9sT4vW.atlasv1.kL3jH8gF5dS2aZ9xC6vB1nM4qW7eR0tY3uI6oP9aS2dF5gH8jK1lZ4xC7vB0nM3qW6eR9t",
+        ),
+        ('AGE_KEY ?= "{v}"', "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" + "QPZRY9X8GF2TVDW0S3JN54KHCE"),
+        # UUID-shaped keys and long digit ids count next to their provider's name
+        ('heroku_api_key: "{v}"', "3f2b8c1e-9a4d-4e5f-8b7a-1c2d3e4f5a6b"),
+        ('discord_client_id = "{v}"', "123456789012345678"),
+        ("export BUNDLE_ENTERPRISE__CONTRIBSYS__COM={v}", "cafe1234:dead5678"),
+        # a base64-wrapped JWT and curl's credentials
+        ("auth={v}", "ZXlKaGJHY2lPaUpJVXpJMU5pSXNJblI1Y0NJNklrcFhWQ0o5LmV5SnpkV0lpT2lJeE1qTTBOVFkzT0Rrd0luMA"),
+        ("curl -u deploy:{v} https://registry.internal/v2/", "Xk9!mQ2#pL7zR4"),
+    ],
+)
+def test_secret_in_the_syntaxes_that_used_to_hide_it(text: str, value: str) -> None:
+    text = text.format(v=value)
+    start = text.index(value)
+    assert _masked(text, start, start + len(value)), detect(text)
+
+
+def test_documentation_shaped_keys_are_masked() -> None:
+    text = 'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"  # the key from the AWS docs'
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [("AKIAIOSFODNN7EXAMPLE", "AWS_ACCESS_KEY")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "heroku_app_name: my-staging-app-2024",
+        "discord_channel: 123456789012345678",  # a channel is no credential
+        "github_username: octocat-1234567",
+        "sentry_release: 92c509c592274e7f72e392fe6fae797081fd1dea",
+        "twitter_url: https://twitter.com/example_account_123",
+        'STRIPE_API_KEY = os.environ["STRIPE_API_KEY"]',
+        "curl -u $CI_USER:$CI_PASSWORD https://example.com",
+        "b_render_the_list_of_items_in_the_sidebar_for_v2 = None",
+    ],
+)
+def test_provider_names_without_a_credential(text: str) -> None:
+    assert detect(text) == []
