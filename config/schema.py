@@ -62,21 +62,37 @@ class MockSettings(Strict):
     embedding_dims: int = Field(16, gt=0, le=8192)
 
 
+# The Messages API version sent when the agent names none (the one every current model accepts).
+ANTHROPIC_VERSION = "2023-06-01"
+_BASE_URL_EXAMPLES = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
+
 class Provider(Strict):
+    """A model provider. `openai`: Chat Completions, Completions, Embeddings and the Responses API
+    under base_url (which ends in /v1). `anthropic`: the Messages API under base_url (without /v1,
+    as the Anthropic SDKs take it). `mock`: built in, speaks both."""
+
     name: Id
-    kind: Literal["openai", "mock"]
+    kind: Literal["openai", "anthropic", "mock"]
     base_url: str | None = None
     api_key: str | None = None
     mock: MockSettings = MockSettings()
+    # `anthropic-version` toward the provider when the agent sends none.
+    anthropic_version: str = ANTHROPIC_VERSION
+    # Responses API: let the provider keep conversation state (`store`, `previous_response_id`).
+    # Off by default: stored conversations live upstream (masked), outside this request's vault.
+    responses_state: bool = False
     models: list[Model] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _base_url_for_http(self) -> Provider:
-        if self.kind == "openai":
+        if self.kind in _BASE_URL_EXAMPLES:
             if not self.base_url:
-                raise ValueError("kind 'openai' needs base_url (e.g. https://api.openai.com/v1)")
+                raise ValueError(f"kind {self.kind!r} needs base_url (e.g. {_BASE_URL_EXAMPLES[self.kind]})")
             if not self.base_url.startswith(("http://", "https://")):
                 raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if self.responses_state and self.kind != "openai":
+            raise ValueError("responses_state applies to kind 'openai' only (the mock keeps no state)")
         return self
 
 

@@ -1,4 +1,5 @@
-"""The LLM door: OpenAI-compatible routes in front of the configured providers.
+"""The LLM door: OpenAI-compatible routes, the Responses API and the Messages API in front of the
+configured providers (what differs between those protocols lives in `gateway.protocols`).
 
 Per request: authenticate → read and validate the body → route the model → mask PII → reserve
 the worst-case cost on every budget level → call the provider → relay (streams chunk by chunk,
@@ -30,9 +31,10 @@ from config import Config, Model, Provider
 from gateway import metrics
 from gateway.auth import Directory, Principal, bearer_token, model_decision
 from gateway.errors import ApiError, bad_request
-from gateway.payloads import Endpoint, output_cap, parse_json, validate
-from gateway.relay import StreamRelay
-from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, encoding_for_model
+from gateway.payloads import Endpoint, parse_json, validate
+from gateway.protocols import ADAPTERS, Adapter
+from gateway.relay import EventRelay
+from gateway.tokenizer import count_text, encoding_for_model
 from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
 from pii import (
     PiiBlocked,
@@ -45,7 +47,6 @@ from pii import (
     mask_payload,
     policy_from,
     text_slots,
-    unmask_reply,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class Call:
     revoked: bool = False
     finished: bool = False
     surface: audit.Surface = "llm"
+    adapter: Adapter = ADAPTERS[Endpoint.CHAT]
     vault: Vault | None = None
     pii_counts: dict[str, int] = field(default_factory=dict)
     reservation: Reservation | None = None
@@ -135,12 +137,7 @@ class _RequestIds:
 new_request_id = _RequestIds()
 
 
-_KNOWN_PATHS = {
-    "/v1/chat/completions": "POST",
-    "/v1/completions": "POST",
-    "/v1/embeddings": "POST",
-    "/v1/models": "GET",
-}
+_KNOWN_PATHS = {**{a.path: "POST" for a in ADAPTERS.values()}, "/v1/models": "GET"}
 
 
 class LLMDoor:
@@ -152,9 +149,8 @@ class LLMDoor:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=2**40)  # limits are enforced per request from config
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/v1/completions", self._completions)
-        app.router.add_post("/v1/embeddings", self._embeddings)
+        for adapter in ADAPTERS.values():
+            app.router.add_post(adapter.path, self._handler(adapter))
         app.router.add_get("/v1/models", self._models)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         return app
@@ -172,14 +168,11 @@ class LLMDoor:
 
     # -- routes -------------------------------------------------------------------------------
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        return await self._proxy(request, Endpoint.CHAT)
+    def _handler(self, adapter: Adapter) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._proxy(request, adapter)
 
-    async def _completions(self, request: web.Request) -> web.StreamResponse:
-        return await self._proxy(request, Endpoint.COMPLETIONS)
-
-    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
-        return await self._proxy(request, Endpoint.EMBEDDINGS)
+        return handle
 
     async def _models(self, request: web.Request) -> web.Response:
         call = Call(new_request_id(), time.perf_counter(), Endpoint.CHAT)
@@ -198,13 +191,15 @@ class LLMDoor:
 
     async def _unknown(self, request: web.Request) -> web.Response:
         headers = {"x-request-id": new_request_id(), "x-tollgate-overhead-ms": "0.000"}
+        anthropic = request.path.startswith(ADAPTERS[Endpoint.MESSAGES].path)  # e.g. /v1/messages/count_tokens
         method = _KNOWN_PATHS.get(request.path)
         if method:
             err = ApiError(
                 405, f"{request.method} is not allowed on {request.path}: use {method}", code="method_not_allowed"
             )
-            return err.response({**headers, "Allow": method})
-        return ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route").response(headers)
+            return err.response({**headers, "Allow": method}, anthropic)
+        err = ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route")
+        return err.response(headers, anthropic)
 
     # -- the proxy path -----------------------------------------------------------------------
 
@@ -227,7 +222,7 @@ class LLMDoor:
                 )
             )
             message = (
-                "missing API key: send 'Authorization: Bearer <agent token>'"
+                "missing API key: send 'Authorization: Bearer <agent token>' or 'x-api-key: <agent token>'"
                 if token is None
                 else "invalid API key: the token is unknown or revoked"
             )
@@ -250,8 +245,9 @@ class LLMDoor:
                 raise too_large
         return bytes(body)
 
-    async def _proxy(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
-        call = Call(new_request_id(), time.perf_counter(), endpoint)
+    async def _proxy(self, request: web.Request, adapter: Adapter) -> web.StreamResponse:
+        endpoint = adapter.endpoint
+        call = Call(new_request_id(), time.perf_counter(), endpoint, adapter=adapter)
         metrics.LLM_IN_FLIGHT.inc()
         try:
             self._authenticate(request, call)
@@ -262,9 +258,10 @@ class LLMDoor:
             self._prepare(call, route, payload)
             await self._reserve(call, route, payload)
             body = orjson.dumps(payload)
+            headers = adapter.upstream_headers(request.headers, route.provider)
             t = time.perf_counter()
             try:
-                upstream = await route.upstream.open(endpoint.value, payload, body, call.request_id)
+                upstream = await route.upstream.open(endpoint.value, payload, body, call.request_id, headers)
             finally:
                 call.upstream_s += time.perf_counter() - t
             if call.stream and upstream.status == 200:
@@ -272,7 +269,7 @@ class LLMDoor:
             return await self._relay_unary(call, upstream)
         except ApiError as e:
             self._finish(call, e.status, 0, 0, reason=e.code or e.type)
-            return e.response(call.headers())
+            return e.response(call.headers(), adapter.anthropic_errors)
         except asyncio.CancelledError:
             self._finish(call, CLIENT_CLOSED, 0, 0, reason="client_closed")
             raise
@@ -281,7 +278,8 @@ class LLMDoor:
                 raise
             log.exception("internal error in request %s", call.request_id)
             self._finish(call, 500, 0, 0, reason="internal_error")
-            return ApiError(500, "internal error in tollgate", "server_error").response(call.headers())
+            error = ApiError(500, "internal error in tollgate", "server_error")
+            return error.response(call.headers(), adapter.anthropic_errors)
         finally:
             metrics.LLM_IN_FLIGHT.dec()
 
@@ -302,6 +300,13 @@ class LLMDoor:
                 f"'{model}' is an {route.model.kind} model and cannot serve {call.endpoint.value}",
                 param="model",
                 code="wrong_model_kind",
+            )
+        if route.provider.kind not in call.adapter.provider_kinds:
+            raise bad_request(
+                f"'{model}' is served by an {route.provider.kind} provider, which does not speak "
+                f"{call.adapter.path}; use {'/v1/messages' if route.provider.kind == 'anthropic' else '/v1/responses'}",
+                param="model",
+                code="wrong_protocol",
             )
         call.route = route
         call.model = model
@@ -369,22 +374,11 @@ class LLMDoor:
 
     def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
         """Estimate the prompt and the worst-case output; adapt the payload for the provider."""
-        enc = route.enc
-        if call.endpoint is Endpoint.CHAT:
-            call.prompt_estimate = count_chat_prompt(enc, payload["messages"])
-        else:
-            key = "prompt" if call.endpoint is Endpoint.COMPLETIONS else "input"
-            call.prompt_estimate = count_prompt_input(enc, payload[key])
-        call.max_output = (
-            0 if call.endpoint is Endpoint.EMBEDDINGS else output_cap(payload, route.model.max_output_tokens)
-        )
+        adapter = call.adapter
+        call.prompt_estimate = adapter.count_prompt(route.enc, payload)
+        call.max_output = adapter.output_cap(payload, route.model.max_output_tokens)
         call.stream = bool(payload.get("stream"))
-        if call.stream:
-            options = payload.get("stream_options") or {}
-            if not options.get("include_usage"):
-                # Usage is how streams get charged; the client did not ask, so the relay strips it.
-                call.detail["usage_injected"] = True
-                payload["stream_options"] = {**options, "include_usage": True}
+        adapter.prepare(payload, route.provider, call.detail)
         if route.model.upstream_name:
             payload["model"] = route.model.upstream_name
 
@@ -398,11 +392,10 @@ class LLMDoor:
         amount = worst_case(route.price, call.prompt_estimate, call.max_output)
         verdict, reservation = await self.guard.reserve(plan, call.request_id, amount)
         if not verdict.allowed and verdict.counter is not None and budget.clamp and call.max_output:
-            n = payload.get("n") if isinstance(payload.get("n"), int) else 1
+            n = call.adapter.choices(payload)
             tokens = affordable_output(route.price, call.prompt_estimate, verdict.headroom or 0) // n
             if tokens >= self.guard.settings.clamp_min_tokens:
-                key = "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
-                payload[key] = tokens
+                payload[call.adapter.output_key(payload)] = tokens
                 call.max_output = tokens * n
                 call.detail["clamped_max_tokens"] = tokens
                 amount = worst_case(route.price, call.prompt_estimate, call.max_output)
@@ -439,16 +432,18 @@ class LLMDoor:
         if upstream.status != 200:
             return self._upstream_error(call, upstream.status, body)
         tokens_in, tokens_out = call.prompt_estimate, 0
+        adapter = call.adapter
         try:
             reply = orjson.loads(body)
-            usage = reply.get("usage") if isinstance(reply, dict) else None
-            if isinstance(usage, dict):
-                tokens_in = int(usage.get("prompt_tokens") or 0)
-                tokens_out = int(usage.get("completion_tokens") or 0)
-            elif call.route is not None and isinstance(reply, dict):
-                tokens_out = sum(count_text(call.route.enc, s) for s in _reply_text(reply))
-            if call.vault is not None and isinstance(reply, dict):
-                unmask_reply(reply, call.vault)
+            if not isinstance(reply, dict):
+                raise TypeError
+            usage = adapter.reply_tokens(reply, call.route.enc) if call.route else None
+            if usage is not None:
+                tokens_in, tokens_out = usage
+            elif call.route is not None:
+                tokens_out = sum(count_text(call.route.enc, s) for s in adapter.reply_text(reply))
+            if call.vault is not None:
+                adapter.unmask_reply(reply, call.vault)
                 body = orjson.dumps(reply)
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
             call.detail["unparsed_reply"] = True
@@ -456,20 +451,20 @@ class LLMDoor:
         return web.Response(body=body, content_type=upstream.content_type or "application/json", headers=call.headers())
 
     def _upstream_error(self, call: Call, status: int, body: bytes) -> web.Response:
-        """Provider errors keep their status; bodies that are not OpenAI-shaped are wrapped."""
+        """Provider errors keep their status; bodies not in the route's error shape are wrapped."""
         try:
-            parsed = orjson.loads(body)
-            shaped = isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+            shaped = call.adapter.error_shaped(orjson.loads(body))
         except orjson.JSONDecodeError:
             shaped = False
         if not shaped:
-            body = ApiError(status, f"the model provider returned HTTP {status}", "upstream_error").body()
+            error = ApiError(status, f"the model provider returned HTTP {status}", "upstream_error")
+            body = error.anthropic_body() if call.adapter.anthropic_errors else error.body()
         self._finish(call, status, 0, 0, reason="upstream_status")
         return web.Response(status=status, body=body, content_type="application/json", headers=call.headers())
 
     async def _relay_stream(self, request: web.Request, call: Call, upstream: UpstreamResponse) -> web.StreamResponse:
         unmasker = StreamUnmasker(call.vault) if call.vault is not None else None
-        relay = StreamRelay(strip_usage=bool(call.detail.get("usage_injected")), unmasker=unmasker)
+        relay = call.adapter.relay(unmasker, bool(call.detail.get("usage_injected")))
         resp = _EventStream(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **call.headers()}
         )
@@ -520,11 +515,10 @@ class LLMDoor:
             self._settle_stream(call, relay, status)
         return resp
 
-    def _settle_stream(self, call: Call, relay: StreamRelay, status: int) -> None:
-        usage = relay.usage
+    def _settle_stream(self, call: Call, relay: EventRelay, status: int) -> None:
+        usage = relay.usage()
         if usage is not None:
-            tokens_in = int(usage.get("prompt_tokens") or 0)
-            tokens_out = int(usage.get("completion_tokens") or 0)
+            tokens_in, tokens_out = usage
         else:
             tokens_in = call.prompt_estimate
             tokens_out = count_text(call.route.enc, relay.generated_text()) if call.route else 0
@@ -537,10 +531,11 @@ class LLMDoor:
         call.finished = True
         elapsed = time.perf_counter() - call.t0
         model = call.model or "-"
-        metrics.LLM_REQUESTS.labels(model, str(status)).inc()
+        route = call.endpoint.value.lstrip("/")
+        metrics.LLM_REQUESTS.labels(route, model, str(status)).inc()
         cost = 0.0
         if call.route is not None:
-            metrics.LLM_DURATION.labels(model).observe(elapsed)
+            metrics.LLM_DURATION.labels(route, model).observe(elapsed)
             if tokens_in or tokens_out:
                 cost = call.route.price.cost_usd(tokens_in, tokens_out)
                 metrics.LLM_TOKENS.labels(model, "in").inc(tokens_in)
@@ -563,7 +558,7 @@ class LLMDoor:
         audit.emit(
             audit.AuditEvent(
                 call.surface,
-                call.endpoint.value.lstrip("/"),
+                route,
                 result,
                 call.request_id,
                 p.org_id,
@@ -590,20 +585,3 @@ class _EventStream(web.StreamResponse):
 
 def _media_type(request: web.Request) -> str:
     return request.headers.get("Content-Type", "").split(";", 1)[0].strip()
-
-
-def _reply_text(reply: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for choice in reply.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message") or {}
-        if isinstance(message.get("content"), str):
-            out.append(message["content"])
-        for call in message.get("tool_calls") or ():
-            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-            if isinstance(args, str):
-                out.append(args)
-        if isinstance(choice.get("text"), str):
-            out.append(choice["text"])
-    return out

@@ -2,7 +2,7 @@
 
 Multiprocess-safe: `tollgate serve` points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
 this module is imported, so every worker's values are summed at scrape time. Labels are
-bounded: models come from the config, statuses from HTTP.
+bounded: routes come from the code, models from the config, statuses from HTTP.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from prometheus_client import (
 # Latency buckets from 1 ms (a cached mock reply) to 5 min (a long reasoning run).
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
-LLM_REQUESTS = Counter("tollgate_llm_requests", "LLM door requests", ["model", "status"])
+# route: the API path after /v1/ (chat/completions, responses, messages, …): a handful, from the code.
+LLM_REQUESTS = Counter("tollgate_llm_requests", "LLM door requests", ["route", "model", "status"])
 LLM_DURATION = Histogram(
-    "tollgate_llm_request_duration_seconds", "LLM request duration, end to end", ["model"], buckets=_LATENCY
+    "tollgate_llm_request_duration_seconds", "LLM request duration, end to end", ["route", "model"], buckets=_LATENCY
 )
 LLM_TTFT = Histogram(
     "tollgate_llm_time_to_first_token_seconds", "Time to the first streamed chunk", ["model"], buckets=_LATENCY

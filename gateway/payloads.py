@@ -14,6 +14,8 @@ class Endpoint(Enum):
     CHAT = "/chat/completions"
     COMPLETIONS = "/completions"
     EMBEDDINGS = "/embeddings"
+    RESPONSES = "/responses"  # OpenAI's Responses API
+    MESSAGES = "/messages"  # Anthropic's Messages API
 
     @property
     def model_kind(self) -> str:
@@ -91,6 +93,10 @@ def validate(endpoint: Endpoint, payload: dict[str, Any]) -> None:
                     f"messages[{i}] must be an object with a string 'role'", param=f"messages[{i}]", code="invalid_type"
                 )
         _expect(payload, "tools", (list, type(None)), "an array")
+    elif endpoint is Endpoint.RESPONSES:
+        _validate_responses(payload)
+    elif endpoint is Endpoint.MESSAGES:
+        _validate_messages(payload)
     elif endpoint is Endpoint.COMPLETIONS:
         _expect(payload, "prompt", (str, list), "a string or an array", required=True)
     else:
@@ -99,6 +105,41 @@ def validate(endpoint: Endpoint, payload: dict[str, Any]) -> None:
             raise bad_request("'input' must not be empty", param="input", code="invalid_value")
         if payload.get("stream"):
             raise bad_request("embeddings cannot be streamed", param="stream", code="invalid_value")
+
+
+def _items(payload: dict[str, Any], key: str, what: str) -> None:
+    """Every entry of the list at `key` must be an object (the list itself is checked by the caller)."""
+    for i, item in enumerate(payload.get(key) or ()):
+        if not isinstance(item, dict):
+            raise bad_request(f"{key}[{i}] must be an object {what}", param=f"{key}[{i}]", code="invalid_type")
+
+
+def _validate_responses(payload: dict[str, Any]) -> None:
+    _expect(payload, "input", (str, list), "a string or an array of input items", required=True)
+    if not payload["input"]:
+        raise bad_request("'input' must not be empty", param="input", code="invalid_value")
+    if isinstance(payload["input"], list):
+        _items(payload, "input", "(a message or a function_call / function_call_output item)")
+    _expect(payload, "instructions", (str, type(None)), "a string")
+    _expect(payload, "tools", (list, type(None)), "an array")
+    _expect(payload, "store", (bool, type(None)), "a boolean")
+    _expect(payload, "previous_response_id", (str, type(None)), "a string")
+    _positive_int(payload, "max_output_tokens")
+
+
+def _validate_messages(payload: dict[str, Any]) -> None:
+    _expect(payload, "messages", (list,), "an array of messages", required=True)
+    if not payload["messages"]:
+        raise bad_request("'messages' must contain at least one message", param="messages", code="invalid_value")
+    for i, m in enumerate(payload["messages"]):
+        if not (isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str | list)):
+            raise bad_request(
+                f"messages[{i}] must be an object with a string 'role' and a string or array 'content'",
+                param=f"messages[{i}]", code="invalid_type",
+            )  # fmt: skip
+    _expect(payload, "system", (str, list, type(None)), "a string or an array of text blocks")
+    _expect(payload, "tools", (list, type(None)), "an array")
+    _expect(payload, "max_tokens", (int,), "an integer", required=True)
 
 
 def output_cap(payload: dict[str, Any], model_cap: int) -> int:

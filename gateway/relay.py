@@ -1,8 +1,14 @@
 """The streaming relay's core, sans-IO: upstream SSE bytes in, bytes for the client out.
 
-It watches each event for usage and generated text (for accounting), drops the usage chunk
-that tollgate asked for on the client's behalf, and ends a broken stream with an OpenAI-style
-error event and `[DONE]`, so clients see a clean, explained end instead of a hang.
+One relay per protocol, over one shared shell (`EventRelay`): SSE parsing, the end of a stream,
+and a clean, explained end when the provider breaks off (the protocol's own error event), so
+clients never hang. Each protocol's relay watches its events for usage and generated text (for
+accounting) and restores masked values in them (bounded holdback per text slot).
+
+- `StreamRelay`: Chat Completions and Completions; drops the usage chunk that tollgate asked for
+  on the client's behalf; ends with `[DONE]`.
+- `ResponsesRelay`: the Responses API's typed events; usage from `response.completed`.
+- `MessagesRelay`: the Messages API's events; usage from `message_start` and `message_delta`.
 """
 
 from __future__ import annotations
@@ -11,20 +17,27 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import error_body
+from gateway.errors import anthropic_error_body, error_body
 from gateway.sse import Event, SSEError, SSEParser, encode_event
-from pii import StreamUnmasker, leftover_chunk, unmask_chunk
+from pii import (
+    StreamUnmasker,
+    leftover_chunk,
+    messages_leftover,
+    responses_leftover,
+    unmask_chunk,
+    unmask_messages_event,
+    unmask_responses_event,
+)
 
 DONE = b"[DONE]"
 
 
-class StreamRelay:
-    def __init__(self, strip_usage: bool, unmasker: StreamUnmasker | None = None) -> None:
+class EventRelay:
+    def __init__(self, unmasker: StreamUnmasker | None = None) -> None:
         self._parser = SSEParser()
-        self._strip_usage = strip_usage
         self._unmasker = unmasker
-        self._template: dict[str, Any] = {}  # the last chunk's id/model, for a closing chunk of held text
-        self.usage: dict[str, Any] | None = None
+        self.tokens_in: int | None = None  # usage as the provider reported it; None: not reported
+        self.tokens_out: int | None = None
         # Generated text as the provider sent it, for counting tokens when it reports no usage;
         # only the text is kept (not the events), so a long stream costs little memory.
         self._text: list[str] = []
@@ -43,12 +56,12 @@ class StreamRelay:
         for ev in events:
             try:
                 data = self._relay(ev)
-            except (TypeError, ValueError, AttributeError):  # valid JSON of an unexpected shape
+            except (TypeError, ValueError, AttributeError, KeyError):  # valid JSON of an unexpected shape
                 data = None
             if data is None:
                 return b"".join(out) + self._fail("malformed stream from the model provider")
             out.append(data)
-            if self.done:
+            if self.done or self.failed:
                 break
         return b"".join(out)
 
@@ -65,29 +78,65 @@ class StreamRelay:
 
     def _fail(self, message: str) -> bytes:
         self.failed = message
-        error = encode_event(error_body(message, "upstream_error", "upstream_stream_error"))
-        return self._leftover() + error + encode_event(DONE)
+        return self._leftover() + self._error_event(message)
+
+    def usage(self) -> tuple[int, int] | None:
+        if self.tokens_in is None and self.tokens_out is None:
+            return None
+        return self.tokens_in or 0, self.tokens_out or 0
+
+    def generated_text(self) -> str:
+        """Everything the provider generated (as it sent it), for counting tokens without usage."""
+        return "".join(self._text)
+
+    def _json(self, ev: Event) -> dict[str, Any] | None:
+        assert ev.data is not None
+        try:
+            obj = orjson.loads(ev.data)
+        except orjson.JSONDecodeError:
+            return None
+        return obj if isinstance(obj, dict) else None
+
+    # -- what each protocol defines ---------------------------------------------------------
+
+    def _relay(self, ev: Event) -> bytes | None:
+        """The bytes to pass on for one event; b"" drops it; None marks it malformed."""
+        raise NotImplementedError
 
     def _leftover(self) -> bytes:
-        """Text still held back for unmasking, as one last chunk, when the stream ends unfinished."""
+        """Text still held back for unmasking, as events of its own, when the stream ends unfinished."""
+        raise NotImplementedError
+
+    def _error_event(self, message: str) -> bytes:
+        raise NotImplementedError
+
+
+class StreamRelay(EventRelay):
+    """Chat Completions and Completions streams."""
+
+    def __init__(self, strip_usage: bool, unmasker: StreamUnmasker | None = None) -> None:
+        super().__init__(unmasker)
+        self._strip_usage = strip_usage
+        self._template: dict[str, Any] = {}  # the last chunk's id/model, for a closing chunk of held text
+
+    def _error_event(self, message: str) -> bytes:
+        return encode_event(error_body(message, "upstream_error", "upstream_stream_error")) + encode_event(DONE)
+
+    def _leftover(self) -> bytes:
         if self._unmasker is None:
             return b""
         chunk = leftover_chunk(self._unmasker, self._template)
         return encode_event(orjson.dumps(chunk)) if chunk else b""
 
     def _relay(self, ev: Event) -> bytes | None:
-        """The bytes to pass on for one event; b"" drops it; None marks it malformed."""
         if ev.data is None:
             return ev.raw  # comments and keep-alives
         if ev.data == DONE:
             self.done = True
             return self._leftover() + ev.raw
         self.events += 1
-        try:
-            obj = orjson.loads(ev.data)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(obj, dict):
+        obj = self._json(ev)
+        if obj is None:
             return None
         choices = obj.get("choices")
         if isinstance(choices, list):
@@ -96,7 +145,8 @@ class StreamRelay:
         changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):
-            self.usage = usage
+            self.tokens_in = int(usage.get("prompt_tokens") or 0)
+            self.tokens_out = int(usage.get("completion_tokens") or 0)
             if self._strip_usage:
                 if not choices:
                     return b""
@@ -107,10 +157,6 @@ class StreamRelay:
             unmask_chunk(obj, self._unmasker)
             changed = True
         return encode_event(orjson.dumps(obj)) if changed else ev.raw
-
-    def generated_text(self) -> str:
-        """Everything the provider generated (as it sent it), for counting tokens without usage."""
-        return "".join(self._text)
 
 
 def _collect_text(choice: Any, out: list[str]) -> None:
@@ -127,3 +173,113 @@ def _collect_text(choice: Any, out: list[str]) -> None:
                 out.append(fn["arguments"])
     elif isinstance(choice.get("text"), str):  # /v1/completions streams
         out.append(choice["text"])
+
+
+_RESPONSES_END = {b"response.completed", b"response.incomplete", b"response.failed"}
+
+
+class ResponsesRelay(EventRelay):
+    """Responses API streams: typed events, the last one `response.completed` (or `.incomplete`,
+    `.failed`) carrying usage; an `error` event from the provider ends the stream too."""
+
+    def __init__(self, unmasker: StreamUnmasker | None = None) -> None:
+        super().__init__(unmasker)
+        self._sequence = 0
+
+    def _error_event(self, message: str) -> bytes:
+        body = {"type": "error", "code": "upstream_stream_error", "message": message, "param": None,
+                "sequence_number": self._sequence + 1}  # fmt: skip
+        return encode_event(orjson.dumps(body), b"error")
+
+    def _leftover(self) -> bytes:
+        if self._unmasker is None:
+            return b""
+        return b"".join(_named(e) for e in responses_leftover(self._unmasker, self._sequence))
+
+    def _relay(self, ev: Event) -> bytes | None:
+        if ev.data is None:
+            return ev.raw
+        self.events += 1
+        obj = self._json(ev)
+        if obj is None:
+            return None
+        kind = obj.get("type")
+        if isinstance(obj.get("sequence_number"), int):
+            self._sequence = obj["sequence_number"]
+        if kind == "error":
+            self.failed = "the model provider sent an error event"
+            return self._leftover() + ev.raw
+        if isinstance(kind, str) and kind.endswith(".delta") and isinstance(obj.get("delta"), str):
+            self._text.append(obj["delta"])
+        elif kind is not None and kind.encode() in _RESPONSES_END:
+            self.done = True
+            usage = (obj.get("response") or {}).get("usage")
+            if isinstance(usage, dict):
+                self.tokens_in = int(usage.get("input_tokens") or 0)
+                self.tokens_out = int(usage.get("output_tokens") or 0)
+        if self._unmasker is None:
+            return ev.raw
+        return b"".join(_named(e) for e in unmask_responses_event(obj, self._unmasker))
+
+
+class MessagesRelay(EventRelay):
+    """Messages API streams: `message_start` (input usage) … `message_delta` (output usage, cumulative)
+    … `message_stop`; `ping` passes; an `error` event from the provider ends the stream."""
+
+    def _error_event(self, message: str) -> bytes:
+        return encode_event(anthropic_error_body(message, "api_error"), b"error")
+
+    def _leftover(self) -> bytes:
+        if self._unmasker is None:
+            return b""
+        return b"".join(_named(e) for e in messages_leftover(self._unmasker))
+
+    def _relay(self, ev: Event) -> bytes | None:
+        if ev.data is None:
+            return ev.raw
+        self.events += 1
+        obj = self._json(ev)
+        if obj is None:
+            return None
+        kind = obj.get("type")
+        if kind == "content_block_delta":
+            delta = obj["delta"]
+            for key in ("text", "partial_json", "thinking"):
+                if isinstance(delta.get(key), str):
+                    self._text.append(delta[key])
+        elif kind == "message_start":
+            self._count(obj["message"].get("usage"))
+        elif kind == "message_delta":
+            self._count(obj.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            self.failed = "the model provider sent an error event"
+            return self._leftover() + ev.raw
+        if self._unmasker is None:
+            return ev.raw
+        return b"".join(_named(e) for e in unmask_messages_event(obj, self._unmasker))
+
+    def _count(self, usage: Any) -> None:
+        """Input tokens include cache writes and reads; output tokens are cumulative per event."""
+        if not isinstance(usage, dict):
+            return
+        if any(isinstance(usage.get(k), int) for k in _ANTHROPIC_INPUT):
+            self.tokens_in = sum(int(usage.get(k) or 0) for k in _ANTHROPIC_INPUT)
+        if isinstance(usage.get("output_tokens"), int):
+            self.tokens_out = usage["output_tokens"]
+
+
+_ANTHROPIC_INPUT = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def anthropic_usage(usage: Any) -> tuple[int, int] | None:
+    """(input, output) tokens of a Messages reply's usage; input counts cache writes and reads."""
+    if not isinstance(usage, dict):
+        return None
+    return sum(int(usage.get(k) or 0) for k in _ANTHROPIC_INPUT), int(usage.get("output_tokens") or 0)
+
+
+def _named(event: dict[str, Any]) -> bytes:
+    """A Responses or Messages event: its `event:` name is its type."""
+    return encode_event(orjson.dumps(event), str(event["type"]).encode())

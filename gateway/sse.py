@@ -1,4 +1,4 @@
-"""A sans-IO parser for server-sent events as OpenAI-style streams use them.
+"""A sans-IO parser for server-sent events as OpenAI- and Anthropic-style streams use them.
 
 Bytes in, complete events out; a partial event waits in the buffer, so events and UTF-8
 sequences split across reads come out whole. CRLF, CR and LF line endings are all accepted.
@@ -20,6 +20,7 @@ class SSEError(Exception):
 class Event:
     raw: bytes  # the event as received, line endings normalized, terminated by a blank line
     data: bytes | None  # data lines joined by "\n"; None for comment-only events
+    name: bytes | None = None  # the `event:` field (Responses and Messages streams name every event)
 
 
 class SSEParser:
@@ -63,14 +64,20 @@ class SSEParser:
 
 def _event(raw: bytes) -> Event:
     data: list[bytes] = []
+    name = None
     for line in raw.split(b"\n"):
         if line.startswith(b"data:"):
             value = line[5:]
             data.append(value[1:] if value.startswith(b" ") else value)
         elif line == b"data":  # a field name alone means an empty value
             data.append(b"")
-    return Event(raw, b"\n".join(data) if data else None)
+        elif line.startswith(b"event:"):
+            value = line[6:]
+            name = value[1:] if value.startswith(b" ") else value
+    return Event(raw, b"\n".join(data) if data else None, name)
 
 
-def encode_event(data: bytes) -> bytes:
+def encode_event(data: bytes, name: bytes | None = None) -> bytes:
+    if name is not None:
+        return b"event: " + name + b"\ndata: " + data + b"\n\n"
     return b"data: " + data + b"\n\n"

@@ -7,7 +7,7 @@ bytes, so relaying, accounting and error mapping have a single code path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -28,7 +28,9 @@ class UpstreamResponse(Protocol):
 
 
 class Upstream(Protocol):
-    async def open(self, path: str, payload: dict[str, Any], body: bytes, request_id: str) -> UpstreamResponse: ...
+    async def open(
+        self, path: str, payload: dict[str, Any], body: bytes, request_id: str, headers: Mapping[str, str]
+    ) -> UpstreamResponse: ...
 
 
 class HttpResponse:
@@ -61,23 +63,30 @@ def upstream_failure(e: BaseException) -> ApiError:
 
 
 class HttpUpstream:
-    """Any OpenAI-compatible base URL (OpenAI, Azure-style deployments, vLLM, Ollama)."""
+    """Any OpenAI-compatible base URL (OpenAI, Azure-style deployments, vLLM, Ollama), or the
+    Messages API of an `anthropic` provider (its key goes in `x-api-key`, paths under /v1)."""
 
     def __init__(self, provider: Provider, session: aiohttp.ClientSession, limits: Limits) -> None:
         assert provider.base_url
         self._base = provider.base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        if provider.api_key:
+        if provider.kind == "anthropic":
+            self._base += "/v1"  # Anthropic's base URLs, as its SDKs take them, stop before /v1
+            if provider.api_key:
+                self._headers["x-api-key"] = provider.api_key
+        elif provider.api_key:
             self._headers["Authorization"] = f"Bearer {provider.api_key}"
         self._session = session
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.upstream_connect_timeout_s, sock_read=limits.upstream_read_timeout_s
         )
 
-    async def open(self, path: str, payload: dict[str, Any], body: bytes, request_id: str) -> HttpResponse:
-        # Headers are built here from provider settings only: nothing the agent sent, its token
-        # above all, can reach the provider.
-        headers = {**self._headers, "X-Request-Id": request_id}
+    async def open(
+        self, path: str, payload: dict[str, Any], body: bytes, request_id: str, headers: Mapping[str, str]
+    ) -> HttpResponse:
+        # Headers are built here from provider settings and the protocol's few pass-through headers
+        # (anthropic-version): nothing else the agent sent, its token above all, reaches the provider.
+        headers = {**headers, **self._headers, "X-Request-Id": request_id}
         try:
             resp = await self._session.post(
                 self._base + path, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
@@ -117,14 +126,22 @@ class MockUpstream:
         self._settings = provider.mock
         self._enc_for: Any = enc_for
 
-    async def open(self, path: str, payload: dict[str, Any], body: bytes, request_id: str) -> MockResponse:
+    async def open(
+        self, path: str, payload: dict[str, Any], body: bytes, request_id: str, headers: Mapping[str, str]
+    ) -> MockResponse:
         model = str(payload["model"])
         enc: tiktoken.Encoding = self._enc_for(model)
+        streams = {"/chat/completions": mock.chat_stream, "/responses": mock.responses_stream,
+                   "/messages": mock.messages_stream}  # fmt: skip
+        if payload.get("stream") and path in streams:
+            events = streams[path](payload, model, enc, self._settings.chunks)
+            return MockResponse(events, "text/event-stream", self._settings)
         if path == "/chat/completions":
-            if payload.get("stream"):
-                events = mock.chat_stream(payload, model, enc, self._settings.chunks)
-                return MockResponse(events, "text/event-stream", self._settings)
             parts = [mock.chat_completion(payload, model, enc)]
+        elif path == "/responses":
+            parts = [mock.response(payload, model, enc)]
+        elif path == "/messages":
+            parts = [mock.message(payload, model, enc)]
         elif path == "/completions":
             parts = [mock.text_completion(payload, model, enc)]
         else:

@@ -13,7 +13,19 @@ from pii.mask import (
     policy_from,
     text_slots,
 )
-from pii.unmask import StreamUnmasker, holdback, leftover_chunk, unmask_chunk, unmask_reply
+from pii.unmask import (
+    StreamUnmasker,
+    holdback,
+    leftover_chunk,
+    messages_leftover,
+    reply_slots,
+    responses_leftover,
+    restore_slots,
+    unmask_chunk,
+    unmask_messages_event,
+    unmask_reply,
+    unmask_responses_event,
+)
 from pii.vault import PLACEHOLDER_RE, Vault
 
 __all__ = [
@@ -31,8 +43,14 @@ __all__ = [
     "leftover_chunk",
     "mask_payload",
     "merge_spans",
+    "messages_leftover",
     "policy_from",
+    "reply_slots",
+    "responses_leftover",
+    "restore_slots",
     "text_slots",
     "unmask_chunk",
+    "unmask_messages_event",
     "unmask_reply",
+    "unmask_responses_event",
 ]

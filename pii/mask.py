@@ -2,8 +2,9 @@
 
 All text is masked: message contents (strings and text parts) of every role, including system
 prompts and tool results, assistant tool-call arguments, `/v1/completions` prompts and
-embeddings inputs. Texts are visited in conversation order, so placeholder numbers follow first
-appearance.
+embeddings inputs; on the Responses and Messages APIs, instructions/system, every input item or
+content block that carries text, and every string inside tool-call inputs. Texts are visited
+in conversation order, so placeholder numbers follow first appearance.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class Slot:
 
 
 def text_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
+    walker = PROTOCOL_WALKERS.get(endpoint)
+    if walker is not None:
+        yield from walker(payload)
+        return
     if endpoint == "/chat/completions":
         for m in payload.get("messages") or ():
             if not isinstance(m, dict):
@@ -96,6 +101,104 @@ def text_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
         for i, item in enumerate(value):
             if isinstance(item, str):
                 yield Slot(value, i)
+
+
+# -- the Responses API and the Messages API: every text slot of a request, in conversation order --
+
+
+def _text_parts(parts: Any) -> Iterator[Slot]:
+    """The `text` of each part in a list of parts (other parts, e.g. images, carry no text)."""
+    for part in parts if isinstance(parts, list) else ():
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            yield Slot(part, "text")
+
+
+def json_leaves(value: Any) -> Iterator[Slot]:
+    """Every string inside a JSON value (a tool call's `input` object), keys excepted."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(item, str):
+            yield Slot(value, key)
+        elif isinstance(item, dict | list):
+            yield from json_leaves(item)
+
+
+def responses_slots(payload: dict[str, Any]) -> Iterator[Slot]:
+    """`instructions`, then `input`: a string, or items (messages with text parts, function and
+    custom tool calls with their arguments and outputs, reasoning summaries)."""
+    if isinstance(payload.get("instructions"), str):
+        yield Slot(payload, "instructions")
+    items = payload.get("input")
+    if isinstance(items, str):
+        yield Slot(payload, "input")
+        return
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type", "message")
+        if kind == "message":
+            content = item.get("content")
+            if isinstance(content, str):
+                yield Slot(item, "content")
+            else:
+                yield from _text_parts(content)
+        elif kind == "function_call" and isinstance(item.get("arguments"), str):
+            yield Slot(item, "arguments")
+        elif kind == "custom_tool_call" and isinstance(item.get("input"), str):
+            yield Slot(item, "input")
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            output = item.get("output")
+            if isinstance(output, str):
+                yield Slot(item, "output")
+            else:
+                yield from _text_parts(output)
+        elif kind == "reasoning":
+            yield from _text_parts(item.get("summary"))
+
+
+def messages_slots(payload: dict[str, Any]) -> Iterator[Slot]:
+    """`system`, then each message: text, tool_use inputs (every string in them), tool_result
+    contents, thinking, plain-text documents."""
+    system = payload.get("system")
+    if isinstance(system, str):
+        yield Slot(payload, "system")
+    else:
+        yield from _text_parts(system)
+    for m in payload.get("messages") or ():
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        if isinstance(content, str):
+            yield Slot(m, "content")
+            continue
+        yield from message_blocks(content)
+
+
+def message_blocks(blocks: Any) -> Iterator[Slot]:
+    """The text slots of Messages API content blocks (requests and replies have the same shape)."""
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text" and isinstance(block.get("text"), str):
+            yield Slot(block, "text")
+        elif kind == "tool_use":
+            yield from json_leaves(block.get("input"))
+        elif kind == "tool_result":
+            content = block.get("content")
+            if isinstance(content, str):
+                yield Slot(block, "content")
+            else:
+                yield from message_blocks(content)
+        elif kind == "thinking" and isinstance(block.get("thinking"), str):
+            yield Slot(block, "thinking")
+        elif kind == "document":
+            source = block.get("source")
+            if isinstance(source, dict) and source.get("type") == "text" and isinstance(source.get("data"), str):
+                yield Slot(source, "data")
+
+
+PROTOCOL_WALKERS = {"/responses": responses_slots, "/messages": messages_slots}
 
 
 def mask_payload(

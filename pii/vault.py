@@ -20,6 +20,11 @@ import orjson
 # Longest placeholder the grammar allows: "<" + type (≤ 20) + "_" + number (≤ 9 digits) + ">".
 MAX_PLACEHOLDER = 32
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]{0,19})_([1-9][0-9]{0,8})>")
+# Inside JSON text (tool-call arguments) a placeholder may come with its characters written as
+# `\u00XX` escapes: Go's encoder (Ollama, several vLLM front ends) writes `<` as `\u003c`.
+# Candidates are decoded, then held to PLACEHOLDER_RE like any other.
+ESCAPED_PLACEHOLDER_RE = re.compile(r"(?:<|\\u003[cC])(?:[A-Z0-9_]|\\u00[0-9a-fA-F]{2}){3,30}?(?:>|\\u003[eE])")
+_ESCAPE_RE = re.compile(r"\\u00([0-9a-fA-F]{2})")
 
 
 class Vault:
@@ -59,18 +64,36 @@ class Vault:
         return self._by_placeholder.get(placeholder)
 
     def restore(self, text: str, escape: bool = False) -> str:
-        """Replace this vault's placeholders in `text`; `escape` for text inside a JSON string."""
-        if "<" not in text or not self._by_placeholder:
+        """Replace this vault's placeholders in `text`; `escape` for JSON text (tool-call
+        arguments), where values are JSON-escaped and placeholders may be too."""
+        if not self._by_placeholder:
             return text
+        if escape and "\\u00" in text:
+            return ESCAPED_PLACEHOLDER_RE.sub(self._sub_escaped, text)
+        if "<" not in text:
+            return text
+        return PLACEHOLDER_RE.sub(self._sub_json if escape else self._sub, text)
 
-        def sub(m: re.Match[str]) -> str:
-            value = self._by_placeholder.get(m.group(0))
-            if value is None:
-                self.unknown += 1
-                return m.group(0)
-            return json_escape(value) if escape else value
+    def _lookup(self, placeholder: str) -> str | None:
+        value = self._by_placeholder.get(placeholder)
+        if value is None:
+            self.unknown += 1
+        return value
 
-        return PLACEHOLDER_RE.sub(sub, text)
+    def _sub(self, m: re.Match[str]) -> str:
+        value = self._lookup(m.group(0))
+        return m.group(0) if value is None else value
+
+    def _sub_json(self, m: re.Match[str]) -> str:
+        value = self._lookup(m.group(0))
+        return m.group(0) if value is None else json_escape(value)
+
+    def _sub_escaped(self, m: re.Match[str]) -> str:
+        decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
+        if not PLACEHOLDER_RE.fullmatch(decoded):
+            return m.group(0)
+        value = self._lookup(decoded)
+        return m.group(0) if value is None else json_escape(value)
 
 
 def json_escape(value: str) -> str:

@@ -25,6 +25,7 @@ ALICE = "tg-test-alice-0123456789abcdefghijklmnop"  # acme/research, every model
 BOB = "tg-test-bob-0123456789abcdefghijklmnopqrs"  # acme/ops, only up-gpt
 CAROL = "tg-test-carol-0123456789abcdefghijklmnop"  # globex/g, every model
 PROVIDER_KEY = "sk-provider-secret-0123456789"
+ANTHROPIC_KEY = "sk-ant-provider-secret-0123456789"
 
 UPSTREAM_MODELS = [
     "up-gpt", "slow-3000", "error-429", "error-500", "html-502", "cut", "garbage", "drip", "nousage", "charwise",
@@ -50,6 +51,16 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
                     *({"name": m, "input_usd_per_1m": 1.0, "output_usd_per_1m": 2.0} for m in UPSTREAM_MODELS),
                     {"name": "renamed", "upstream_name": "actual-model"},
                     {"name": "up-embed", "kind": "embedding", "input_usd_per_1m": 0.1},
+                ],
+            },
+            {
+                "name": "anth",
+                "kind": "anthropic",
+                "base_url": upstream_url.removesuffix("/v1"),
+                "api_key": ANTHROPIC_KEY,
+                "models": [
+                    {"name": "claude-" + m, "input_usd_per_1m": 1.0, "output_usd_per_1m": 2.0}
+                    for m in ("up", "error-429", "html-502", "cut", "garbage", "drip", "charwise")
                 ],
             },
             {

@@ -176,7 +176,7 @@ def test_two_workers_share_the_port(fresh_gateway: Gateway):
         assert client.chat.completions.create(**CHAT).choices[0].message.content
     metrics = httpx.get(gw.admin_url + "/metrics").text
     # Summed over both workers whichever one serves the scrape.
-    assert 'tollgate_llm_requests_total{model="up-gpt",status="200"} 20.0' in metrics
+    assert 'tollgate_llm_requests_total{model="up-gpt",route="chat/completions",status="200"} 20.0' in metrics
     gw.signal(signal.SIGHUP)
     assert wait_until(lambda: gw.log().count("config reloaded") == 2)
     assert gw.stop() == 0

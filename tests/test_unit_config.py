@@ -265,8 +265,16 @@ def test_base_url_must_be_http():
 
 def test_unknown_provider_kind_names_its_path():
     config = base()
-    config["providers"][0]["kind"] = "anthropic"
+    config["providers"][0]["kind"] = "gemini"
     assert the_error(config).startswith("providers[0].kind: ")
+
+
+def test_an_anthropic_provider_needs_a_base_url_and_only_openai_may_keep_responses_state():
+    config = base()
+    config["providers"][0] = {"name": "a", "kind": "anthropic", "models": [{"name": "claude"}]}
+    assert "needs base_url (e.g. https://api.anthropic.com)" in the_error(config)
+    config["providers"][0] = {"name": "m", "kind": "mock", "responses_state": True, "models": [{"name": "x"}]}
+    assert "responses_state applies to kind 'openai' only" in the_error(config)
 
 
 def test_invalid_org_id_names_its_path():

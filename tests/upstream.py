@@ -1,15 +1,18 @@
-"""A local OpenAI-compatible provider for tests: it records what it received and can misbehave.
+"""A local provider for tests: it records what it received and can misbehave.
 
-It serves tollgate's own mock replies (gateway.mock) over real HTTP on loopback, in a thread
-with its own event loop, so synchronous clients in tests can call tollgate while it runs.
-Behaviour is chosen by the requested model name:
+It speaks Chat Completions, Completions, Embeddings and the Responses API under /v1 (an `openai`
+provider's base URL) and the Messages API at /v1/messages (an `anthropic` provider's base URL is
+the server's root), serving tollgate's own mock replies (gateway.mock) over real HTTP on
+loopback, in a thread with its own event loop, so synchronous clients in tests can call tollgate
+while it runs. Behaviour is chosen by the requested model name (a `claude-` prefix is ignored,
+so the Anthropic provider's models can misbehave the same ways):
 
 - `slow-<ms>`: wait before answering (timeouts)
 - `error-<status>`: answer with that status and an OpenAI error body
 - `html-<status>`: answer with that status and an HTML body
 - `cut`: stream two chunks, then close the connection without `[DONE]`
 - `garbage`: stream one chunk, then a non-JSON data line
-- `drip`: stream a chunk every 50 ms, 200 chunks (disconnect and flow tests)
+- `drip`: stream a text delta every 50 ms, 200 of them (disconnect and flow tests)
 - `nousage`: stream without the usage chunk even when asked
 - `charwise`: stream one character per chunk, each event written in two halves
 - anything else: a normal mock reply
@@ -57,10 +60,24 @@ class Recorder:
         self.finished_streams.clear()
 
 
-def _chunk(text: str) -> bytes:
+def _chunk(text: str, path: str = "/chat/completions") -> bytes:
+    """One event carrying a piece of generated text, in the protocol of `path`."""
+    if path == "/responses":
+        obj = {"type": "response.output_text.delta", "item_id": "msg_x", "output_index": 0, "content_index": 0,
+               "delta": text, "sequence_number": 0}  # fmt: skip
+        return encode_event(orjson.dumps(obj), b"response.output_text.delta")
+    if path == "/messages":
+        obj = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+        return encode_event(orjson.dumps(obj), b"content_block_delta")
     obj = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}  # fmt: skip
     return encode_event(orjson.dumps(obj))
+
+
+_STREAMS = {
+    "/chat/completions": mock.chat_stream, "/responses": mock.responses_stream, "/messages": mock.messages_stream,
+}  # fmt: skip
+_REPLIES = {"/chat/completions": mock.chat_completion, "/responses": mock.response, "/messages": mock.message}
 
 
 class LoopbackServer:
@@ -115,12 +132,13 @@ class Upstream(LoopbackServer):
         payload = orjson.loads(await request.read())
         path = "/" + request.match_info["path"]
         self.recorder.requests.append(Received(path, {k.lower(): v for k, v in request.headers.items()}, payload))
-        model = str(payload.get("model", ""))
+        model = str(payload.get("model", "")).removeprefix("claude-")
         if model.startswith("slow-"):
             await asyncio.sleep(int(model[5:]) / 1000)
         if model.startswith("error-"):
             status = int(model[6:])
-            body = {"error": {"message": f"upstream says {status}", "type": "upstream_test", "code": None}}
+            error = {"message": f"upstream says {status}", "type": "upstream_test"}
+            body = {"type": "error", "error": error} if path == "/messages" else {"error": {**error, "code": None}}
             return web.json_response(body, status=status)
         if model.startswith("html-"):
             return web.Response(status=int(model[5:]), text="<html>bad gateway</html>", content_type="text/html")
@@ -129,33 +147,33 @@ class Upstream(LoopbackServer):
         if path == "/completions":
             return web.Response(body=mock.text_completion(payload, model, ENC), content_type="application/json")
         if not payload.get("stream"):
-            return web.Response(body=mock.chat_completion(payload, model, ENC), content_type="application/json")
-        return await self._stream(request, payload, model)
+            return web.Response(body=_REPLIES[path](payload, model, ENC), content_type="application/json")
+        return await self._stream(request, path, payload, model)
 
-    async def _stream(self, request: web.Request, payload: dict[str, Any], model: str) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, path: str, payload: dict[str, Any], model: str) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         rid = request.headers.get("x-request-id", "")
         try:
             if model == "cut":
-                await resp.write(_chunk("one ") + _chunk("two "))
+                await resp.write(_chunk("one ", path) + _chunk("two ", path))
                 await asyncio.sleep(0.05)
                 assert request.transport is not None
                 request.transport.close()
                 return resp
             if model == "garbage":
-                await resp.write(_chunk("fine ") + b"data: {not json\n\n")
+                await resp.write(_chunk("fine ", path) + b"data: {not json\n\n")
                 await asyncio.sleep(0.05)
-                await resp.write(_chunk("never relayed"))
+                await resp.write(_chunk("never relayed", path))
                 return resp
             if model == "drip":
                 for i in range(200):
-                    await resp.write(_chunk(f"drop{i} "))
+                    await resp.write(_chunk(f"drop{i} ", path))
                     await asyncio.sleep(0.05)
                 await resp.write(encode_event(b"[DONE]"))
                 self.recorder.finished_streams.append(rid)
                 return resp
-            events = mock.chat_stream(payload, model, ENC, chunks=10_000 if model == "charwise" else 4)
+            events = _STREAMS[path](payload, model, ENC, 10_000 if model == "charwise" else 4)
             if model == "nousage":
                 events = [e for e in events if b'"usage"' not in e]
             for event in events:

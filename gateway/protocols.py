@@ -1,0 +1,236 @@
+"""One adapter per protocol the LLM door speaks: what differs between Chat Completions, the
+Responses API and the Messages API, as pure functions over the request and reply JSON.
+
+The door's pipeline (auth → mask → reserve → provider → relay → settle) is the same for all;
+an adapter tells it how to count the prompt, what caps the output, how the provider wants the
+request, where usage is in the reply, which relay reads the stream and how errors are shaped.
+Text slots for masking, restoring and counting come from `pii`'s walkers, one per protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import tiktoken
+
+from config import Provider
+from gateway.errors import bad_request
+from gateway.payloads import Endpoint, output_cap
+from gateway.relay import EventRelay, MessagesRelay, ResponsesRelay, StreamRelay, anthropic_usage
+from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text
+from pii import StreamUnmasker, Vault, reply_slots, restore_slots, text_slots, unmask_reply
+
+# Per-item framing tokens, as the chat format counts them (OpenAI cookbook: 3 per message, 3 to
+# prime the reply); the Responses and Messages formats frame items much the same way.
+_PER_ITEM = 3
+_REPLY_PRIMER = 3
+
+
+class Adapter:
+    endpoint: Endpoint = Endpoint.CHAT
+    provider_kinds: frozenset[str] = frozenset({"openai", "mock"})
+    anthropic_errors = False  # errors on this route in Anthropic's shape
+
+    @property
+    def path(self) -> str:
+        return "/v1" + self.endpoint.value
+
+    def prepare(self, payload: dict[str, Any], provider: Provider, detail: dict[str, Any]) -> None:
+        """Adapt the (masked) request for the provider; refuse what cannot be served safely."""
+
+    def upstream_headers(self, headers: Mapping[str, str], provider: Provider) -> dict[str, str]:
+        """Headers of the agent's request that the provider needs too (never its credentials)."""
+        return {}
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
+        return output_cap(payload, model_cap)
+
+    def output_key(self, payload: dict[str, Any]) -> str:
+        """The field to lower when a budget clamps the output."""
+        return "max_completion_tokens" if "max_completion_tokens" in payload else "max_tokens"
+
+    def choices(self, payload: dict[str, Any]) -> int:
+        n = payload.get("n")
+        return n if isinstance(n, int) and n > 0 else 1
+
+    def reply_tokens(self, reply: dict[str, Any], enc: tiktoken.Encoding) -> tuple[int, int] | None:
+        """(input, output) tokens of a whole reply: the provider's usage, else output counted here."""
+        usage = reply.get("usage")
+        if isinstance(usage, dict):
+            return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        return None
+
+    def reply_text(self, reply: dict[str, Any]) -> list[str]:
+        return _chat_reply_text(reply)
+
+    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
+        unmask_reply(reply, vault)
+
+    def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
+        return StreamRelay(strip_usage=strip_usage, unmasker=unmasker)
+
+    def error_shaped(self, body: Any) -> bool:
+        """Is a provider's error body already in this route's error shape (then it passes as is)?"""
+        return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+class ChatAdapter(Adapter):
+    def prepare(self, payload: dict[str, Any], provider: Provider, detail: dict[str, Any]) -> None:
+        if payload.get("stream"):
+            options = payload.get("stream_options") or {}
+            if not options.get("include_usage"):
+                # Usage is how streams get charged; the client did not ask, so the relay strips it.
+                detail["usage_injected"] = True
+                payload["stream_options"] = {**options, "include_usage": True}
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        return count_chat_prompt(enc, payload["messages"])
+
+
+class CompletionsAdapter(ChatAdapter):
+    endpoint = Endpoint.COMPLETIONS
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        return count_prompt_input(enc, payload["prompt"])
+
+
+class EmbeddingsAdapter(Adapter):
+    endpoint = Endpoint.EMBEDDINGS
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        return count_prompt_input(enc, payload["input"])
+
+    def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
+        return 0
+
+
+def _count_slots(enc: tiktoken.Encoding, endpoint: Endpoint, payload: dict[str, Any], items: int) -> int:
+    """Every text slot the protocol's walker finds, tool definitions, and framing per item."""
+    text = "\n".join(slot.text for slot in text_slots(endpoint.value, payload))
+    tools = payload.get("tools")
+    if tools:
+        # Tool schemas are prompt too; agents such as Claude Code send tens of them.
+        text += "\n" + orjson.dumps(tools).decode()
+    return count_text(enc, text) + _PER_ITEM * items + _REPLY_PRIMER
+
+
+def _capped(asked: Any, model_cap: int) -> int:
+    return min(asked, model_cap) if isinstance(asked, int) and not isinstance(asked, bool) else model_cap
+
+
+class ResponsesAdapter(Adapter):
+    endpoint = Endpoint.RESPONSES
+    provider_kinds = frozenset({"openai", "mock"})
+
+    def prepare(self, payload: dict[str, Any], provider: Provider, detail: dict[str, Any]) -> None:
+        if provider.responses_state:
+            return
+        for key in ("previous_response_id", "conversation"):
+            if payload.get(key) is not None:
+                raise bad_request(
+                    f"'{key}' needs conversation state kept by the provider, which this provider is not "
+                    "allowed to keep (an operator can set providers[].responses_state: true); send the "
+                    "whole conversation in 'input' instead",
+                    param=key,
+                    code="state_not_allowed",
+                )
+        if payload.get("store") is not False:
+            # The provider would keep the (masked) conversation; without state there is nothing to keep.
+            detail["store_disabled"] = True
+            payload["store"] = False
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        items = payload["input"]
+        return _count_slots(enc, self.endpoint, payload, len(items) if isinstance(items, list) else 1)
+
+    def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
+        return _capped(payload.get("max_output_tokens"), model_cap)
+
+    def output_key(self, payload: dict[str, Any]) -> str:
+        return "max_output_tokens"
+
+    def choices(self, payload: dict[str, Any]) -> int:
+        return 1
+
+    def reply_tokens(self, reply: dict[str, Any], enc: tiktoken.Encoding) -> tuple[int, int] | None:
+        usage = reply.get("usage")
+        if isinstance(usage, dict):
+            return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+        return None
+
+    def reply_text(self, reply: dict[str, Any]) -> list[str]:
+        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
+
+    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
+        restore_slots(reply_slots(self.endpoint.value, reply), vault)
+
+    def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
+        return ResponsesRelay(unmasker)
+
+
+class MessagesAdapter(Adapter):
+    endpoint = Endpoint.MESSAGES
+    provider_kinds = frozenset({"anthropic", "mock"})
+    anthropic_errors = True
+
+    def upstream_headers(self, headers: Mapping[str, str], provider: Provider) -> dict[str, str]:
+        out = {"anthropic-version": headers.get("anthropic-version") or provider.anthropic_version}
+        beta = headers.get("anthropic-beta")
+        if beta:
+            out["anthropic-beta"] = beta
+        return out
+
+    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
+        return _count_slots(enc, self.endpoint, payload, len(payload["messages"]))
+
+    def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
+        return _capped(payload.get("max_tokens"), model_cap)
+
+    def output_key(self, payload: dict[str, Any]) -> str:
+        return "max_tokens"
+
+    def choices(self, payload: dict[str, Any]) -> int:
+        return 1
+
+    def reply_tokens(self, reply: dict[str, Any], enc: tiktoken.Encoding) -> tuple[int, int] | None:
+        return anthropic_usage(reply.get("usage"))
+
+    def reply_text(self, reply: dict[str, Any]) -> list[str]:
+        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
+
+    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
+        restore_slots(reply_slots(self.endpoint.value, reply), vault)
+
+    def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
+        return MessagesRelay(unmasker)
+
+    def error_shaped(self, body: Any) -> bool:
+        return isinstance(body, dict) and body.get("type") == "error" and isinstance(body.get("error"), dict)
+
+
+ADAPTERS: dict[Endpoint, Adapter] = {
+    a.endpoint: a
+    for a in (ChatAdapter(), CompletionsAdapter(), EmbeddingsAdapter(), ResponsesAdapter(), MessagesAdapter())
+}
+
+
+def _chat_reply_text(reply: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for choice in reply.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") or {}
+        if isinstance(message.get("content"), str):
+            out.append(message["content"])
+        for call in message.get("tool_calls") or ():
+            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(args, str):
+                out.append(args)
+        if isinstance(choice.get("text"), str):
+            out.append(choice["text"])
+    return out
