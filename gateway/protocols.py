@@ -123,7 +123,20 @@ def _capped(asked: Any, model_cap: int) -> int:
     return min(asked, model_cap) if isinstance(asked, int) and not isinstance(asked, bool) else model_cap
 
 
-class ResponsesAdapter(Adapter):
+class _TypedAdapter(Adapter):
+    """The Responses and Messages APIs: one reply per request, its text slots found by `pii`'s walker."""
+
+    def choices(self, payload: dict[str, Any]) -> int:
+        return 1
+
+    def reply_text(self, reply: dict[str, Any]) -> list[str]:
+        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
+
+    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
+        restore_slots(reply_slots(self.endpoint.value, reply), vault)
+
+
+class ResponsesAdapter(_TypedAdapter):
     endpoint = Endpoint.RESPONSES
     provider_kinds = frozenset({"openai", "mock"})
 
@@ -154,26 +167,17 @@ class ResponsesAdapter(Adapter):
     def output_key(self, payload: dict[str, Any]) -> str:
         return "max_output_tokens"
 
-    def choices(self, payload: dict[str, Any]) -> int:
-        return 1
-
     def reply_tokens(self, reply: dict[str, Any], enc: tiktoken.Encoding) -> tuple[int, int] | None:
         usage = reply.get("usage")
         if isinstance(usage, dict):
             return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
         return None
 
-    def reply_text(self, reply: dict[str, Any]) -> list[str]:
-        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
-
-    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
-        restore_slots(reply_slots(self.endpoint.value, reply), vault)
-
     def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
         return ResponsesRelay(unmasker)
 
 
-class MessagesAdapter(Adapter):
+class MessagesAdapter(_TypedAdapter):
     endpoint = Endpoint.MESSAGES
     provider_kinds = frozenset({"anthropic", "mock"})
     anthropic_errors = True
@@ -194,17 +198,8 @@ class MessagesAdapter(Adapter):
     def output_key(self, payload: dict[str, Any]) -> str:
         return "max_tokens"
 
-    def choices(self, payload: dict[str, Any]) -> int:
-        return 1
-
     def reply_tokens(self, reply: dict[str, Any], enc: tiktoken.Encoding) -> tuple[int, int] | None:
         return anthropic_usage(reply.get("usage"))
-
-    def reply_text(self, reply: dict[str, Any]) -> list[str]:
-        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
-
-    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
-        restore_slots(reply_slots(self.endpoint.value, reply), vault)
 
     def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
         return MessagesRelay(unmasker)

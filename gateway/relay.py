@@ -175,12 +175,47 @@ def _collect_text(choice: Any, out: list[str]) -> None:
         out.append(choice["text"])
 
 
-_RESPONSES_END = {b"response.completed", b"response.incomplete", b"response.failed"}
+class _TypedRelay(EventRelay):
+    """Streams of JSON events named by their `type` (Responses, Messages); an `error` event from
+    the provider is relayed and ends the stream."""
+
+    def _relay(self, ev: Event) -> bytes | None:
+        if ev.data is None:
+            return ev.raw
+        self.events += 1
+        obj = self._json(ev)
+        if obj is None:
+            return None
+        if obj.get("type") == "error":
+            self.failed = "the model provider sent an error event"
+            return self._leftover() + ev.raw
+        self._observe(obj)
+        if self._unmasker is None:
+            return ev.raw
+        return b"".join(_named(e) for e in self._unmask(obj, self._unmasker))
+
+    def _leftover(self) -> bytes:
+        if self._unmasker is None:
+            return b""
+        return b"".join(_named(e) for e in self._held(self._unmasker))
+
+    def _observe(self, event: dict[str, Any]) -> None:
+        """Collect text and usage; notice the end."""
+        raise NotImplementedError
+
+    def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _held(self, unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
 
-class ResponsesRelay(EventRelay):
+_RESPONSES_END = ("response.completed", "response.incomplete", "response.failed")
+
+
+class ResponsesRelay(_TypedRelay):
     """Responses API streams: typed events, the last one `response.completed` (or `.incomplete`,
-    `.failed`) carrying usage; an `error` event from the provider ends the stream too."""
+    `.failed`) carrying usage."""
 
     def __init__(self, unmasker: StreamUnmasker | None = None) -> None:
         super().__init__(unmasker)
@@ -191,74 +226,52 @@ class ResponsesRelay(EventRelay):
                 "sequence_number": self._sequence + 1}  # fmt: skip
         return encode_event(orjson.dumps(body), b"error")
 
-    def _leftover(self) -> bytes:
-        if self._unmasker is None:
-            return b""
-        return b"".join(_named(e) for e in responses_leftover(self._unmasker, self._sequence))
-
-    def _relay(self, ev: Event) -> bytes | None:
-        if ev.data is None:
-            return ev.raw
-        self.events += 1
-        obj = self._json(ev)
-        if obj is None:
-            return None
-        kind = obj.get("type")
-        if isinstance(obj.get("sequence_number"), int):
-            self._sequence = obj["sequence_number"]
-        if kind == "error":
-            self.failed = "the model provider sent an error event"
-            return self._leftover() + ev.raw
-        if isinstance(kind, str) and kind.endswith(".delta") and isinstance(obj.get("delta"), str):
-            self._text.append(obj["delta"])
-        elif kind is not None and kind.encode() in _RESPONSES_END:
+    def _observe(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if isinstance(event.get("sequence_number"), int):
+            self._sequence = event["sequence_number"]
+        if isinstance(kind, str) and kind.endswith(".delta") and isinstance(event.get("delta"), str):
+            self._text.append(event["delta"])
+        elif kind in _RESPONSES_END:
             self.done = True
-            usage = (obj.get("response") or {}).get("usage")
+            usage = (event.get("response") or {}).get("usage")
             if isinstance(usage, dict):
                 self.tokens_in = int(usage.get("input_tokens") or 0)
                 self.tokens_out = int(usage.get("output_tokens") or 0)
-        if self._unmasker is None:
-            return ev.raw
-        return b"".join(_named(e) for e in unmask_responses_event(obj, self._unmasker))
+
+    def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        return unmask_responses_event(event, unmasker)
+
+    def _held(self, unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        return responses_leftover(unmasker, self._sequence)
 
 
-class MessagesRelay(EventRelay):
+class MessagesRelay(_TypedRelay):
     """Messages API streams: `message_start` (input usage) … `message_delta` (output usage, cumulative)
-    … `message_stop`; `ping` passes; an `error` event from the provider ends the stream."""
+    … `message_stop`; `ping` passes."""
 
     def _error_event(self, message: str) -> bytes:
         return encode_event(anthropic_error_body(message, "api_error"), b"error")
 
-    def _leftover(self) -> bytes:
-        if self._unmasker is None:
-            return b""
-        return b"".join(_named(e) for e in messages_leftover(self._unmasker))
-
-    def _relay(self, ev: Event) -> bytes | None:
-        if ev.data is None:
-            return ev.raw
-        self.events += 1
-        obj = self._json(ev)
-        if obj is None:
-            return None
-        kind = obj.get("type")
+    def _observe(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
         if kind == "content_block_delta":
-            delta = obj["delta"]
+            delta = event["delta"]
             for key in ("text", "partial_json", "thinking"):
                 if isinstance(delta.get(key), str):
                     self._text.append(delta[key])
         elif kind == "message_start":
-            self._count(obj["message"].get("usage"))
+            self._count(event["message"].get("usage"))
         elif kind == "message_delta":
-            self._count(obj.get("usage"))
+            self._count(event.get("usage"))
         elif kind == "message_stop":
             self.done = True
-        elif kind == "error":
-            self.failed = "the model provider sent an error event"
-            return self._leftover() + ev.raw
-        if self._unmasker is None:
-            return ev.raw
-        return b"".join(_named(e) for e in unmask_messages_event(obj, self._unmasker))
+
+    def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        return unmask_messages_event(event, unmasker)
+
+    def _held(self, unmasker: StreamUnmasker) -> list[dict[str, Any]]:
+        return messages_leftover(unmasker)
 
     def _count(self, usage: Any) -> None:
         """Input tokens include cache writes and reads; output tokens are cumulative per event."""

@@ -113,6 +113,14 @@ def _text_parts(parts: Any) -> Iterator[Slot]:
             yield Slot(part, "text")
 
 
+def _text_or_parts(container: dict[str, Any], key: str, parts: Callable[[Any], Iterator[Slot]]) -> Iterator[Slot]:
+    """`container[key]` when it is a string, else the slots `parts` finds in it."""
+    if isinstance(container.get(key), str):
+        yield Slot(container, key)
+    else:
+        yield from parts(container.get(key))
+
+
 def json_leaves(value: Any) -> Iterator[Slot]:
     """Every string inside a JSON value (a tool call's `input` object), keys excepted."""
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
@@ -137,21 +145,13 @@ def responses_slots(payload: dict[str, Any]) -> Iterator[Slot]:
             continue
         kind = item.get("type", "message")
         if kind == "message":
-            content = item.get("content")
-            if isinstance(content, str):
-                yield Slot(item, "content")
-            else:
-                yield from _text_parts(content)
+            yield from _text_or_parts(item, "content", _text_parts)
         elif kind == "function_call" and isinstance(item.get("arguments"), str):
             yield Slot(item, "arguments")
         elif kind == "custom_tool_call" and isinstance(item.get("input"), str):
             yield Slot(item, "input")
         elif kind in ("function_call_output", "custom_tool_call_output"):
-            output = item.get("output")
-            if isinstance(output, str):
-                yield Slot(item, "output")
-            else:
-                yield from _text_parts(output)
+            yield from _text_or_parts(item, "output", _text_parts)
         elif kind == "reasoning":
             yield from _text_parts(item.get("summary"))
 
@@ -159,19 +159,10 @@ def responses_slots(payload: dict[str, Any]) -> Iterator[Slot]:
 def messages_slots(payload: dict[str, Any]) -> Iterator[Slot]:
     """`system`, then each message: text, tool_use inputs (every string in them), tool_result
     contents, thinking, plain-text documents."""
-    system = payload.get("system")
-    if isinstance(system, str):
-        yield Slot(payload, "system")
-    else:
-        yield from _text_parts(system)
+    yield from _text_or_parts(payload, "system", _text_parts)
     for m in payload.get("messages") or ():
-        if not isinstance(m, dict):
-            continue
-        content = m.get("content")
-        if isinstance(content, str):
-            yield Slot(m, "content")
-            continue
-        yield from message_blocks(content)
+        if isinstance(m, dict):
+            yield from _text_or_parts(m, "content", message_blocks)
 
 
 def message_blocks(blocks: Any) -> Iterator[Slot]:
@@ -185,11 +176,7 @@ def message_blocks(blocks: Any) -> Iterator[Slot]:
         elif kind == "tool_use":
             yield from json_leaves(block.get("input"))
         elif kind == "tool_result":
-            content = block.get("content")
-            if isinstance(content, str):
-                yield Slot(block, "content")
-            else:
-                yield from message_blocks(content)
+            yield from _text_or_parts(block, "content", message_blocks)
         elif kind == "thinking" and isinstance(block.get("thinking"), str):
             yield Slot(block, "thinking")
         elif kind == "document":

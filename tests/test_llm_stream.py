@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 
 import httpx
 
 from tests.conftest import ALICE, Gateway
-from tests.upstream import Upstream, wait_until
+from tests.upstream import Upstream, read_drips_then_hang_up, wait_until
 
 
 def test_curl_receives_the_sse_stream(gateway: Gateway):
@@ -47,18 +46,8 @@ def test_chunks_are_relayed_as_they_come_not_buffered(gateway: Gateway):
 
 
 def test_client_disconnect_cancels_upstream_and_charges_what_was_streamed(gateway: Gateway, upstream: Upstream):
-    port = int(gateway.base_url.split(":")[2].split("/")[0])
-    body = json.dumps({"model": "drip", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
-    request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        + f"Authorization: Bearer {ALICE}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(request)
-        received = b""
-        while received.count(b"drop") < 3:
-            received += s.recv(65536)
+    payload = {"model": "drip", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    received = read_drips_then_hang_up(gateway.base_url, "/chat/completions", payload, ALICE)
     request_id = received.split(b"x-request-id: ")[1].split(b"\r\n")[0].decode()
     # The provider sees its connection closed well before the 10 s stream would have ended.
     assert wait_until(lambda: request_id in upstream.recorder.disconnects, timeout=3)

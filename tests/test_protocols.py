@@ -4,7 +4,6 @@ against a real tollgate, in front of the recording upstream (and the built-in mo
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from config import hash_token
 from tests.conftest import ALICE, ANTHROPIC_KEY, CAROL, PROVIDER_KEY, Gateway, base_config
-from tests.upstream import Upstream, free_port, wait_until
+from tests.upstream import Upstream, free_port, read_drips_then_hang_up, wait_until
 
 ERIN = "tg-test-erin-0123456789abcdefghijklmnopq"  # acme/research, a budget that fits no request
 FRANK = "tg-test-frank-0123456789abcdefghijklmnop"  # acme/research, one dollar, for settling
@@ -309,22 +308,11 @@ def test_usage_and_cost_settle_exactly_once(gw: Gateway, route: str, stream: boo
 def test_client_disconnect_cancels_upstream_and_charges_what_streamed(
     gw: Gateway, upstream: Upstream, route: str, model: str
 ):
-    port = int(gw.base_url.split(":")[2].split("/")[0])
     if route == "responses":
         payload: dict[str, Any] = {"model": model, "stream": True, "input": "x"}
     else:
         payload = {"model": model, "stream": True, "max_tokens": 4000, "messages": [{"role": "user", "content": "x"}]}
-    body = json.dumps(payload).encode()
-    request = (
-        f"POST /v1/{route} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n".encode()
-        + f"x-api-key: {ALICE}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(request)
-        received = b""
-        while received.count(b"drop") < 3:
-            received += s.recv(65536)
+    received = read_drips_then_hang_up(gw.base_url, "/" + route, payload, ALICE)
     assert b"event: " in received
     request_id = received.split(b"x-request-id: ")[1].split(b"\r\n")[0].decode()
     assert wait_until(lambda: request_id in upstream.recorder.disconnects, timeout=3)

@@ -202,3 +202,20 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(predicate())
+
+
+def read_drips_then_hang_up(base_url: str, path: str, payload: dict[str, Any], token: str) -> bytes:
+    """POST a streaming `drip` request over a raw socket, read three drops, and close the socket."""
+    port = int(base_url.split(":")[2].split("/")[0])
+    body = orjson.dumps(payload)
+    request = (
+        f"POST /v1{path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n".encode()
+        + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        received = b""
+        while received.count(b"drop") < 3:
+            received += s.recv(65536)
+    return received
