@@ -201,6 +201,8 @@ class PiiPolicy(Strict):
 
 class Agent(Strict):
     id: Id
+    # A subagent names its parent agent (same org, one level only); its events carry parent_actor_id.
+    parent: Id | None = None
     tokens: list[str] = []
     models: list[str] | None = None
     budget: Budget | None = None
@@ -249,11 +251,31 @@ class Admin(Strict):
 
 
 class Audit(Strict):
-    sink: Literal["local", "none"] = "local"
-    path: str = "var/audit.jsonl"
+    sink: Literal["local", "postgres", "none"] = "local"
+    path: str = "var/audit.jsonl"  # the local sink's JSON-lines file
+    # Events held in memory per worker; with the postgres sink, past half of it the oldest
+    # batches go to the spool while the database is away.
     queue_size: int = Field(100_000, gt=0)
-    batch_size: int = Field(500, gt=0)
+    # A batch is written when this many events are queued or flush_interval_s has passed.
+    batch_size: int = Field(1000, gt=0, le=100_000)
     flush_interval_s: float = Field(0.5, gt=0)
+    # postgres sink: postgresql://user[:password]@host[:port]/database (often ${AUDIT_DSN}).
+    dsn: str | None = None
+    auto_migrate: bool = True  # create/upgrade the schema at start (as `tollgate db migrate` does)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    write_timeout_s: float = Field(30.0, gt=0)  # a batch slower than this counts as failed
+    retry_max_s: float = Field(5.0, gt=0)  # the back-off cap between attempts while the database is away
+    spool_dir: str = "var/audit-spool"  # one append-only file per worker
+    spool_max_bytes: int = Field(1024**3, gt=0)  # per worker; beyond it events are dropped (and counted)
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> Audit:
+        if self.sink == "postgres":
+            if not self.dsn:
+                raise ValueError("sink 'postgres' needs dsn (e.g. postgresql://tollgate@127.0.0.1:5432/tollgate)")
+            if not self.dsn.startswith(("postgresql://", "postgres://")):
+                raise ValueError("dsn must start with postgresql:// (the value is not shown: it may hold a password)")
+        return self
 
 
 class BudgetStore(Strict):
@@ -344,8 +366,31 @@ def cross_reference_errors(config: Config) -> list[tuple[tuple[str | int, ...], 
                     if h in hashes:
                         errors.append(((*path, "tokens", hi), "this token hash is already given to an agent"))
                     hashes.add(h)
+        errors.extend(_parent_errors(o, oi))
         for path, scope in scopes:
             for mi, name in enumerate(scope.models or []):
                 if name != "*" and name not in served:
                     errors.append(((*path, "models", mi), f"no provider serves the model {name!r}"))
+    return errors
+
+
+def _parent_errors(org: Org, oi: int) -> list[tuple[tuple[str | int, ...], str]]:
+    """Subagents: the parent is another agent of the same org, and is not a subagent itself."""
+    agents = {a.id: a for t in org.teams for a in t.agents}
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    for ti, t in enumerate(org.teams):
+        for ai, a in enumerate(t.agents):
+            if a.parent is None:
+                continue
+            path = ("orgs", oi, "teams", ti, "agents", ai, "parent")
+            parent = agents.get(a.parent)
+            if a.parent == a.id:
+                errors.append((path, "an agent cannot be its own parent"))
+            elif parent is None:
+                errors.append((path, f"no agent {a.parent!r} in org {org.id!r} (a parent must be in the same org)"))
+            elif parent.parent is not None:
+                errors.append(
+                    (path, f"{a.parent!r} is itself a subagent of {parent.parent!r}; subagents are one level only "
+                     f"(use parent: {parent.parent})")
+                )  # fmt: skip
     return errors

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
+import audit
 from budget import BudgetGuard, limits_of, make_plan, to_usd
 from config import Org, hash_token
 from gateway import metrics
@@ -45,17 +47,42 @@ def admin_app(worker: Worker) -> web.Application:
         token = bearer_token(request.headers.get("Authorization"), None)
         if token is None or not hmac.compare_digest(hash_token(token), expected):
             metrics.AUTH_FAILURES.labels("admin").inc()
+            audit.emit(
+                audit.AuditEvent(
+                    "auth", "authenticate", "denied", actor_type="anonymous", resource=request.path, status=401,
+                    detail={"door": "admin", "reason": "missing_token" if token is None else "invalid_token"},
+                )
+            )  # fmt: skip
             return ApiError(401, "invalid admin token", "invalid_request_error", "invalid_api_key").response()
         return None
+
+    def audited(
+        request: web.Request, action: str, response: web.Response, org_id: str = "", **detail: Any
+    ) -> web.Response:
+        """Every admin call that passed authentication leaves one event (the reads too)."""
+        status = response.status
+        result: audit.Result = "allowed" if status < 400 else ("error" if status >= 500 else "denied")
+        audit.emit(
+            audit.AuditEvent(
+                "admin", action, result, org_id=org_id, actor_type="admin", actor_id="admin", resource=request.path,
+                status=status, latency_ms=round((time.perf_counter() - request["t0"]) * 1000, 3), detail=detail,
+            )
+        )  # fmt: skip
+        return response
 
     async def reload(request: web.Request) -> web.Response:
         if (denied := refused(request)) is not None:
             return denied
         if not worker.request_reload():
-            return ApiError(
-                400, "the config file is invalid; the old config stays in force (see the log)", code="invalid_config"
-            ).response()
-        return _json({"reloaded": True})
+            return audited(
+                request,
+                "reload",
+                ApiError(
+                    400, "the config file is invalid; the old config stays in force (see the log)",
+                    code="invalid_config",
+                ).response(),
+            )  # fmt: skip
+        return audited(request, "reload", _json({"reloaded": True}))
 
     async def budgets(request: web.Request) -> web.Response:
         if (denied := refused(request)) is not None:
@@ -63,21 +90,81 @@ def admin_app(worker: Worker) -> web.Application:
         org_id = request.query.get("org", "")
         org = next((o for o in worker.config.orgs if o.id == org_id), None)
         if org is None:
-            return ApiError(404, f"no org {org_id!r} in the config (use ?org=ID)", code="unknown_org").response()
+            return audited(request, "budgets.read", _unknown_org(org_id))
         assert worker.door is not None
         try:
             rows = await budget_report(worker.guard, org)
         except Exception:  # the report is best effort; the store being down is the likely cause
-            return ApiError(503, "the budget store did not answer", "budget_unavailable").response()
-        return _json({"org": org.id, "store": worker.config.budget.store, "counters": rows})
+            error = ApiError(503, "the budget store did not answer", "budget_unavailable").response()
+            return audited(request, "budgets.read", error, org.id)
+        return audited(
+            request,
+            "budgets.read",
+            _json({"org": org.id, "store": worker.config.budget.store, "counters": rows}),
+            org.id,
+        )
 
-    app = web.Application()
+    async def audit_query(request: web.Request) -> web.Response:
+        """One org's events, newest first, a keyset page at a time (`next_cursor` → `?cursor=`)."""
+        if (denied := refused(request)) is not None:
+            return denied
+        params = {k.replace("-", "_"): v for k, v in request.query.items()}
+        fmt = params.pop("format", "json")
+        if fmt not in audit.FORMATS:
+            error = ApiError(400, f"format must be one of {', '.join(audit.FORMATS)}, got {fmt!r}", param="format")
+            return audited(request, "audit.query", error.response())
+        unknown = set(params) - QUERY_PARAMS
+        if unknown:
+            error = ApiError(400, f"unknown parameter {sorted(unknown)[0]!r}", param=sorted(unknown)[0])
+            return audited(request, "audit.query", error.response())
+        try:
+            query = audit.build_query(params)
+        except audit.QueryError as e:
+            param = str(e).split(":", 1)[0]
+            return audited(request, "audit.query", ApiError(400, str(e), param=param).response())
+        if not any(o.id == query.org_id for o in worker.config.orgs) and query.org_id != audit.SYSTEM_ORG:
+            return audited(request, "audit.query", _unknown_org(query.org_id))
+        try:
+            page = await worker.audit_reader.page(query)
+        except audit.ReadError as e:
+            error = ApiError(503, str(e), "audit_unavailable").response()
+            return audited(request, "audit.query", error, query.org_id)
+        headers = {"x-tollgate-next-cursor": page.next_cursor} if page.next_cursor else {}
+        content_type = {"json": "application/json", "csv": "text/csv", "table": "text/plain"}[fmt]
+        response = web.Response(body=audit.render(page, fmt), content_type=content_type, headers=headers)
+        return audited(request, "audit.query", response, query.org_id, rows=len(page.rows))
+
+    @web.middleware
+    async def started(request: web.Request, handler: Any) -> web.StreamResponse:
+        request["t0"] = time.perf_counter()
+        return await handler(request)
+
+    app = web.Application(middlewares=[started])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", prometheus)
     app.router.add_post("/admin/reload", reload)
     app.router.add_get("/admin/budgets", budgets)
+    app.router.add_get("/admin/audit", audit_query)
     return app
+
+
+QUERY_PARAMS = {
+    "org",
+    "agent",
+    "with_subagents",
+    "since",
+    "until",
+    "surface",
+    "result",
+    "request_id",
+    "limit",
+    "cursor",
+}
+
+
+def _unknown_org(org_id: str) -> web.Response:
+    return ApiError(404, f"no org {org_id!r} in the config (use ?org=ID)", code="unknown_org").response()
 
 
 async def budget_report(guard: BudgetGuard, org: Org) -> list[dict[str, object]]:

@@ -1,4 +1,4 @@
-"""`tollgate …`: serve, check-config, token create, secrets, pii scan."""
+"""`tollgate …`: serve, check-config, token create, secrets, pii scan, db migrate, audit query."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config import Config
 
 from gateway import secrets_cmd
 
@@ -28,6 +32,34 @@ def main(argv: list[str] | None = None) -> int:
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = token_sub.add_parser("create", help="print a new token once, and the hash line for the config")
     create.add_argument("--agent", required=True, metavar="ID")
+    create.add_argument(
+        "--config",
+        metavar="FILE",
+        help="check the agent exists in this config and record the creation in its audit sink",
+    )
+
+    db = sub.add_parser("db", help="the audit database")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    migrate = db_sub.add_parser(
+        "migrate", help="create or upgrade the audit schema (idempotent) and mirror the tenancy"
+    )
+    migrate.add_argument("--config", required=True, metavar="FILE")
+
+    aud = sub.add_parser("audit", help="the audit trail")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    query = aud_sub.add_parser("query", help="one org's events, newest first")
+    query.add_argument("--config", required=True, metavar="FILE", help="where the trail is (audit.sink)")
+    query.add_argument("--org", required=True, metavar="ID")
+    query.add_argument("--agent", metavar="ID")
+    query.add_argument("--with-subagents", action="store_true", help="include the agent's subagents' events")
+    query.add_argument("--since", metavar="TIME", help="ISO 8601 (2026-12-02T14:00:00Z) or an age (15m, 2h, 7d)")
+    query.add_argument("--until", metavar="TIME", help="same forms as --since; exclusive")
+    query.add_argument("--surface", metavar="NAME", help="llm, egress, admin, auth, budget or config")
+    query.add_argument("--result", metavar="NAME", help="allowed, denied or error")
+    query.add_argument("--request-id", metavar="ID")
+    query.add_argument("--limit", default="100", metavar="N", help="rows per page (default 100, at most 10000)")
+    query.add_argument("--cursor", metavar="CURSOR", help="the next page: the cursor the previous page printed")
+    query.add_argument("--format", default="table", choices=["table", "json", "csv"])
 
     secrets_cmd.add_parser(sub)
 
@@ -49,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return _pii_scan(args.ner, args.config, args.policy)
     if args.command == "secrets":
         return secrets_cmd.run(args)
-    return _token_create(args.agent)
+    if args.command == "db":
+        return _db_migrate(args.config)
+    if args.command == "audit":
+        return _audit_query(args)
+    return _token_create(args.agent, args.config)
 
 
 def _workers(value: str) -> int:
@@ -169,10 +205,115 @@ def _pii_scan(ner: bool, config_path: str | None, agent: str | None) -> int:
     return 1 if bad else 0
 
 
-def _token_create(agent: str) -> int:
+def _load(path: str, command: str) -> Config | None:
+    """The config for a one-shot command, or None after printing why it cannot be used."""
+    from config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        for line in e.errors:
+            print(f"{e.source}: {line}", file=sys.stderr)
+        print(f"tollgate {command}: the config is invalid", file=sys.stderr)
+        return None
+
+
+def _db_migrate(config_path: str) -> int:
+    import asyncio
+
+    import audit
+
+    cfg = _load(config_path, "db migrate")
+    if cfg is None:
+        return 2
+    if cfg.audit.sink != "postgres":
+        print(
+            f"tollgate db migrate: {config_path}: audit.sink is {cfg.audit.sink!r}; nothing to migrate", file=sys.stderr
+        )
+        return 2
+    try:
+        applied = asyncio.run(audit.migrate_database(cfg))
+    except Exception as e:
+        print(f"tollgate db migrate: {e.__class__.__name__}: {e}", file=sys.stderr)
+        return 1
+    done = f"applied migrations {', '.join(map(str, applied))}" if applied else "already up to date"
+    print(f"audit schema: {done}; partitions made ahead; tenancy mirrored ({len(cfg.orgs)} orgs)")
+    return 0
+
+
+def _audit_query(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import audit
+
+    cfg = _load(args.config, "audit query")
+    if cfg is None:
+        return 2
+    params = {
+        "org": args.org, "agent": args.agent, "with_subagents": "true" if args.with_subagents else None,
+        "since": args.since, "until": args.until, "surface": args.surface, "result": args.result,
+        "request_id": args.request_id, "limit": args.limit, "cursor": args.cursor,
+    }  # fmt: skip
+    try:
+        query = audit.build_query(params)
+    except audit.QueryError as e:
+        name, _, why = str(e).partition(":")
+        print(f"tollgate audit query: --{name.replace('_', '-')}:{why}", file=sys.stderr)
+        return 2
+
+    async def run() -> audit.Page:
+        reader = audit.Reader(cfg.audit)
+        try:
+            return await reader.page(query)
+        finally:
+            await reader.close()
+
+    try:
+        page = asyncio.run(run())
+    except audit.ReadError as e:
+        print(f"tollgate audit query: {e}", file=sys.stderr)
+        return 1
+    out = sys.stdout.buffer
+    if args.format == "json":
+        out.write(audit.render_lines(page.rows))
+    else:
+        out.write(audit.render(page, args.format))
+    out.flush()
+    if page.next_cursor:
+        print(f"more rows: --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
+
+
+def _token_create(agent: str, config_path: str | None) -> int:
     from config import generate_token, hash_token
 
+    cfg = None
+    if config_path is not None:
+        cfg = _load(config_path, "token create")
+        if cfg is None:
+            return 2
+        owner = next(((o, t) for o in cfg.orgs for t in o.teams if any(a.id == agent for a in t.agents)), None)
+        if owner is None:
+            print(f"tollgate token create: no agent {agent!r} in {config_path}", file=sys.stderr)
+            return 2
     token = generate_token()
+    if cfg is not None:
+        import asyncio
+
+        import audit
+
+        org, team = owner
+        # The token's hash prefix identifies it in the trail without being usable; the token itself never is recorded.
+        event = audit.AuditEvent(
+            "admin", "token.create", "allowed", org_id=org.id, team_id=team.id, actor_type="operator",
+            resource=agent, detail={"agent": agent, "token_sha256_prefix": hash_token(token)[7:19]},
+        )  # fmt: skip
+        try:
+            asyncio.run(audit.write_now(cfg, [event]))
+        except Exception as e:
+            print(f"tollgate token create: the audit sink refused the event ({e.__class__.__name__}); no token issued",
+                  file=sys.stderr)  # fmt: skip
+            return 1
     print(f"token for agent {agent} (shown once; store it in the agent's sandbox):")
     print(f"  {token}")
     print("add this line to the agent's `tokens:` list in the config:")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -76,10 +77,12 @@ def egress_runtime(config: Config, directory: Directory) -> EgressRuntime:
     )  # fmt: skip
 
 
-def audit_pipeline(config: Config) -> audit.Pipeline:
-    a = config.audit
-    sink: audit.Sink = audit.LocalSink(a.path) if a.sink == "local" else audit.NullSink()
-    return audit.Pipeline(sink, queue_size=a.queue_size, batch_size=a.batch_size, flush_interval_s=a.flush_interval_s)
+def config_hash(path: str) -> str:
+    """What the audit trail records of a config version: its file's SHA-256 (never its content)."""
+    try:
+        return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 class Worker:
@@ -95,6 +98,7 @@ class Worker:
         self._ner_start: asyncio.Task[None] | None = None
         self.guard: BudgetGuard
         self._session: aiohttp.ClientSession | None = None
+        self.audit_reader: audit.Reader
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -102,7 +106,9 @@ class Worker:
         llm_sock = listen_socket(cfg.listeners.llm.host, cfg.listeners.llm.port, self.supervised)
         admin_sock = listen_socket(cfg.listeners.admin.host, cfg.listeners.admin.port, self.supervised)
         egress_sock = listen_socket(cfg.listeners.egress.host, cfg.listeners.egress.port, self.supervised)
-        audit.install(audit_pipeline(cfg))
+        audit.install(audit.pipeline_for(cfg))
+        await audit.replay_spool()
+        self.audit_reader = audit.Reader(cfg.audit)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=cfg.limits.upstream_pool_size, ttl_dns_cache=60, keepalive_timeout=30),
             auto_decompress=True,
@@ -128,6 +134,12 @@ class Worker:
             # Load the model now, in the background, rather than on the first request that needs it.
             self._ner_start = loop.create_task(self._warm_ner())
         self.ready = True
+        audit.emit(
+            audit.AuditEvent(
+                "config", "load", "allowed", actor_type="operator", resource=self.config_path,
+                detail={"config_sha256": config_hash(self.config_path)},
+            )
+        )  # fmt: skip
         log.info(
             "worker %d ready: LLM door http://%s:%d, egress proxy http://%s:%d, admin http://%s:%d",
             os.getpid(),
@@ -145,6 +157,7 @@ class Worker:
         self.door.close()
         await self.guard.close()  # settles still in flight reach the store before exit
         await self._session.close()
+        await self.audit_reader.close()
         await audit.uninstall()
 
     async def _warm_ner(self) -> None:
@@ -169,16 +182,17 @@ class Worker:
                     "denied",
                     actor_type="operator",
                     resource=e.source,
-                    detail={"errors": len(e.errors)},
+                    detail={"errors": len(e.errors), "config_sha256": config_hash(self.config_path)},
                 )
             )
             return False
-        if new.listeners != self.config.listeners or new.budget != self.config.budget:
-            log.warning("config reload: listener and budget store changes take effect only after a restart")
+        if new.listeners != self.config.listeners or new.budget != self.config.budget or new.audit != self.config.audit:
+            log.warning("config reload: listener, budget store and audit changes take effect only after a restart")
         assert self.door is not None and self._session is not None
         self.config = new
         cut = self.door.swap(Runtime(new, self._session))
         cut += self.egress.swap(egress_runtime(new, self.door.runtime.directory))
+        audit.reconfigure(new)
         metrics.CONFIG_RELOADS.labels("applied").inc()
         log.info("config reloaded from %s (%d streams and tunnels of revoked access closed)", self.config_path, cut)
         audit.emit(
@@ -188,7 +202,7 @@ class Worker:
                 "allowed",
                 actor_type="operator",
                 resource=self.config_path,
-                detail={"streams_cut": cut},
+                detail={"streams_cut": cut, "config_sha256": config_hash(self.config_path)},
             )
         )
         return True

@@ -30,11 +30,13 @@ class RecordingSink:
         self.delay_s = delay_s
         self.attempts = 0
         self.written: list[str] = []
+        self.replays: list[bool] = []
         self.started = asyncio.Event()
         self.closed = False
 
-    async def write(self, events: Sequence[AuditEvent]) -> None:
+    async def write(self, events: Sequence[AuditEvent], *, replay: bool = False) -> None:
         self.attempts += 1
+        self.replays.append(replay)
         self.started.set()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -83,7 +85,7 @@ async def test_local_sink_rows_carry_every_audit_field(tmp_path: Path):
     assert set(row) == {
         "ts", "request_id", "org_id", "team_id", "actor_type", "actor_id", "parent_actor_id", "surface",
         "action", "resource", "result", "status", "latency_ms", "tokens_in", "tokens_out", "cost_usd",
-        "pii_counts", "detail",
+        "pii_counts", "detail", "event_id", "version",
     }  # fmt: skip
 
 

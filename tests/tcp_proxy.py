@@ -1,0 +1,72 @@
+"""A loopback TCP relay to a real server that a test can cut: the shared PostgreSQL "goes down"
+for tollgate while other engineers' tests keep using it.
+
+`down()` closes the listener and every relayed connection (clients then get ECONNREFUSED);
+`up()` listens on the same port again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+from tests.upstream import free_port
+
+
+class TcpProxy:
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        self.up()
+        return self
+
+    def _call(self, coro_fn) -> None:  # type: ignore[no-untyped-def]
+        asyncio.run_coroutine_threadsafe(coro_fn(), self._loop).result(10)
+
+    def up(self) -> None:
+        async def listen() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+        self._call(listen)
+
+    def down(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+
+        self._call(close)
+
+    def stop(self) -> None:
+        self.down()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
