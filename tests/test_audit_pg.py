@@ -8,10 +8,8 @@ so the database "goes away" for tollgate alone.
 from __future__ import annotations
 
 import asyncio
-import copy
 import glob
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -102,7 +100,9 @@ def test_db_migrate_is_idempotent_and_mirrors_the_tenancy(upstream: Upstream, da
     agents = {r["id"]: (r["org_id"], r["team_id"], r["parent_id"]) for r in fetch(dsn, "SELECT * FROM agents")}
     assert agents["alice-sub"] == ("acme", "research", "alice") and agents["carol"] == ("globex", "g", None)
     # This month's partition and the two after it exist before any event needs them.
-    parts = {r["relname"] for r in fetch(dsn, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid")}
+    parts = {
+        r["relname"] for r in fetch(dsn, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid")
+    }
     now = datetime.now(UTC)
     months = [(now.year + (now.month - 1 + k) // 12, (now.month - 1 + k) % 12 + 1) for k in range(3)]
     assert {f"audit_events_{y}{m:02d}" for y, m in months} <= parts
@@ -168,3 +168,269 @@ def test_events_from_real_requests_land_with_their_fields(upstream: Upstream, da
     dump = str(fetch(dsn, "SELECT a::text FROM audit_events a"))
     for planted in (PLANTED_EMAIL, PROVIDER_KEY, ALICE, CAROL, "tg-not-a-token"):
         assert planted not in dump
+
+
+# -- batching --------------------------------------------------------------------------------
+
+
+def _event(i: int, org: str = "acme") -> AuditEvent:
+    return AuditEvent("llm", "chat/completions", "allowed", f"req_batch_{i}", org, actor_id="alice")
+
+
+async def _count(dsn: str) -> int:
+    conn = await audit.connect(dsn, 5)
+    try:
+        if not await conn.fetchval("SELECT to_regclass('audit_events') IS NOT NULL"):
+            return 0  # the writer has not migrated yet
+        return int(await conn.fetchval("SELECT count(*) FROM audit_events"))
+    finally:
+        await conn.close()
+
+
+def _sink(dsn: str) -> PostgresSink:
+    tenancy = Tenancy(orgs=("acme",), teams=(), agents=())
+    return PostgresSink(dsn, tenancy, auto_migrate=True, connect_timeout_s=2, write_timeout_s=10)
+
+
+async def _wait(condition: Callable[[], Any], within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def test_batches_are_written_by_size_and_by_time(database: str):
+    dsn = dsn_for(database)
+
+    async def run() -> None:
+        by_size = Pipeline(_sink(dsn), queue_size=1000, batch_size=50, flush_interval_s=60)
+        by_size.start()
+        for i in range(50):
+            by_size.emit(_event(i))
+        # A full batch goes at once; a part-full one waits for the (long) interval, or for close.
+        await _wait(lambda: _equals(_count(dsn), 50))
+        for i in range(50, 70):
+            by_size.emit(_event(i))
+        await asyncio.sleep(0.3)
+        assert await _count(dsn) == 50
+        await by_size.close()
+        assert await _count(dsn) == 70
+
+        by_time = Pipeline(_sink(dsn), queue_size=1000, batch_size=1000, flush_interval_s=0.2)
+        by_time.start()
+        started = time.monotonic()
+        for i in range(70, 75):
+            by_time.emit(_event(i))
+        await _wait(lambda: _equals(_count(dsn), 75))
+        assert 0.1 < time.monotonic() - started < 2.0  # a part-full batch waits for the interval, no longer
+        await by_time.close()
+
+    asyncio.run(run())
+
+
+async def _equals(count: Any, n: int) -> bool:
+    return await count == n
+
+
+def test_a_replayed_batch_is_stored_once(database: str):
+    dsn = dsn_for(database)
+
+    async def run() -> None:
+        sink = _sink(dsn)
+        events = [_event(i) for i in range(10)]
+        pipeline = Pipeline(sink, queue_size=100, batch_size=100, flush_interval_s=60)
+        for e in events:
+            pipeline.emit(e)  # gives the event ids
+        await sink.write(events[:6])
+        await sink.write(events, replay=True)  # 6 already there: only the other 4 are added
+        await sink.write(events, replay=True)
+        await sink.close()
+        assert await _count(dsn) == 10
+
+    asyncio.run(run())
+
+
+# -- outages ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_proxy() -> Iterator[TcpProxy]:
+    proxy = TcpProxy(PG_HOST, PG_PORT).start()
+    yield proxy
+    proxy.stop()
+
+
+def spool_text(workdir: Path) -> str:
+    return "".join(Path(p).read_text() for p in glob.glob(str(workdir / "var" / "audit-spool" / "spool-*.jsonl")))
+
+
+def metric(gw: Gateway, name: str) -> float:
+    text = httpx.get(gw.admin_url + "/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def exactly_once(dsn: str, request_ids: list[str]) -> bool:
+    if not fetch(dsn, "SELECT to_regclass('audit_events') IS NOT NULL AS ok")[0]["ok"]:
+        return False  # the writer has not migrated yet
+    found = fetch(dsn, "SELECT request_id, count(*) AS n FROM audit_events WHERE request_id = ANY($1) GROUP BY 1",
+                  request_ids)  # fmt: skip
+    counts = {r["request_id"]: r["n"] for r in found}
+    assert all(n == 1 for n in counts.values()), {k: n for k, n in counts.items() if n != 1}
+    return len(counts) == len(request_ids)
+
+
+def test_database_outage_mid_load_spools_keeps_latency_and_loses_nothing(
+    upstream: Upstream, database: str, tmp_path: Path, pg_proxy: TcpProxy
+):
+    dsn = dsn_for(database, port=pg_proxy.port)
+    config = pg_config(upstream, dsn, queue_size=200, batch_size=50, write_timeout_s=2)
+    gw = Gateway(tmp_path, config).start()
+    ids: list[str] = []
+    latencies: dict[str, list[float]] = {"before": [], "outage": [], "after": []}
+    phase = ["before"]
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=gw.base_url, headers={"Authorization": f"Bearer {ALICE}"}, timeout=10) as c:
+            body = {"model": "mock-gpt", "messages": [{"role": "user", "content": f"to {PLANTED_EMAIL}"}]}
+            while not stop.is_set():
+                t = time.perf_counter()
+                r = c.post("/chat/completions", json=body)
+                latencies[phase[0]].append(time.perf_counter() - t)
+                assert r.status_code == 200
+                ids.append(r.headers["x-request-id"])
+
+    worker = threading.Thread(target=load)
+    try:
+        worker.start()
+        time.sleep(1.0)
+        pg_proxy.down()
+        phase[0] = "outage"
+        time.sleep(2.5)
+        spooled = spool_text(tmp_path)
+        assert spooled.count("\n") > 200, "the queue bound was passed: batches should be in the spool"
+        for planted in (PLANTED_EMAIL, ALICE, PROVIDER_KEY):
+            assert planted not in spooled
+        assert metric(gw, "tollgate_audit_spooled_total") > 0
+        pg_proxy.up()
+        phase[0] = "after"
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        worker.join(10)
+    try:
+        assert wait_until(lambda: exactly_once(dsn, ids), timeout=20), "every request's event, exactly once"
+        assert fetch(dsn, "SELECT count(*) = count(DISTINCT event_id) AS ok FROM audit_events")[0]["ok"]
+        assert metric(gw, "tollgate_audit_dropped_total") == 0
+        assert wait_until(lambda: spool_text(tmp_path) == "")
+    finally:
+        gw.stop()
+
+    def median(xs: list[float]) -> float:
+        return sorted(xs)[len(xs) // 2]
+
+    before, outage = latencies["before"], latencies["outage"]
+    assert len(outage) > 300
+    # No request waited for the database: the connect timeout alone is a full second.
+    assert max(outage) < 0.5, max(outage)
+    assert median(outage) < 3 * median(before) + 0.003, (median(before), median(outage))
+
+
+def test_a_restart_replays_the_spool_first(upstream: Upstream, database: str, tmp_path: Path, pg_proxy: TcpProxy):
+    dsn = dsn_for(database, port=pg_proxy.port)
+    pg_proxy.down()
+    gw = Gateway(tmp_path, pg_config(upstream, dsn)).start()
+    ids = [chat(gw, ALICE).headers["x-request-id"] for _ in range(30)]
+    assert gw.stop() == 0
+    # The database never answered: at shutdown everything queued went to the spool, fsync'd.
+    assert sum(i in spool_text(tmp_path) for i in ids) == 30
+    pg_proxy.up()
+    gw.start()
+    try:
+        assert wait_until(lambda: exactly_once(dsn, ids), timeout=15)
+        assert wait_until(lambda: spool_text(tmp_path) == "")
+        assert "replaying them first" in gw.log()
+    finally:
+        gw.stop()
+    assert not glob.glob(str(tmp_path / "var" / "audit-spool" / "spool-*.jsonl"))  # emptied spools are removed
+
+
+# -- reading it back -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sink", ["postgres", "local"])
+def test_queries_stay_in_their_org_page_by_keyset_and_render(upstream: Upstream, tmp_path: Path, sink: str):
+    with fresh_database() as name:
+        config = pg_config(upstream, dsn_for(name))
+        if sink == "local":
+            config["audit"] = {"sink": "local", "path": "var/audit.jsonl", "flush_interval_s": 0.05}
+        gw = Gateway(tmp_path, config).start()
+        try:
+            _check_queries(gw, tmp_path)
+        finally:
+            gw.stop()
+
+
+def _check_queries(gw: Gateway, tmp_path: Path) -> None:
+    mine = [chat(gw, ALICE).headers["x-request-id"] for _ in range(3)]
+    sub = chat(gw, SUB).headers["x-request-id"]
+    theirs = chat(gw, CAROL).headers["x-request-id"]
+
+    def query(**params: str) -> httpx.Response:
+        return httpx.get(gw.admin_url + "/admin/audit", params=params, headers=ADMIN)
+
+    def ids(**params: str) -> list[str]:
+        r = query(**params)
+        assert r.status_code == 200, r.text
+        return [e["request_id"] for e in r.json()["events"] if e["surface"] == "llm"]
+
+    assert wait_until(lambda: len(ids(org="acme")) == 4 and len(ids(org="globex")) == 1)
+    assert ids(org="acme") == [sub, *reversed(mine)]  # newest first
+    assert ids(org="globex") == [theirs]
+    # Another org's request id or agent gives nothing, whatever else is asked.
+    assert ids(org="acme", request_id=theirs) == [] and ids(org="acme", agent="carol") == []
+    assert ids(org="globex", agent="alice") == []
+    assert ids(org="acme", agent="alice") == list(reversed(mine))
+    assert ids(org="acme", agent="alice", with_subagents="true") == [sub, *reversed(mine)]
+    assert ids(org="acme", surface="llm", result="allowed", since="1h") == [sub, *reversed(mine)]
+    assert ids(org="acme", until="2000-01-01T00:00:00Z") == []
+    # Keyset pages: one row each, no repeats, no gaps, in order.
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        r = query(org="acme", agent="alice", with_subagents="1", limit="1", **({"cursor": cursor} if cursor else {}))
+        body = r.json()
+        seen += [e["request_id"] for e in body["events"]]
+        if body["next_cursor"] is None:
+            break
+        assert r.headers["x-tollgate-next-cursor"] == body["next_cursor"]
+        cursor = body["next_cursor"]
+    assert seen == [sub, *reversed(mine)]
+    csv_text = query(org="globex", format="csv").text
+    assert csv_text.splitlines()[0].startswith("ts,org_id,team_id") and theirs in csv_text and mine[0] not in csv_text
+    assert theirs in query(org="globex", format="table").text
+    # Bad calls are refused with OpenAI-shaped errors naming the problem.
+    assert httpx.get(gw.admin_url + "/admin/audit?org=acme").status_code == 401
+    assert query(org="nope").status_code == 404
+    for params, param in (
+        ({}, "org"), ({"org": "acme", "limit": "0"}, "limit"), ({"org": "acme", "since": "yesterday"}, "since"),
+        ({"org": "acme", "cursor": "zz"}, "cursor"), ({"org": "acme", "format": "xml"}, "format"),
+        ({"org": "acme", "colour": "red"}, "colour"), ({"org": "acme", "surface": "dns"}, "surface"),
+    ):  # fmt: skip
+        r = query(**params)
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, (params, r.text)
+
+    # The CLI reads the same trail, scoped the same way.
+    def cli_query(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli("audit", "query", "--config", str(gw.config_path), *args, cwd=tmp_path)
+
+    r = cli_query("--org", "acme", "--format", "json", "--surface", "llm")
+    assert r.returncode == 0, r.stderr
+    events = [yaml.safe_load(line) for line in r.stdout.splitlines()]
+    assert [e["request_id"] for e in events] == [sub, *reversed(mine)] and {e["org_id"] for e in events} == {"acme"}
+    assert cli_query("--org", "acme", "--request-id", theirs, "--format", "csv").stdout.count("\n") == 1  # header
+    table = cli_query("--org", "acme", "--agent", "alice", "--with-subagents", "--limit", "2")
+    assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:3] == ["ts", "surface", "action"]
+    assert len(table.stdout.splitlines()) == 3 and "more rows: --cursor " in table.stderr
+    bad = cli_query("--org", "acme", "--since", "soon")
+    assert bad.returncode == 2 and bad.stderr.startswith("tollgate audit query: --since: expected an ISO 8601 time")

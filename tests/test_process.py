@@ -94,7 +94,7 @@ def test_sighup_reload_adds_and_revokes_tokens_and_rejects_a_bad_file(fresh_gate
     assert chat(gw, NEW_TOKEN) == 200  # the old config stays in force
 
     def reloads() -> list[str]:
-        return [e["result"] for e in gw.audit_events() if e["surface"] == "config"]
+        return [e["result"] for e in gw.audit_events() if e["surface"] == "config" and e["action"] == "reload"]
 
     assert wait_until(lambda: reloads() == ["allowed", "denied"]), reloads()
 

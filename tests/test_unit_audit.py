@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -209,3 +210,194 @@ async def test_close_with_a_sink_failing_once_loses_nothing_silently():
         pipeline.emit(event(i))
     await pipeline.close()
     assert len(sink.written) + pipeline.dropped == 3
+
+
+# -- back-off ----------------------------------------------------------------------------------
+
+
+def test_backoff_grows_exponentially_is_capped_and_jittered():
+    from audit.pipeline import BACKOFF_BASE_S, backoff_delay
+
+    assert backoff_delay(1, 5.0, lambda: 0.0) == BACKOFF_BASE_S  # half the ceiling, fixed
+    assert backoff_delay(1, 5.0, lambda: 1.0) == 2 * BACKOFF_BASE_S
+    assert backoff_delay(3, 5.0, lambda: 1.0) == 8 * BACKOFF_BASE_S
+    assert backoff_delay(40, 5.0, lambda: 1.0) == 5.0 and backoff_delay(40, 5.0, lambda: 0.0) == 2.5
+    assert len({backoff_delay(4, 5.0) for _ in range(20)}) > 1
+
+
+# -- spool -------------------------------------------------------------------------------------
+
+
+def spool_ids(spool, n: int = 1000) -> list[str]:
+    events, _, _ = spool.read(n)
+    return [e.request_id for e in events]
+
+
+def test_spool_appends_replays_in_order_and_empties(tmp_path: Path):
+    from audit.spool import Spool
+
+    spool = Spool(str(tmp_path), max_bytes=1 << 20, name="a")
+    assert spool.append([event(i) for i in range(3)]) and spool.append([event(3)])
+    events, offset, skipped = spool.read(2)
+    assert [e.request_id for e in events] == ["req_0", "req_1"] and skipped == 0
+    spool.consume(offset)
+    assert spool_ids(spool) == ["req_2", "req_3"]
+    spool.consume(spool.read(10)[1])
+    assert spool.pending == 0 and Path(spool.path).stat().st_size == 0
+    spool.close()
+    assert not Path(spool.path).exists()
+
+
+def test_spool_refuses_a_batch_past_its_cap(tmp_path: Path):
+    from audit.spool import Spool
+
+    spool = Spool(str(tmp_path), max_bytes=600, name="a")
+    assert spool.append([event(1)])
+    assert not spool.append([event(i) for i in range(10)])
+    assert spool_ids(spool) == ["req_1"]
+    spool.close()
+
+
+def test_spool_skips_a_torn_last_line_and_keeps_the_rest(tmp_path: Path):
+    from audit.spool import Spool
+
+    spool = Spool(str(tmp_path), max_bytes=1 << 20, name="a")
+    spool.append([event(1), event(2)])
+    spool.close(remove_if_empty=False)
+    with open(spool.path, "ab") as f:
+        f.write(b'{"surface": "llm", "action": "cu')  # a crash in the middle of a write
+    again = Spool(str(tmp_path), max_bytes=1 << 20, name="a")
+    events, offset, skipped = again.read(10)
+    assert [e.request_id for e in events] == ["req_1", "req_2"] and skipped == 1
+    again.consume(offset)
+    assert again.pending == 0
+    again.close()
+
+
+def test_a_new_spool_adopts_unheld_ones_in_order_but_never_a_live_one(tmp_path: Path):
+    from audit.spool import Spool
+
+    old = Spool(str(tmp_path), max_bytes=1 << 20, name="old")
+    old.append([event(1), event(2)])
+    live = Spool(str(tmp_path), max_bytes=1 << 20, name="live")
+    live.append([event(9)])
+    old.close()  # its worker is gone; the file stays
+    new = Spool(str(tmp_path), max_bytes=1 << 20, name="new")
+    assert new.adopt_orphans() > 0
+    assert spool_ids(new) == ["req_1", "req_2"]  # the live worker's spool is still its own
+    assert not Path(old.path).exists() and Path(live.path).exists()
+    new.close(remove_if_empty=False)
+    live.close(remove_if_empty=False)
+
+
+def test_closing_a_partly_replayed_spool_keeps_only_the_rest(tmp_path: Path):
+    from audit.spool import Spool
+
+    spool = Spool(str(tmp_path), max_bytes=1 << 20, name="a")
+    spool.append([event(i) for i in range(4)])
+    spool.consume(spool.read(3)[1])
+    spool.close()
+    assert spool_ids(Spool(str(tmp_path), max_bytes=1 << 20, name="a")) == ["req_3"]
+
+
+# -- pipeline with a spool -----------------------------------------------------------------------
+
+
+async def test_an_outage_spills_the_oldest_batches_and_replays_them_first(tmp_path: Path):
+    from audit.spool import Spool
+
+    sink = RecordingSink(failures=10**9)
+    spool = Spool(str(tmp_path), max_bytes=1 << 20, name="a")
+    pipeline = Pipeline(sink, queue_size=20, batch_size=5, flush_interval_s=0.01, spool=spool, retry_max_s=0.02)
+    pipeline.start()
+    for i in range(40):
+        pipeline.emit(event(i))
+        await asyncio.sleep(0.001)
+    await wait_for(lambda: spool.pending > 0 and len(pipeline.queue) <= 10)
+    assert pipeline.dropped == 0
+    sink.failures = 0  # the database is back
+    await wait_for(lambda: len(sink.written) == 40)
+    assert sink.written == [f"req_{i}" for i in range(40)]  # spooled ones first, all in order
+    assert True in sink.replays  # the spool's batches went the deduplicating way
+    await pipeline.close()
+
+
+async def test_drops_happen_only_when_queue_and_spool_are_full_and_are_counted(tmp_path: Path, caplog):
+    from audit.spool import Spool
+
+    sink = RecordingSink(failures=10**9)
+    spool = Spool(str(tmp_path), max_bytes=2000, name="a")
+    pipeline = Pipeline(sink, queue_size=10, batch_size=5, flush_interval_s=0.01, spool=spool, retry_max_s=0.02)
+    pipeline.start()
+    for i in range(100):
+        pipeline.emit(event(i))
+        await asyncio.sleep(0.001)
+    await wait_for(lambda: pipeline.dropped > 0)
+    assert 0 < spool.size <= 2000
+    assert sum("audit events dropped" in r.message for r in caplog.records) == 1  # once per interval
+    await pipeline.close()
+
+
+async def test_a_retried_batch_is_marked_as_possibly_stored():
+    sink = RecordingSink(failures=1)
+    pipeline = Pipeline(sink, queue_size=100, batch_size=5, flush_interval_s=0.01, retry_max_s=0.02)
+    for i in range(8):
+        pipeline.emit(event(i))
+    pipeline.start()
+    await wait_for(lambda: len(sink.written) == 8)
+    # The failed batch is retried through the deduplicating path, what came after it is not.
+    assert sink.replays == [False, True, False]
+    await pipeline.close()
+
+
+def test_emit_stamps_ids_system_org_and_subagent_parent():
+    pipeline = Pipeline(RecordingSink(), queue_size=10, batch_size=10, flush_interval_s=1)
+    pipeline.set_parents({"sub": "main"})
+    a = AuditEvent("llm", "x", "allowed", org_id="acme", actor_id="sub")
+    b = AuditEvent("auth", "authenticate", "denied", actor_type="anonymous", actor_id="sub")
+    pipeline.emit(a)
+    pipeline.emit(b)
+    assert a.parent_actor_id == "main" and b.parent_actor_id == ""  # an unauthenticated claim gets no parent
+    assert b.org_id == audit.SYSTEM_ORG and a.org_id == "acme"
+    assert a.event_id != b.event_id and len(a.event_id) == 36
+
+
+def test_event_ids_are_unique_uuids():
+    import uuid
+
+    from audit.event import new_event_id
+
+    ids = {new_event_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(uuid.UUID(i).version == 4 for i in list(ids)[:100])
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+def test_build_query_validates_every_parameter():
+    from datetime import UTC, datetime
+
+    from audit.query import Cursor, QueryError, build_query, datetime_to_us
+
+    now = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
+    q = build_query({"org": "acme", "since": "15m", "until": "2026-12-02 14:05", "limit": "5"}, now)
+    assert q.until_us == datetime_to_us(now) and q.until_us - q.since_us == 15 * 60 * 1_000_000
+    cursor = Cursor(123, "0" * 8 + "-0000-4000-8000-" + "0" * 12)
+    assert build_query({"org": "a", "cursor": cursor.encode()}).cursor == cursor
+    for params, name in (
+        ({}, "org"), ({"org": "a", "limit": "x"}, "limit"), ({"org": "a", "limit": "10001"}, "limit"),
+        ({"org": "a", "result": "maybe"}, "result"), ({"org": "a", "with_subagents": "true"}, "with_subagents"),
+        ({"org": "a", "cursor": "bm9wZQ"}, "cursor"), ({"org": "a", "until": "tomorrow"}, "until"),
+    ):  # fmt: skip
+        with pytest.raises(QueryError, match=f"^{name}: "):
+            build_query(params, now)
+
+
+def test_query_sql_binds_every_value_and_always_scopes_the_org():
+    from audit.query import build_query
+
+    sql, args = build_query({"org": "acme'; DROP TABLE x; --", "agent": "bob", "with_subagents": "1"}).sql()
+    assert "DROP" not in sql and set(re.findall(r"\$(\d+)", sql)) == {"1", "2", "3"} and len(args) == 3
+    assert "org_id = $1" in sql and "(actor_id = $2 OR parent_actor_id = $2)" in sql
+    assert sql.endswith("ORDER BY ts DESC, event_id DESC LIMIT $3") and args[2] == 101

@@ -287,3 +287,38 @@ def test_config_is_immutable():
     config = parse_config(yaml.safe_dump(base()))
     with pytest.raises(ValueError):
         config.providers[0].name = "changed"  # type: ignore[misc]
+
+
+def _with_agents(*agents: dict[str, Any], other_org: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    config = base()
+    config["orgs"][0]["teams"].append({"id": "ops", "agents": list(agents)})
+    if other_org is not None:
+        config["orgs"].append({"id": "globex", "teams": [{"id": "g", "agents": other_org}]})
+    return config
+
+
+def test_a_subagent_names_a_parent_of_its_own_org():
+    config = parse_config(yaml.safe_dump(_with_agents({"id": "helper", "parent": "alice"})))
+    assert config.orgs[0].teams[1].agents[0].parent == "alice"  # another team of the same org is fine
+
+
+def test_subagent_parents_are_checked_with_their_paths():
+    path = "orgs[0].teams[1].agents[0].parent"
+    assert the_error(_with_agents({"id": "helper", "parent": "carol"}, other_org=[{"id": "carol"}])) == (
+        f"{path}: no agent 'carol' in org 'acme' (a parent must be in the same org)"
+    )
+    assert the_error(_with_agents({"id": "helper", "parent": "helper"})) == f"{path}: an agent cannot be its own parent"
+    nested = _with_agents({"id": "helper", "parent": "alice"}, {"id": "helper2", "parent": "helper"})
+    assert the_error(nested) == (
+        "orgs[0].teams[1].agents[1].parent: 'helper' is itself a subagent of 'alice'; subagents are one level only "
+        "(use parent: alice)"
+    )
+
+
+def test_the_postgres_sink_needs_a_postgresql_dsn_and_never_echoes_it():
+    config = base()
+    config["audit"] = {"sink": "postgres"}
+    assert the_error(config) == "audit: sink 'postgres' needs dsn (e.g. postgresql://tollgate@127.0.0.1:5432/tollgate)"
+    config["audit"] = {"sink": "postgres", "dsn": "mysql://u:hunter2@db/x"}
+    error = the_error(config)
+    assert "must start with postgresql://" in error and "hunter2" not in error
