@@ -99,15 +99,18 @@ class Pipeline:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.retry_max_s = retry_max_s
-        # Past this the writer moves the oldest batches to the spool; the rest is room for bursts
-        # that arrive while a spool write is on disk.
+        # Past this the oldest batches go to the spool (whether the sink is down or only slow);
+        # the rest of the bound is room for bursts while a spool write is on disk.
         self.spill_at = max(batch_size, queue_size // 2) if spool is not None else queue_size
         self.dropped = 0
         self.failures = 0
-        self._uncertain = 0  # events at the queue's front that a failed write may have stored
+        # A batch whose write failed: the oldest events of all (the spool only takes newer ones
+        # while it is out), retried first and through the deduplicating path (it may be stored).
+        self._retry: list[AuditEvent] | None = None
         self._parents: Mapping[str, str] = {}
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._spill_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._drops_unlogged = 0
         self._drops_logged_at = 0.0
@@ -133,11 +136,16 @@ class Pipeline:
             return
         queue.append(event)
         n = len(queue)
-        if n == self.batch_size or n >= self.spill_at:
+        if n == self.batch_size:
             self._wake.set()
+        if n >= self.spill_at:
+            self._spill_wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(), name="audit-writer")]
+        if self.spool is not None:
+            self._tasks.append(loop.create_task(self._spiller(), name="audit-spiller"))
 
     async def _run(self) -> None:
         next_try = 0.0
@@ -148,41 +156,43 @@ class Pipeline:
             self._wake.clear()
             if self._closing:
                 break
-            if self.failures:
-                await self._spill_overflow()
-                if time.monotonic() < next_try:
-                    continue
-            if await self._drain():
-                self.failures = 0
-            else:
+            if self.failures and time.monotonic() < next_try:
+                continue
+            if not await self._drain():
                 self.failures += 1
                 next_try = time.monotonic() + backoff_delay(self.failures, self.retry_max_s)
-                await self._spill_overflow()
             metrics.QUEUE_DEPTH.set(len(self.queue))
 
+    async def _spiller(self) -> None:
+        """Runs beside the writer, so a write that hangs (slow database, connect timeout) never
+        leaves the queue to overflow while the spool has room."""
+        while not self._closing:
+            await self._spill_wake.wait()
+            self._spill_wake.clear()
+            await self._spill_overflow()
+
     async def _drain(self) -> bool:
-        """Write the spool's backlog, then everything queued; False when the sink failed."""
+        """Write the failed batch, the spool's backlog, then everything queued; False when the sink failed."""
         while True:
-            if self.spool is not None and self.spool.pending:
+            if self._retry is not None:
+                if not await self._write(self._retry, replay=True):
+                    return False
+                self._retry = None
+            elif self.spool is not None and self.spool.pending:
                 events, offset, skipped = self.spool.read(self.batch_size)
                 if skipped:
                     self._drop(skipped)
                 if events and not await self._write(events, replay=True):
                     return False
                 self.spool.consume(offset)
-                await self._spill_overflow()
-                continue
-            if not self.queue:
+            elif self.queue:
+                n = min(len(self.queue), self.batch_size)
+                batch = [self.queue.popleft() for _ in range(n)]
+                if not await self._write(batch, replay=False):
+                    self._retry = batch
+                    return False
+            else:
                 return True
-            n = min(len(self.queue), self.batch_size)
-            batch = [self.queue.popleft() for _ in range(n)]
-            replay = self._uncertain > 0
-            if not await self._write(batch, replay=replay):
-                # Back at the front, in order; the sink may have stored it before failing.
-                self.queue.extendleft(reversed(batch))
-                self._uncertain = max(self._uncertain, n)
-                return False
-            self._uncertain = max(0, self._uncertain - n)
 
     async def _write(self, events: Sequence[AuditEvent], *, replay: bool) -> bool:
         started = time.perf_counter()
@@ -199,7 +209,7 @@ class Pipeline:
         return True
 
     async def _spill_overflow(self, everything: bool = False) -> None:
-        """Move the oldest batches to the spool until the queue is back under its mark."""
+        """Move the oldest queued batches to the spool until the queue is back under its mark."""
         if self.spool is None:
             return
         limit = 0 if everything else self.spill_at
@@ -207,7 +217,6 @@ class Pipeline:
         while len(self.queue) > limit:
             n = min(len(self.queue), self.batch_size)
             batch = [self.queue.popleft() for _ in range(n)]
-            self._uncertain = max(0, self._uncertain - n)  # the spool replays with dedup anyway
             if await loop.run_in_executor(None, self.spool.append, batch):
                 metrics.SPOOLED.inc(n)
             else:
@@ -239,15 +248,19 @@ class Pipeline:
         """Stop the writer between writes (never inside one), flush with bounded retries, spool the rest."""
         self._closing = True
         self._wake.set()
-        if self._task:
-            await self._task
+        self._spill_wake.set()
+        for task in self._tasks:
+            await task
         # A sink already known to be down gets one more try, not the whole series: shutdown stays quick.
         for attempt in range(1 if self.failures else CLOSE_RETRIES):
             if await self._drain():
                 break
             await asyncio.sleep(0.1 * 2**attempt)
-        if self.queue:
-            await self._spill_overflow(everything=True)
+        if self._retry is not None:
+            # Older than what the spool holds; it follows it there (rows carry their own time).
+            self.queue.extendleft(reversed(self._retry))
+            self._retry = None
+        await self._spill_overflow(everything=True)
         if self.queue:
             self._drop(len(self.queue))
             self.queue.clear()

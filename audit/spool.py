@@ -16,6 +16,7 @@ import fcntl
 import glob
 import logging
 import os
+import threading
 from collections.abc import Sequence
 
 import orjson
@@ -38,6 +39,9 @@ class Spool:
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.size = os.fstat(self._fd).st_size
         self.offset = 0  # everything before this has reached the database
+        # Appends run in a thread (fsync) while the writer reads and consumes on the event loop:
+        # the file may only be emptied when no append is half done.
+        self._append_lock = threading.Lock()
 
     @property
     def pending(self) -> int:
@@ -46,11 +50,12 @@ class Spool:
     def append(self, events: Sequence[AuditEvent]) -> bool:
         """Write and fsync one batch; False (nothing written) when it would pass the size cap."""
         data = b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in events)
-        if self.size + len(data) > self.max_bytes:
-            return False
-        os.write(self._fd, data)
-        os.fsync(self._fd)
-        self.size += len(data)
+        with self._append_lock:
+            if self.size + len(data) > self.max_bytes:
+                return False
+            os.write(self._fd, data)
+            os.fsync(self._fd)
+            self.size += len(data)
         return True
 
     def read(self, n: int) -> tuple[list[AuditEvent], int, int]:
@@ -83,9 +88,14 @@ class Spool:
     def consume(self, offset: int) -> None:
         """Those events are in the database; once the file is all consumed, it starts over empty."""
         self.offset = offset
-        if self.offset >= self.size:
-            os.ftruncate(self._fd, 0)
-            self.size = self.offset = 0
+        # Never wait for an append here (this runs on the event loop); the next consume empties it.
+        if self.offset >= self.size and self._append_lock.acquire(blocking=False):
+            try:
+                if self.offset >= self.size:
+                    os.ftruncate(self._fd, 0)
+                    self.size = self.offset = 0
+            finally:
+                self._append_lock.release()
 
     def adopt_orphans(self) -> int:
         """Take over the spools no live worker holds; returns the bytes adopted."""
@@ -104,8 +114,9 @@ class Spool:
                     continue  # a live worker's
                 if os.fstat(fd).st_nlink == 0:
                     continue  # adopted by another worker between our open and our lock
-                adopted += self._copy_from(fd)
-                os.fsync(self._fd)
+                with self._append_lock:
+                    adopted += self._copy_from(fd)
+                    os.fsync(self._fd)
                 os.unlink(path)
             finally:
                 os.close(fd)
