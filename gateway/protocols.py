@@ -20,7 +20,7 @@ from gateway.errors import bad_request
 from gateway.payloads import Endpoint, output_cap
 from gateway.relay import EventRelay, MessagesRelay, ResponsesRelay, StreamRelay, anthropic_usage
 from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text
-from pii import StreamUnmasker, Vault, reply_slots, restore_slots, text_slots, unmask_reply
+from pii import StreamUnmasker, Vault, choice_slots, reply_slots, restore_slots, text_slots, unmask_reply
 
 # Per-item framing tokens, as the chat format counts them (OpenAI cookbook: 3 per message, 3 to
 # prime the reply); the Responses and Messages formats frame items much the same way.
@@ -215,17 +215,4 @@ ADAPTERS: dict[Endpoint, Adapter] = {
 
 
 def _chat_reply_text(reply: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for choice in reply.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message") or {}
-        if isinstance(message.get("content"), str):
-            out.append(message["content"])
-        for call in message.get("tool_calls") or ():
-            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-            if isinstance(args, str):
-                out.append(args)
-        if isinstance(choice.get("text"), str):
-            out.append(choice["text"])
-    return out
+    return [slot.text for slot in choice_slots(reply)]

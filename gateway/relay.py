@@ -21,6 +21,7 @@ from gateway.errors import anthropic_error_body, error_body
 from gateway.sse import Event, SSEError, SSEParser, encode_event
 from pii import (
     StreamUnmasker,
+    chunk_slots,
     leftover_chunk,
     messages_leftover,
     responses_leftover,
@@ -139,9 +140,7 @@ class StreamRelay(EventRelay):
         if obj is None:
             return None
         choices = obj.get("choices")
-        if isinstance(choices, list):
-            for choice in choices:
-                _collect_text(choice, self._text)
+        self._text.extend(slot.text for _, slot in chunk_slots(obj))
         changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):
@@ -157,22 +156,6 @@ class StreamRelay(EventRelay):
             unmask_chunk(obj, self._unmasker)
             changed = True
         return encode_event(orjson.dumps(obj)) if changed else ev.raw
-
-
-def _collect_text(choice: Any, out: list[str]) -> None:
-    if not isinstance(choice, dict):
-        return
-    delta = choice.get("delta")
-    if isinstance(delta, dict):
-        if isinstance(delta.get("content"), str):
-            out.append(delta["content"])
-        calls = delta.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                out.append(fn["arguments"])
-    elif isinstance(choice.get("text"), str):  # /v1/completions streams
-        out.append(choice["text"])
 
 
 class _TypedRelay(EventRelay):

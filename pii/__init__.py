@@ -27,6 +27,7 @@ from pii.unmask import (
     unmask_responses_event,
 )
 from pii.vault import PLACEHOLDER_RE, Vault
+from pii.walk import Slot, choice_slots, chunk_slots, request_slots
 
 __all__ = [
     "PLACEHOLDER_RE",
@@ -34,10 +35,13 @@ __all__ = [
     "PiiBlocked",
     "PiiFailure",
     "Policy",
+    "Slot",
     "Span",
     "StreamUnmasker",
     "Vault",
     "agent_pii_policies",
+    "choice_slots",
+    "chunk_slots",
     "detect",
     "holdback",
     "leftover_chunk",
@@ -46,6 +50,7 @@ __all__ = [
     "messages_leftover",
     "policy_from",
     "reply_slots",
+    "request_slots",
     "responses_leftover",
     "restore_slots",
     "text_slots",

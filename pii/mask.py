@@ -1,7 +1,8 @@
 """Masking a request: find every piece of text it sends, detect, block or replace, fail closed.
 
 All text is masked: message contents (strings and text parts) of every role, including system
-prompts and tool results, assistant tool-call arguments, `/v1/completions` prompts and
+prompts and tool results, message names, assistant tool-call arguments (pii/walk.py finds them
+for Chat Completions), `/v1/completions` prompts and
 embeddings inputs; on the Responses and Messages APIs, instructions/system, every input item or
 content block that carries text, and every string inside tool-call inputs. Texts are visited
 in conversation order, so placeholder numbers follow first appearance.
@@ -17,6 +18,7 @@ from typing import Any
 from config.schema import PII_NER_TYPES, PII_PATTERN_TYPES, Config, PiiPolicy
 from pii.detect import Span, detect
 from pii.vault import Vault
+from pii.walk import Slot, request_slots
 
 Detector = Callable[[str, frozenset[str]], list[Span]]
 
@@ -61,46 +63,12 @@ class PiiFailure(Exception):
     """Detection could not be completed; with fail_closed the request must not be sent."""
 
 
-@dataclass(slots=True)
-class Slot:
-    container: Any  # dict or list holding the text
-    key: Any
-
-    @property
-    def text(self) -> str:
-        return self.container[self.key]  # type: ignore[no-any-return]
-
-
 def text_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
     walker = PROTOCOL_WALKERS.get(endpoint)
     if walker is not None:
         yield from walker(payload)
         return
-    if endpoint == "/chat/completions":
-        for m in payload.get("messages") or ():
-            if not isinstance(m, dict):
-                continue
-            content = m.get("content")
-            if isinstance(content, str):
-                yield Slot(m, "content")
-            elif isinstance(content, list):
-                for part in content:
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        yield Slot(part, "text")
-            calls = m.get("tool_calls")
-            for call in calls if isinstance(calls, list) else ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    yield Slot(fn, "arguments")
-        return
-    key = "prompt" if endpoint == "/completions" else "input"
-    value = payload.get(key)
-    if isinstance(value, str):
-        yield Slot(payload, key)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                yield Slot(value, i)
+    yield from request_slots(endpoint, payload)
 
 
 # -- the Responses API and the Messages API: every text slot of a request, in conversation order --
@@ -222,7 +190,7 @@ def mask_payload(
         raise PiiBlocked(blocked)
     for slot, spans in found:
         if spans:
-            slot.container[slot.key] = _replace(slot.text, spans, vault)
+            slot.set(_replace(slot.text, spans, vault, slot.name))
     return elapsed
 
 
@@ -242,12 +210,15 @@ def merge_spans(patterns: list[Span], ner: list[Span]) -> list[Span]:
     return out
 
 
-def _replace(text: str, spans: list[Span], vault: Vault) -> str:
+def _replace(text: str, spans: list[Span], vault: Vault, name: bool = False) -> str:
+    """`name`: a message name, where providers accept only [A-Za-z0-9_-]: the placeholder goes
+    without its delimiters (`PERSON_1`)."""
     out = []
     pos = 0
     for s in spans:
         out.append(text[pos : s.start])
-        out.append(vault.placeholder(s.type, text[s.start : s.end]))
+        placeholder = vault.placeholder(s.type, text[s.start : s.end])
+        out.append(placeholder[1:-1] if name else placeholder)
         pos = s.end
     out.append(text[pos:])
     return "".join(out)

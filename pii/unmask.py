@@ -12,8 +12,9 @@ import re
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
-from pii.mask import Slot, message_blocks
+from pii.mask import message_blocks
 from pii.vault import MAX_PLACEHOLDER, Vault
+from pii.walk import Slot, choice_slots, chunk_slots
 
 _PARTIAL = re.compile(r"<(?:[A-Z][A-Z_]{0,19}(?:_[0-9]{0,9})?)?")
 # The same inside JSON text, where any character may arrive as `\u00XX` and a delta may end
@@ -66,44 +67,22 @@ class StreamUnmasker:
 
 def unmask_reply(reply: dict[str, Any], vault: Vault) -> None:
     """Restore values in a non-stream chat or completions reply, in place."""
-    for choice in reply.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message")
-        if isinstance(message, dict):
-            if isinstance(message.get("content"), str):
-                message["content"] = vault.restore(message["content"])
-            calls = message.get("tool_calls")
-            for call in calls if isinstance(calls, list) else ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    fn["arguments"] = vault.restore(fn["arguments"], escape=True)
-        if isinstance(choice.get("text"), str):
-            choice["text"] = vault.restore(choice["text"])
+    for slot in choice_slots(reply):
+        slot.set(vault.restore(slot.text, slot.json))
 
 
 def unmask_chunk(chunk: dict[str, Any], unmasker: StreamUnmasker) -> None:
     """Restore values in one streamed chunk, in place; a finishing choice gets its held text."""
+    for key, slot in chunk_slots(chunk):
+        slot.set(unmasker.feed(key, slot.text, slot.json))
     for choice in chunk.get("choices") or ():
-        if not isinstance(choice, dict):
+        if not isinstance(choice, dict) or choice.get("finish_reason") is None:
             continue
         i = choice.get("index", 0)
-        finishing = choice.get("finish_reason") is not None
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            content = delta.get("content")
-            if isinstance(content, str):
-                delta["content"] = unmasker.feed((i, "content"), content)
-            calls = delta.get("tool_calls")
-            for call in calls if isinstance(calls, list) else ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    fn["arguments"] = unmasker.feed((i, "tool", call.get("index", 0)), fn["arguments"], escape=True)
-            if finishing:
-                _flush_choice(i, delta, unmasker)
+        if isinstance(choice.get("delta"), dict):
+            _flush_choice(i, choice["delta"], unmasker)
         elif isinstance(choice.get("text"), str):  # /v1/completions
-            text = unmasker.feed((i, "text"), choice["text"])
-            choice["text"] = text + unmasker.flush((i, "text")) if finishing else text
+            choice["text"] += unmasker.flush((i, "text"))
 
 
 def _flush_choice(i: int, delta: dict[str, Any], unmasker: StreamUnmasker) -> None:

@@ -42,6 +42,11 @@ class Vault:
     def reserve_literals(self, text: str) -> None:
         if "<" in text:
             self._reserved.update(m.group(0) for m in PLACEHOLDER_RE.finditer(text))
+        if "\\u00" in text:  # written with JSON escapes (`\\u003cEMAIL_1\\u003e`), it is reserved too
+            for m in ESCAPED_PLACEHOLDER_RE.finditer(text):
+                decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
+                if PLACEHOLDER_RE.fullmatch(decoded):
+                    self._reserved.add(decoded)
 
     def placeholder(self, type_: str, value: str) -> str:
         self.counts[type_] += 1

@@ -29,6 +29,7 @@ ANTHROPIC_KEY = "sk-ant-provider-secret-0123456789"
 
 UPSTREAM_MODELS = [
     "up-gpt", "slow-3000", "error-429", "error-500", "html-502", "cut", "garbage", "drip", "nousage", "charwise",
+    "goenc",
 ]  # fmt: skip
 
 

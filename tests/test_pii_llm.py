@@ -78,21 +78,35 @@ def test_stream_with_placeholders_split_across_chunks_is_restored_exactly(pii_ga
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstream, stream: bool):
+@pytest.mark.parametrize("go_encoder", [False, True])
+def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstream, stream: bool, go_encoder: bool):
+    # go_encoder: the provider writes `<EMAIL_1>` as `\u003cEMAIL_1\u003e` inside the arguments' JSON
+    # text (Go's encoder: Ollama, several vLLM front ends), split across chunks when streaming.
     tools = [{"type": "function", "function": {"name": "send", "parameters": {"type": "object"}}}]
     messages = [{"role": "user", "content": f"email {EMAIL} now"}]
     c = client(pii_gateway)
     if stream:
         args = "".join(
             tc.function.arguments or ""
-            for chunk in c.chat.completions.create(model="charwise", messages=messages, tools=tools, stream=True)
+            for chunk in c.chat.completions.create(
+                model="goenc" if go_encoder else "charwise", messages=messages, tools=tools, stream=True
+            )
             for tc in (chunk.choices[0].delta.tool_calls or [] if chunk.choices else [])
         )
     else:
-        reply = c.chat.completions.create(model="up-gpt", messages=messages, tools=tools)
+        reply = c.chat.completions.create(model="goenc" if go_encoder else "up-gpt", messages=messages, tools=tools)
         args = reply.choices[0].message.tool_calls[0].function.arguments
+    assert "EMAIL_1" not in args
     assert json.loads(args) == {"input": f"Mock reply to: email {EMAIL} now"}
     assert_clean(json.dumps(upstream.recorder.last().body, ensure_ascii=False))
+
+
+def test_a_message_name_is_masked(pii_gateway: Gateway, upstream: Upstream):
+    messages = [{"role": "user", "name": "jane.doe@example-corp.io", "content": "hello"}]
+    client(pii_gateway).chat.completions.create(model="up-gpt", messages=messages)
+    sent = upstream.recorder.last().body["messages"][0]
+    # Providers accept only [A-Za-z0-9_-] in a name: the placeholder goes without its delimiters.
+    assert sent["name"] == "EMAIL_1"
 
 
 def test_a_growing_conversation_keeps_its_placeholders(pii_gateway: Gateway, upstream: Upstream):

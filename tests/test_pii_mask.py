@@ -95,6 +95,20 @@ def test_a_placeholder_split_at_every_position_is_restored_exactly():
         assert out == "Write to jane@corp.example, or jane@corp.example! <EMAI> stays. é<EMAIL_9> too."
 
 
+def test_an_escaped_placeholder_in_json_text_split_at_every_position_is_restored():
+    # Go's encoder writes `<`/`>` as \u003c/\u003e; any character may be escaped (\u0045 is "E").
+    v = Vault()
+    v.placeholder("EMAIL", 'jane"q@corp.example')
+    args = r'{"to": "\u003cEMAIL_1\u003e", "cc": "\u003C\u0045MAIL_1\u003E", "x": "\u003cEMAIL_7\u003e \u00e9"}'
+    want = r'{"to": "jane\"q@corp.example", "cc": "jane\"q@corp.example", "x": "\u003cEMAIL_7\u003e \u00e9"}'
+    assert v.restore(args, escape=True) == want
+    assert v.restore(args) == args  # plain text: an escape is just characters
+    for size in (1, 2, 3, 5, 7):
+        u = StreamUnmasker(v)
+        out = "".join(u.feed("k", args[i : i + size], True) for i in range(0, len(args), size)) + u.flush("k", True)
+        assert out == want
+
+
 def test_mask_payload_masks_every_text_of_a_chat_request():
     payload: dict[str, Any] = {
         "model": "m",

@@ -162,4 +162,5 @@ def test_message_text_covers_content_parts_names_and_tool_calls():
             ]
         )
     )
-    assert texts == ["be brief", "system", "part", "user", "ann", "assistant", "f", "{}"]
+    # the slots masking sees (pii.request_slots), then roles and tool names
+    assert texts == ["be brief", "part", "ann", "{}", "system", "user", "assistant", "f"]

@@ -15,6 +15,8 @@ so the Anthropic provider's models can misbehave the same ways):
 - `drip`: stream a text delta every 50 ms, 200 of them (disconnect and flow tests)
 - `nousage`: stream without the usage chunk even when asked
 - `charwise`: stream one character per chunk, each event written in two halves
+- `goenc`: chat tool-call arguments JSON-encoded the way Go's encoder does it (`<` as `\u003c`, `>`
+  as `\u003e`, `&` as `\u0026`; Ollama, several vLLM front ends); streamed three characters a chunk
 - anything else: a normal mock reply
 """
 
@@ -58,6 +60,36 @@ class Recorder:
         self.requests.clear()
         self.disconnects.clear()
         self.finished_streams.clear()
+
+
+def _go_escape(arguments: str) -> str:
+    return arguments.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _go_encoded(body: bytes) -> bytes:
+    reply = orjson.loads(body)
+    for choice in reply["choices"]:
+        for call in choice["message"].get("tool_calls") or ():
+            call["function"]["arguments"] = _go_escape(call["function"]["arguments"])
+    return orjson.dumps(reply)
+
+
+def _go_encoded_stream(events: list[bytes]) -> list[bytes]:
+    """The tool-call arguments re-cut after escaping, so escapes are split across chunks too."""
+    out: list[bytes] = []
+    for event in events:
+        data = event.split(b"data: ", 1)[1].strip()
+        obj = orjson.loads(data) if data != b"[DONE]" else None
+        calls = ((obj or {}).get("choices") or [{}])[0].get("delta", {}).get("tool_calls") or []
+        args = calls[0]["function"]["arguments"] if calls and "id" not in calls[0] else None
+        if not args:
+            out.append(event)
+            continue
+        escaped = _go_escape(args)
+        for k in range(0, len(escaped), 3):
+            calls[0]["function"]["arguments"] = escaped[k : k + 3]
+            out.append(encode_event(orjson.dumps(obj)))
+    return out
 
 
 def _chunk(text: str, path: str = "/chat/completions") -> bytes:
@@ -147,7 +179,8 @@ class Upstream(LoopbackServer):
         if path == "/completions":
             return web.Response(body=mock.text_completion(payload, model, ENC), content_type="application/json")
         if not payload.get("stream"):
-            return web.Response(body=_REPLIES[path](payload, model, ENC), content_type="application/json")
+            body = _REPLIES[path](payload, model, ENC)
+            return web.Response(body=_go_encoded(body) if model == "goenc" else body, content_type="application/json")
         return await self._stream(request, path, payload, model)
 
     async def _stream(self, request: web.Request, path: str, payload: dict[str, Any], model: str) -> web.StreamResponse:
@@ -173,9 +206,11 @@ class Upstream(LoopbackServer):
                 await resp.write(encode_event(b"[DONE]"))
                 self.recorder.finished_streams.append(rid)
                 return resp
-            events = _STREAMS[path](payload, model, ENC, 10_000 if model == "charwise" else 4)
+            events = _STREAMS[path](payload, model, ENC, {"charwise": 10_000, "goenc": 1}.get(model, 4))
             if model == "nousage":
                 events = [e for e in events if b'"usage"' not in e]
+            if model == "goenc":
+                events = _go_encoded_stream(events)
             for event in events:
                 if model == "charwise":
                     await resp.write(event[: len(event) // 2])
