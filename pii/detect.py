@@ -2,7 +2,7 @@
 
 `detect(text)` returns non-overlapping typed spans. Each detector finds candidates with a regex
 compiled once (pii/patterns.py), then keeps only validated ones: check digits (Luhn, mod-97,
-Verhoeff, 11-test, DNI letter), a label that says what an ambiguous value is (pii/context.py),
+Verhoeff, 11-test, DNI letter), a label that says what an ambiguous value is (pii/structure.py),
 JSON structure (JWT headers) or entropy (generic secrets). Overlaps are resolved once, at the end:
 the longest span wins, ties go to the more specific detector.
 
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pii import checksums as ck
-from pii import context as cx
 from pii import patterns as pt
 from pii import secret_rules as sr
+from pii import structure as st
 
 try:  # libphonenumber metadata; without it, phone numbers are checked by shape and length only
     import phonenumbers as _pn
@@ -82,8 +82,8 @@ def _has_digit(text: str) -> bool:
 
 def _near(positions: list[int], start: int, end: int) -> bool:
     """Is a label word close enough to be the value's label in prose or a key?"""
-    i = bisect.bisect_left(positions, start - cx.LEFT_WINDOW - 8)
-    return i < len(positions) and positions[i] <= end + cx.RIGHT_WINDOW
+    i = bisect.bisect_left(positions, start - st.LEFT_WINDOW - 8)
+    return i < len(positions) and positions[i] <= end + st.RIGHT_WINDOW
 
 
 # Where a labelled value can be, relative to its label word: after it ("their SSN is …") or, less
@@ -91,7 +91,6 @@ def _near(positions: list[int], start: int, end: int) -> bool:
 _REGION_BEFORE = 40
 _REGION_AFTER = 96
 _TABLE_MAX = 256 * 1024  # how far down a labelled column is followed
-_CSV_HEADER = re.compile(r"\s*[\w\" .-]+(?:,[\w\" .-]+)+\s*")
 
 
 class _Doc:
@@ -139,42 +138,16 @@ class _Doc:
         return "|" in line or "\t" in line or "," in line or "(" in line
 
     def label(self, start: int, end: int) -> tuple[str, str, bool]:
-        """The value's label, normalised: (left, right, structured); see pii/context.py. A key or
+        """The value's label, normalised: (left, right, structured); see pii/structure.py. A key or
         column also gets camelCase split; prose windows keep their length (separators become
         spaces one for one), so an offset in them is an offset in the original window."""
-        left, right, structured = cx.label_of(self.text, start, end, self.low)
+        left, right, structured = st.label_of(self.text, start, end, self.low)
         if structured:
             return _norm(left), "", True
         return left.lower().translate(_SEP_SPACES), right.lower().translate(_SEP_SPACES), False
 
     def raw_left(self, start: int) -> str:
-        return self.text[max(0, start - cx.LEFT_WINDOW) : start]
-
-    def _block_end(self, le: int, sep: str) -> int:
-        """End of the run of lines after `le` that all contain `sep` (a table's body)."""
-        t, n = self.text, self.n
-        stop = min(n, le + _TABLE_MAX)
-        pos = le
-        while pos < stop:
-            nxt = t.find("\n", pos + 1)
-            nxt = n if nxt < 0 else nxt
-            if sep not in t[pos + 1 : nxt]:
-                break
-            pos = nxt
-        return pos
-
-    def _is_table_header(self, ls: int, le: int) -> bool:
-        """A Markdown header (next line is `|---|`), a TSV line followed by another, or a CSV header
-        line of plain names followed by a data line."""
-        t = self.text
-        line = t[ls:le]
-        nxt_end = t.find("\n", le + 1)
-        nxt = t[le + 1 : nxt_end if nxt_end >= 0 else self.n]
-        if "|" in line:
-            return bool(cx.MD_SEPARATOR.match(nxt))
-        if "\t" in line:
-            return "\t" in nxt
-        return "," in line and "," in nxt and bool(_CSV_HEADER.fullmatch(line))
+        return self.text[max(0, start - st.LEFT_WINDOW) : start]
 
     def regions(self, positions: list[int]) -> list[tuple[int, int]]:
         """Merged text ranges where a value labelled by one of `positions` can sit: around the word,
@@ -189,8 +162,9 @@ class _Doc:
                 continue
             le = t.find("\n", p)
             le = n if le < 0 else le
-            if self._is_table_header(ls, le):
-                end = self._block_end(le, "|" if "|" in t[ls:le] else "\t" if "\t" in t[ls:le] else ",")
+            delim = st.table_header_delimiter(t, ls, le)
+            if delim:
+                end = st.table_body_end(t, le, delim, _TABLE_MAX)
                 if end > le:
                     spans.append((le, end))
                     last_table_line = ls
@@ -1141,12 +1115,21 @@ def _resolve(cands: list[_Cand]) -> list[Span]:
 def detect(text: str, types: frozenset[str] | None = None) -> list[Span]:
     """Non-overlapping spans sorted by start; only the given types (None = all pattern types).
 
-    Detectors for types not asked for do not run, so they cannot claim text either."""
+    Detectors for types not asked for do not run, so they cannot claim text either. Text with JSON
+    `\\uXXXX` escapes (`Jos\\u00e9`, `jane\\u0040corp.io`) is detected decoded and the spans
+    are mapped back onto the escapes."""
     if not text:
         return []
     want = TYPES if types is None else types & TYPES
     if not want:
         return []
+    if st.has_unicode_escape(text):
+        decoded = st.Decoded(text)
+        return [Span(*decoded.span(s.start, s.end), s.type) for s in _detect(decoded.text, want)]
+    return _detect(text, want)
+
+
+def _detect(text: str, want: frozenset[str]) -> list[Span]:
     doc = _Doc(text)
     digit = _has_digit(text)
     cands: list[_Cand] = []

