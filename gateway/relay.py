@@ -162,10 +162,16 @@ class _TypedRelay(EventRelay):
     """Streams of JSON events named by their `type` (Responses, Messages); an `error` event from
     the provider is relayed and ends the stream."""
 
+    # Events that carry neither text, usage nor the end, by their `event:` name: with nothing to
+    # unmask they pass without being parsed (the lifecycle events repeat the whole response).
+    _PASS: frozenset[bytes] = frozenset()
+
     def _relay(self, ev: Event) -> bytes | None:
         if ev.data is None:
             return ev.raw
         self.events += 1
+        if self._unmasker is None and ev.name in self._PASS:
+            return ev.raw
         obj = self._json(ev)
         if obj is None:
             return None
@@ -200,6 +206,12 @@ class ResponsesRelay(_TypedRelay):
     """Responses API streams: typed events, the last one `response.completed` (or `.incomplete`,
     `.failed`) carrying usage."""
 
+    _PASS = frozenset({
+        b"response.created", b"response.in_progress", b"response.output_item.added", b"response.output_item.done",
+        b"response.content_part.added", b"response.content_part.done", b"response.output_text.done",
+        b"response.function_call_arguments.done",
+    })  # fmt: skip
+
     def __init__(self, unmasker: StreamUnmasker | None = None) -> None:
         super().__init__(unmasker)
         self._sequence = 0
@@ -232,6 +244,8 @@ class ResponsesRelay(_TypedRelay):
 class MessagesRelay(_TypedRelay):
     """Messages API streams: `message_start` (input usage) … `message_delta` (output usage, cumulative)
     … `message_stop`; `ping` passes."""
+
+    _PASS = frozenset({b"ping", b"content_block_start", b"content_block_stop"})
 
     def _error_event(self, message: str) -> bytes:
         return encode_event(anthropic_error_body(message, "api_error"), b"error")

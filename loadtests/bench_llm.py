@@ -11,6 +11,7 @@ and writes it as Markdown to <out>/tollgate_summary.md. Everything stays on 127.
     .venv/bin/python loadtests/bench_llm.py --pin unpinned          # full cases, one pin mode
     .venv/bin/python loadtests/bench_llm.py --only tollgate,litellm --rounds 3
     .venv/bin/python loadtests/bench_llm.py --budget --rounds 2      # Redis budget store on vs. off
+    .venv/bin/python loadtests/bench_llm.py --protocols             # /v1/responses, /v1/messages vs chat
 
 Options not listed by --help are passed on to run_bench.py unchanged (e.g. --repeat 2,
 --no-direct, --chunk-delay-ms 5, --quiet-pct 0). Needs `wrk` and the harness's venvs
@@ -25,6 +26,10 @@ the same config, plus budgets at org, team and agent level (never reached) kept 
 (127.0.0.1:6379, keys under a per-run `tollgate-bench-<random>-<entry>:` prefix, deleted afterwards).
 Targets: the Redis budget path adds <= 0.3 ms p50 at concurrency 1 and costs <= 15% req/s at
 16/64 connections. Report: <out>/tollgate_budget_summary.md (+ budget_check.json).
+
+--protocols needs neither wrk nor the harness (see loadtests/_protocols.py): added latency at one
+connection and CPU per request of /v1/responses and /v1/messages against /v1/chat/completions,
+interleaved in one run; target: within 20% of the chat route's. Report: <out>/protocols_summary.md.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import threading
 import time
 from pathlib import Path
 
+import _protocols
 from _harness import (
     RESULTS,
     SHARED_BENCH,
@@ -735,6 +741,12 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help=f"Redis budget store on vs. off: tollgate(-w2) and tollgate-budget(-w2), cases {BUDGET_CASES}, unpinned",
     )
+    ap.add_argument(
+        "--protocols",
+        action="store_true",
+        help="/v1/responses and /v1/messages vs /v1/chat/completions (self-contained; --requests, --rounds: 12)",
+    )
+    ap.add_argument("--requests", type=int, default=400, help="--protocols: requests per route, mode and round")
     ap.add_argument("--duration", type=int, default=12, help="seconds per case (default 12)")
     ap.add_argument("--latency-duration", type=int, default=8, help="seconds for 1-connection cases (default 8)")
     ap.add_argument("--warmup", type=int, help="warm-up seconds per target and pin mode (harness default 5)")
@@ -749,6 +761,12 @@ def main(argv: list[str]) -> int:
         ok = report(args.out.resolve(), keep_audit=True)
         if (args.out / "budget_check.json").exists() or args.budget:
             ok = budget_report(args.out.resolve()) and ok
+        return 1 if args.strict and not ok else 0
+
+    if args.protocols:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = (args.out or RESULTS / (stamp + "-protocols")).resolve()
+        ok = _protocols.run(out, args.requests, args.rounds if args.rounds > 1 else 12)
         return 1 if args.strict and not ok else 0
 
     harness = args.harness.resolve()
