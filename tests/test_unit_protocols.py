@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from config.schema import PiiPolicy
+from config.schema import PiiPolicy, Provider
 from gateway import mock
 from gateway.errors import ApiError
 from gateway.payloads import Endpoint, validate
@@ -216,3 +216,28 @@ def test_anthropic_error_body_keeps_tollgates_code():
     body = orjson.loads(ApiError(429, "budget exceeded: …", "budget_exceeded", "team_daily").anthropic_body())
     assert body == {"type": "error", "error": {"type": "rate_limit_error", "message": "budget exceeded: …",
                                                "code": "team_daily"}}  # fmt: skip
+
+
+def test_without_usage_the_relays_keep_the_generated_text_for_counting():
+    payload = {"model": "m", "input": "count these words", "store": False}
+    stream = b"".join(mock.responses_stream(payload, "m", ENC, 4)).replace(b'"usage":{', b'"usage_gone":{')
+    relay = ResponsesRelay()
+    relay.feed(stream)
+    assert relay.done and relay.usage() is None
+    assert relay.generated_text() == "Mock reply to: count these words"
+
+
+def test_responses_state_is_refused_and_store_turned_off_unless_the_provider_may_keep_it():
+    adapter = ADAPTERS[Endpoint.RESPONSES]
+    stateless = Provider(name="p", kind="openai", base_url="http://127.0.0.1:1/v1", models=[{"name": "m"}])
+    payload: dict[str, Any] = {"model": "m", "input": "x"}
+    detail: dict[str, Any] = {}
+    adapter.prepare(payload, stateless, detail)
+    assert payload["store"] is False and detail == {"store_disabled": True}
+    with pytest.raises(ApiError) as e:
+        adapter.prepare({"model": "m", "input": "x", "previous_response_id": "resp_1"}, stateless, {})
+    assert e.value.status == 400 and e.value.code == "state_not_allowed" and e.value.param == "previous_response_id"
+    stateful = stateless.model_copy(update={"responses_state": True})
+    payload = {"model": "m", "input": "x", "previous_response_id": "resp_1", "store": True}
+    adapter.prepare(payload, stateful, {})
+    assert payload["store"] is True
