@@ -2,13 +2,14 @@
 before each LLM request and settled to the real cost after it (memory or Redis store)."""
 
 from budget.guard import AgentBudget, BudgetGuard, Reservation, agent_budgets, limits_of
-from budget.plan import Counter, Limits, Plan, Verdict, affordable_output, make_plan, to_nano, to_usd, worst_case
+from budget.plan import Clamp, Counter, Limits, Plan, Verdict, clamp_for, make_plan, to_nano, to_usd, worst_case
 from budget.pricing import Price
 from budget.stores import MemoryStore, RedisStore, ReserveResult, Store
 
 __all__ = [
     "AgentBudget",
     "BudgetGuard",
+    "Clamp",
     "Counter",
     "Limits",
     "MemoryStore",
@@ -19,8 +20,8 @@ __all__ = [
     "ReserveResult",
     "Store",
     "Verdict",
-    "affordable_output",
     "agent_budgets",
+    "clamp_for",
     "limits_of",
     "make_plan",
     "to_nano",

@@ -1,9 +1,20 @@
 """The budget guard: reserve before the call, settle after, and survive a store that fails.
 
-Around the store it adds millisecond timeouts and a circuit breaker. When the store cannot
-answer, the request proceeds (fail open, unless `fail_closed`), the failure is counted, the
-verdict says `unchecked` for the audit row, and the spend of such requests is kept in local
-shadow counters that are written back once the store answers again.
+Around the store it adds the circuit breaker and the bookkeeping that keeps charging exact when
+the network is not:
+
+- A reserve that fails is passed (fail open, unless `fail_closed`), counted, and marked
+  `unchecked` for the audit row. If it reached the wire, Redis may still apply it late; the
+  request's settle goes to the store by request id anyway, which releases such a reservation.
+- A settle that fails is parked with its request id and retried until the store answers. Retries
+  are idempotent (see `budget.stores`): a settle that Redis applied but whose reply was lost is
+  never charged twice.
+- Spend that never had a reservation in the store (the reserve was not even sent: breaker open)
+  is kept in local shadow counters and replayed in batches, each deduplicated by its batch id.
+
+Everything parked is bounded: at most `MAX_PARKED` settles; beyond that the spend of settles that
+never reached the wire goes to the shadow counters (their reservations then expire by TTL), and
+the rest is counted as lost rather than kept without bound.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,8 +30,8 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
 from budget.plan import Limits, Plan, Verdict, make_plan, to_usd
-from budget.resp import Redis, RedisError
-from budget.stores import MemoryStore, RedisStore, Store
+from budget.resp import RedisError, RedisUnavailable, connect, parse_url
+from budget.stores import SCRIPTS, UNKNOWABLE, Clamp, MemoryStore, RedisStore, Store
 from config.schema import Budget, BudgetStore, Config
 
 log = logging.getLogger("tollgate.budget")
@@ -28,9 +40,17 @@ STORE_ERRORS = PromCounter("tollgate_budget_store_errors", "Budget store calls t
 DENIALS = PromCounter("tollgate_budget_denials", "Requests refused for budget", ["level", "period"])
 SPENT = PromCounter("tollgate_budget_spent_usd", "Settled LLM spend in USD", ["org"])
 RESERVED = Gauge("tollgate_budget_reserved_usd", "USD reserved by requests in flight", multiprocess_mode="livesum")
+PARKED = Gauge("tollgate_budget_settles_parked", "Settles waiting for the store to answer", multiprocess_mode="livesum")
+UNRESOLVED = PromCounter(
+    "tollgate_budget_settles_unresolved", "Settles whose outcome could not be established (not charged)"
+)
 # Spent and reserved are per-request quantities; Prometheus scrapes every 15 s or so, and one
 # update a second keeps two shared-memory writes off every request.
 METRICS_FLUSH_S = 1.0
+# Settles kept for retry while the store is away: ~200 bytes each, a minute of a busy outage.
+MAX_PARKED = 100_000
+# Settles resent per round when the store is back: one pipelined write, not a thundering herd.
+RETRY_BATCH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +89,16 @@ class Reservation:
     plan: Plan
     request_id: str
     amount: int
-    unchecked: bool
+    unchecked: bool  # the store did not confirm the reservation
+    sent: bool = True  # the reserve reached the wire, so the store may hold it
+    tokens: int = -1  # output tokens per choice, when the store clamped the request
+
+
+@dataclass(slots=True)
+class _Parked:
+    plan: Plan
+    actual: int
+    first_sent: float | None  # when an attempt first reached the wire (its outcome is then unknown)
 
 
 class Breaker:
@@ -94,11 +123,15 @@ class Breaker:
             self.open_until = self.clock() + self.cooldown_s
 
 
-class BudgetGuard:
-    """Reserve and settle around a store, with a breaker, shadow counters and batched metrics.
+def _store_failure(error: BaseException) -> bool:
+    return isinstance(error, RedisError | TimeoutError | OSError)
 
-    The hot path awaits the store once per request (the reserve) and nothing else: timeouts live
-    in the Redis client (one timer per call, no nested `asyncio.timeout`), settles are sent
+
+class BudgetGuard:
+    """Reserve and settle around a store, with a breaker, parked settles, shadow counters and batched metrics.
+
+    The hot path awaits the store once per request (the reserve, clamping included) and nothing
+    else: timeouts live in the Redis client (one watchdog per connection), settles are sent
     without a task and finish in a callback, plans are cached per agent and UTC day, and the
     spent/reserved metrics are flushed once a second instead of on every request.
     """
@@ -108,10 +141,12 @@ class BudgetGuard:
         self.settings = settings
         self.clock = clock
         self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown_s, time.monotonic)
-        self.shadow: dict[str, dict[str, int]] = {}  # org -> counter key -> nano-USD spent unrecorded
+        self.shadow: dict[str, dict[str, int]] = {}  # org -> counter key -> nano-USD not yet in the store
+        self._batches: dict[str, tuple[str, dict[str, int]]] = {}  # batch id -> (org, amounts) being replayed
+        self._parked: dict[str, _Parked] = {}  # request id -> settle to retry
         self._plans: dict[AgentBudget, tuple[int, Plan]] = {}
-        self._settling: set[asyncio.Future[bool]] = set()
-        self._reconcile_task: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Future[int]] = set()
+        self._retry_task: asyncio.Task[None] | None = None
         self._metrics_task: asyncio.Task[None] | None = None
         self._reserved = 0  # nano-USD held by this process's requests in flight
         self._spent: dict[str, int] = {}  # org -> nano-USD settled since the last metrics flush
@@ -119,9 +154,18 @@ class BudgetGuard:
     @classmethod
     def from_settings(cls, settings: BudgetStore) -> BudgetGuard:
         if settings.store == "redis":
-            store: Store = RedisStore(Redis(settings.redis_url, settings.timeout_ms / 1000), settings.key_prefix)
+            target = parse_url(
+                settings.redis_url,
+                settings.timeout_ms / 1000,
+                cluster=settings.redis_cluster,
+                ca_file=settings.redis_ca_file,
+                cert_file=settings.redis_cert_file,
+                key_file=settings.redis_key_file,
+                scripts=SCRIPTS,
+            )
+            store: Store = RedisStore(connect(target), settings.key_prefix, settings.settle_dedup_s)
         else:
-            store = MemoryStore()
+            store = MemoryStore(settings.settle_dedup_s)
         return cls(store, settings)
 
     def plan(self, budget: AgentBudget) -> Plan:
@@ -136,32 +180,43 @@ class BudgetGuard:
         self._plans[budget] = (day, plan)
         return plan
 
-    async def reserve(self, plan: Plan, request_id: str, amount: int) -> tuple[Verdict, Reservation | None]:
+    async def reserve(
+        self, plan: Plan, request_id: str, amount: int, clamp: Clamp | None = None
+    ) -> tuple[Verdict, Reservation | None]:
         if not plan.counters:
             return Verdict(True, "no_limits"), None
         if self._metrics_task is None:
             self._metrics_task = asyncio.get_running_loop().create_task(self._flush_metrics_forever())
         if not self.breaker.allow():
-            return self._unavailable(plan, request_id, amount, "reserve")
+            return self._unavailable(plan, request_id, amount, sent=False)
         try:
-            result = await self.store.reserve(plan, request_id, amount, self.clock(), self.settings.reservation_ttl_s)
-        except (RedisError, TimeoutError, OSError, ValueError):
+            result = await self.store.reserve(
+                plan, request_id, amount, self.clock(), self.settings.reservation_ttl_s, clamp
+            )
+        except Exception as e:
+            if not _store_failure(e):
+                raise
             self.breaker.failure()
-            return self._unavailable(plan, request_id, amount, "reserve")
-        self._succeeded()
+            return self._unavailable(plan, request_id, amount, sent=not isinstance(e, RedisUnavailable) or e.sent)
+        self.breaker.success()
         if not result.ok:
             counter = plan.counters[result.index]
             DENIALS.labels(counter.level, counter.period).inc()
             return Verdict(False, counter.name, counter, headroom=max(0, result.headroom)), None
-        self._reserved += amount
-        return Verdict(True, "within_budget", headroom=result.headroom), Reservation(plan, request_id, amount, False)
+        self._reserved += result.amount
+        verdict = Verdict(True, "within_budget", headroom=result.headroom)
+        return verdict, Reservation(plan, request_id, result.amount, False, tokens=result.tokens)
 
-    def _unavailable(self, plan: Plan, request_id: str, amount: int, op: str) -> tuple[Verdict, Reservation | None]:
-        STORE_ERRORS.labels(op).inc()
+    def _unavailable(self, plan: Plan, request_id: str, amount: int, sent: bool) -> tuple[Verdict, Reservation | None]:
+        STORE_ERRORS.labels("reserve").inc()
+        reservation = Reservation(plan, request_id, amount, unchecked=True, sent=sent)
         if self.settings.fail_closed:
+            if sent:  # the store may apply it late: release it by request id
+                self._reserved += amount
+                self.settle(reservation, 0)
             return Verdict(False, "store_unavailable"), None
         self._reserved += amount
-        return Verdict(True, "store_unavailable", unchecked=True), Reservation(plan, request_id, amount, True)
+        return Verdict(True, "store_unavailable", unchecked=True), reservation
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         """Charge `actual` (0 releases); the store call finishes in the background."""
@@ -169,56 +224,103 @@ class BudgetGuard:
         if actual:
             org = reservation.plan.org_id
             self._spent[org] = self._spent.get(org, 0) + actual
-        if reservation.unchecked or not self.breaker.allow():
-            self._shadow(reservation.plan, actual)
-            return
-        plan = reservation.plan
-        fut = self.store.settle(plan, reservation.request_id, actual, self.clock())
-        self._settling.add(fut)
-        fut.add_done_callback(lambda f: self._settled(f, plan, actual))
+        if not reservation.sent:
+            self._shadow(reservation.plan.org_id, {c.key: actual for c in reservation.plan.counters})
+        else:
+            self._send(reservation.request_id, _Parked(reservation.plan, actual, None))
 
-    def _settled(self, fut: asyncio.Future[bool], plan: Plan, actual: int) -> None:
+    def _send(self, request_id: str, parked: _Parked) -> asyncio.Future[int] | None:
+        if not self.breaker.allow():
+            self._park(request_id, parked)
+            return None
+        now = self.clock()
+        first_sent = parked.first_sent if parked.first_sent is not None else now
+        fut = self.store.settle(parked.plan, request_id, parked.actual, now, first_sent)
+        self._settling.add(fut)
+        fut.add_done_callback(lambda f: self._settled(f, request_id, parked, first_sent))
+        return fut
+
+    def _settled(self, fut: asyncio.Future[int], request_id: str, parked: _Parked, first_sent: float) -> None:
         self._settling.discard(fut)
-        if not fut.cancelled() and fut.exception() is None:
-            self._succeeded()
+        if fut.cancelled():
+            self._park(request_id, parked)
+            return
+        error = fut.exception()
+        if error is None:
+            self.breaker.success()
+            if fut.result() == UNKNOWABLE:
+                UNRESOLVED.inc()
+                log.warning("budget settle of %s could not be established after an outage; not charged", request_id)
+            return
+        if not _store_failure(error):
+            log.error("budget settle of %s failed: %s", request_id, error)
             return
         self.breaker.failure()
         STORE_ERRORS.labels("settle").inc()
-        # The reservation will expire by itself; the spend must not be lost.
-        self._shadow(plan, actual)
+        if not isinstance(error, RedisUnavailable) or error.sent:
+            parked.first_sent = first_sent  # it may have been applied: from now on only an idempotent retry
+        self._park(request_id, parked)
 
-    def _shadow(self, plan: Plan, actual: int) -> None:
-        if actual:
-            org = self.shadow.setdefault(plan.org_id, {})
-            for c in plan.counters:
-                org[c.key] = org.get(c.key, 0) + actual
+    def _park(self, request_id: str, parked: _Parked) -> None:
+        if len(self._parked) >= MAX_PARKED and request_id not in self._parked:
+            if parked.first_sent is None:
+                self._shadow(parked.plan.org_id, {c.key: parked.actual for c in parked.plan.counters})
+            else:
+                UNRESOLVED.inc()
+            return
+        self._parked[request_id] = parked
+        self._start_retrying()
 
-    def _succeeded(self) -> None:
-        self.breaker.success()
-        if self.shadow and self._reconcile_task is None:
-            self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile())
-
-    async def _reconcile(self) -> None:
-        try:
-            while self.shadow:
-                org, amounts = self.shadow.popitem()
-                try:
-                    await self.store.add_spent(org, amounts)
-                except (RedisError, TimeoutError, OSError):
-                    self._restore(org, amounts)
-                    STORE_ERRORS.labels("reconcile").inc()
-                    return
-                log.info("budget store reachable again: reconciled shadow spend of org %s", org)
-        finally:
-            self._reconcile_task = None
-
-    def _restore(self, org: str, amounts: dict[str, int]) -> None:
-        current = self.shadow.setdefault(org, {})
+    def _shadow(self, org_id: str, amounts: dict[str, int]) -> None:
+        org = self.shadow.setdefault(org_id, {})
         for key, amount in amounts.items():
-            current[key] = current.get(key, 0) + amount
+            if amount:
+                org[key] = org.get(key, 0) + amount
+        if not org:
+            del self.shadow[org_id]
+        else:
+            self._start_retrying()
+
+    def _start_retrying(self) -> None:
+        if self._retry_task is None:
+            self._retry_task = asyncio.get_running_loop().create_task(self._retry_forever())
+
+    async def _retry_forever(self) -> None:
+        """Resend parked settles and replay shadow spend until the store has taken all of it."""
+        try:
+            while self._parked or self.shadow or self._batches:
+                await asyncio.sleep(self.settings.breaker_cooldown_s)
+                if self.breaker.allow():
+                    await self._retry_round()
+        finally:
+            self._retry_task = None
+
+    async def _retry_round(self) -> None:
+        sent = []
+        for request_id in list(self._parked)[:RETRY_BATCH]:
+            fut = self._send(request_id, self._parked.pop(request_id))
+            if fut is not None:
+                sent.append(fut)
+        if sent:
+            await asyncio.wait(sent)
+        for org, amounts in self.shadow.items():
+            self._batches[uuid.uuid4().hex] = (org, amounts)
+        self.shadow = {}
+        for batch_id, (org, amounts) in list(self._batches.items()):
+            try:
+                await self.store.add_spent(org, amounts, batch_id)
+            except Exception as e:
+                if not _store_failure(e):
+                    raise
+                STORE_ERRORS.labels("reconcile").inc()
+                self.breaker.failure()
+                return  # kept under the same id: the retry cannot apply it twice
+            del self._batches[batch_id]
+            log.info("budget store reachable again: replayed shadow spend of org %s", org)
 
     def _flush_metrics(self) -> None:
         RESERVED.set(to_usd(self._reserved))
+        PARKED.set(len(self._parked))
         spent, self._spent = self._spent, {}
         for org, amount in spent.items():
             SPENT.labels(org).inc(to_usd(amount))
@@ -232,12 +334,17 @@ class BudgetGuard:
         return await self.store.usage(plan)
 
     async def close(self) -> None:
-        """Wait for settles in flight (graceful shutdown), then close the store."""
+        """Wait for settles in flight and one last retry of what is parked, then close the store."""
         if self._settling:
             await asyncio.wait(list(self._settling), timeout=5)
-        if self._reconcile_task is not None:
-            await asyncio.wait([self._reconcile_task], timeout=5)
+        if (self._parked or self.shadow or self._batches) and self.breaker.allow():
+            await asyncio.wait([asyncio.ensure_future(self._retry_round())], timeout=5)
+        if self._retry_task is not None:
+            self._retry_task.cancel()
         if self._metrics_task is not None:
             self._metrics_task.cancel()
         self._flush_metrics()
+        lost = len(self._parked) + len(self.shadow) + len(self._batches)
+        if lost:
+            log.warning("budget store unreachable at shutdown: %d settles or shadow batches not recorded", lost)
         await self.store.close()

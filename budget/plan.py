@@ -72,15 +72,18 @@ def worst_case(price: Price, prompt_tokens: int, max_output_tokens: int) -> int:
     return to_nano(price.cost_usd(prompt_tokens, max_output_tokens))
 
 
-def affordable_output(price: Price, prompt_tokens: int, headroom: int) -> int:
-    """How many output tokens fit in `headroom` nano-USD once the prompt is paid for."""
-    left = headroom - to_nano(price.cost_usd(prompt_tokens, 0))
-    per_token = price.output_usd_per_1m * 1000  # nano-USD per output token
-    if left <= 0:
-        return 0
-    if per_token <= 0:
-        return 2**31
-    return int(left // per_token)
+def clamp_for(price: Price, prompt_tokens: int, n: int, min_tokens: int) -> Clamp:
+    """How the store may shrink a request that does not fit: the prompt, plus output tokens for n choices."""
+    return Clamp(to_nano(price.cost_usd(prompt_tokens, 0)), price.output_usd_per_1m * 1000 * n, min_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Clamp:
+    """Shrink instead of refuse: cost = fixed + tokens x per_token, tokens >= min_tokens."""
+
+    fixed: int  # nano-USD for the prompt
+    per_token: float  # nano-USD per output token (times n choices)
+    min_tokens: int
 
 
 @dataclass(frozen=True, slots=True)

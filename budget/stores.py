@@ -1,70 +1,107 @@
 """Budget stores: where counters live. Same semantics, two homes.
 
-A counter holds `spent` and `reserved` (nano-USD). `reserve` checks every counter of a plan and
-adds the amount to all of them, or to none, atomically; it records the reservation under the
-request id with a deadline, so a request that dies without settling stops holding budget once
-the deadline passes (swept by the next reserve in the same org). `settle` is exactly-once per
-request id: it releases the reservation and adds the real cost to `spent`; a repeated settle is
-a no-op, and a settle after the reservation expired still charges what was used.
+A counter holds `spent` and `reserved` (nano-USD). Every operation is idempotent by request id,
+so a call retried after a timeout (whose first attempt the store may or may not have applied)
+is applied at most once:
+
+- `reserve` checks every counter of a plan and adds the amount to all of them, or to none,
+  atomically, and records the reservation under the request id with a deadline; a request that
+  dies without settling stops holding budget once the deadline passes (swept by the next reserve
+  in the same org). A reserve repeated for the same request id changes nothing. With a `Clamp`,
+  a request that does not fit is shrunk to the output tokens that do, in the same step.
+- `settle` releases the reservation and adds the real cost to `spent`, then leaves a tombstone
+  under the request id for `dedup_s`, the window in which a duplicate can still arrive (a retry
+  after a lost reply). A settle that finds neither record nor tombstone charges the cost (the
+  reservation expired, or the reserve never landed) - unless its first attempt went out more
+  than `dedup_s` ago, when a tombstone might already be gone: then it changes nothing and says so.
+- `add_spent` (the replay of spend recorded while the store was down) is deduplicated by batch.
+
+Exactly-once state therefore lives as long as a reservation plus the dedup window: memory is
+bounded by load (requests per second times that window), never by history.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from budget.plan import Plan
-from budget.resp import Redis, RedisError
+from budget.plan import Clamp, Plan
+from budget.resp import Client, RedisError
 
-# Settled request ids are remembered this long to refuse a second settle.
-SETTLED_MEMORY_S = 24 * 3600
 # Counters outlive their period by this much, so operators can still read yesterday's spend.
 COUNTER_GRACE_S = 7 * 24 * 3600
+# A replayed batch of shadow spend is remembered this long; there are only a few per outage.
+REPLAY_MARKER_S = 24 * 3600
+# Expired reservations released per reserve: keeps one reserve's work bounded after an outage.
+SWEEP_BATCH = 200
+
+APPLIED, DUPLICATE, UNKNOWABLE = 1, 0, 2  # what a settle did
 
 
 @dataclass(frozen=True, slots=True)
 class ReserveResult:
     ok: bool
-    index: int  # the first counter that would overflow; -1 when ok
+    index: int  # the tightest counter, when refused; -1 when ok
     headroom: int  # nano-USD left on the tightest counter: after reserving (ok) or before (refused)
+    amount: int = 0  # nano-USD reserved (the clamped amount when clamped)
+    tokens: int = -1  # output tokens per choice that fit, when clamped
 
 
 class Store(Protocol):
-    async def reserve(self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float) -> ReserveResult: ...
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
-        """Exactly-once settle; the future says whether this call was the one that applied."""
+    async def reserve(
+        self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float, clamp: Clamp | None = None
+    ) -> ReserveResult: ...
+
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
+        """APPLIED, DUPLICATE (applied before) or UNKNOWABLE (too late to tell; nothing changed)."""
         ...
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]: ...
-    async def add_spent(self, org_id: str, amounts: dict[str, int]) -> None: ...
+    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None: ...
     async def close(self) -> None: ...
+
+
+def _fit(lefts: list[int], amount: int, clamp: Clamp | None) -> tuple[int, int, int, int]:
+    """(tightest counter, its headroom, amount to reserve or -1 for none, clamped tokens or -1)."""
+    index = min(range(len(lefts)), key=lefts.__getitem__)
+    left = lefts[index]
+    if left >= amount:
+        return index, left, amount, -1
+    if clamp is not None and clamp.per_token > 0:
+        tokens = math.floor((left - clamp.fixed) / clamp.per_token)
+        fit = clamp.fixed + math.ceil(tokens * clamp.per_token)
+        if fit > left:  # the rounding up of a fraction of a nano-dollar
+            tokens -= 1
+            fit = clamp.fixed + math.ceil(tokens * clamp.per_token)
+        if tokens >= clamp.min_tokens:
+            return index, left, fit, tokens
+    return index, left, -1, -1
 
 
 class MemoryStore:
     """In-process counters: the embedded default, correct for one worker process only."""
 
-    def __init__(self) -> None:
+    def __init__(self, dedup_s: float) -> None:
+        self.dedup_s = dedup_s
         self._counters: dict[tuple[str, str], list[int]] = {}  # (org, key) -> [spent, reserved]
         self._expiry: dict[tuple[str, str], float] = {}
-        self._reservations: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {}
+        # (org, request id) -> (counter keys, amount) for a live reservation, None for a tombstone
+        self._records: dict[tuple[str, str], tuple[tuple[str, ...], int] | None] = {}
         self._deadlines: list[tuple[float, str, str]] = []
-        self._settled: dict[tuple[str, str], float] = {}
-        self._settled_order: list[tuple[float, str, str]] = []
+        self._replayed: dict[str, float] = {}
 
     def _sweep(self, now: float) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
             _, org, rid = heapq.heappop(self._deadlines)
-            self._release(org, rid)
-        while self._settled_order and self._settled_order[0][0] <= now:
-            _, org, rid = heapq.heappop(self._settled_order)
-            self._settled.pop((org, rid), None)
+            self._release(self._records.pop((org, rid), None), org)
 
-    def _release(self, org: str, rid: str) -> None:
-        held = self._reservations.pop((org, rid), None)
-        if held is not None:
-            keys, amount = held
+    def _release(self, record: tuple[tuple[str, ...], int] | None, org: str) -> None:
+        if record is not None:
+            keys, amount = record
             for key in keys:
                 self._counters[(org, key)][1] -= amount
 
@@ -74,47 +111,59 @@ class MemoryStore:
                 self._counters.pop(ck, None)
                 del self._expiry[ck]
 
-    async def reserve(self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float) -> ReserveResult:
+    async def reserve(
+        self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float, clamp: Clamp | None = None
+    ) -> ReserveResult:
         self._sweep(now)
         org = plan.org_id
-        headroom = None
-        for i, c in enumerate(plan.counters):
-            spent, reserved = self._counters.get((org, c.key), (0, 0))
-            left = c.limit - spent - reserved
-            if left < amount:
-                return ReserveResult(False, i, left)
-            headroom = left - amount if headroom is None else min(headroom, left - amount)
+        if (org, request_id) in self._records:
+            return ReserveResult(True, -1, 0, 0)  # a repeat: the first one counted
+        lefts = []
         for c in plan.counters:
-            self._counters.setdefault((org, c.key), [0, 0])[1] += amount
+            spent, reserved = self._counters.get((org, c.key), (0, 0))
+            lefts.append(c.limit - spent - reserved)
+        index, left, fit, tokens = _fit(lefts, amount, clamp)
+        if fit < 0:
+            return ReserveResult(False, index, left)
+        for c in plan.counters:
+            self._counters.setdefault((org, c.key), [0, 0])[1] += fit
             if c.resets_at is not None:
                 self._expiry[(org, c.key)] = c.resets_at + COUNTER_GRACE_S
-        self._reservations[(org, request_id)] = (tuple(c.key for c in plan.counters), amount)
+        self._records[(org, request_id)] = (tuple(c.key for c in plan.counters), fit)
         heapq.heappush(self._deadlines, (now + ttl_s, org, request_id))
         if len(self._expiry) > 10_000:
             self._drop_old_counters(now)
-        return ReserveResult(True, -1, headroom if headroom is not None else 0)
+        return ReserveResult(True, -1, left - fit, fit, tokens)
 
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        fut.set_result(self._settle(plan, request_id, actual, now))
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        fut.set_result(self._settle(plan, request_id, actual, now, first_sent))
         return fut
 
-    def _settle(self, plan: Plan, request_id: str, actual: int, now: float) -> bool:
+    def _settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> int:
         org = plan.org_id
-        if (org, request_id) in self._settled:
-            return False
-        self._settled[(org, request_id)] = now + SETTLED_MEMORY_S
-        heapq.heappush(self._settled_order, (now + SETTLED_MEMORY_S, org, request_id))
-        self._release(org, request_id)
+        rid = (org, request_id)
+        if rid in self._records:
+            record = self._records[rid]
+            if record is None:
+                return DUPLICATE
+            self._release(record, org)
+        elif now - first_sent > self.dedup_s:
+            return UNKNOWABLE
         if actual:
             for c in plan.counters:
                 self._counters.setdefault((org, c.key), [0, 0])[0] += actual
-        return True
+        self._records[rid] = None
+        heapq.heappush(self._deadlines, (now + self.dedup_s, org, request_id))
+        return APPLIED
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:
         return [tuple(self._counters.get((plan.org_id, c.key), (0, 0))) for c in plan.counters]  # type: ignore[misc]
 
-    async def add_spent(self, org_id: str, amounts: dict[str, int]) -> None:
+    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None:
+        if batch_id in self._replayed:
+            return
+        self._replayed[batch_id] = 0.0
         for key, amount in amounts.items():
             self._counters.setdefault((org_id, key), [0, 0])[0] += amount
 
@@ -122,133 +171,185 @@ class MemoryStore:
         return None
 
 
-# KEYS: counters..., reservation deadlines (zset), reservation records (hash)
-# ARGV: now, ttl, request id, amount, limits..., expire-at per counter (0: never)
+# KEYS: counters..., deadlines (zset), records (hash: request id -> 'amount|key|key…', or 'd')
+# ARGV: now, ttl, request id, amount, clamp fixed, clamp per token (0: no clamp), clamp minimum,
+#       limits..., expire-at per counter (0: never)
 # Amounts stay strings on the way to HINCRBY, and numbers come back through '%.0f': Lua would
 # print large numbers as 1e+15. (Lua numbers are doubles: exact up to 2**53 nano-USD, $9M.)
-_RESERVE = """
+_SWEEP = (
+    """
+local function sweep(zset, recs, now)
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, %d)) do
+    local rec = redis.call('HGET', recs, rid)
+    if rec and rec ~= 'd' then
+      local amount = string.match(rec, '^([^|]+)')
+      for key in string.gmatch(rec, '|([^|]+)') do redis.call('HINCRBY', key, 'reserved', '-' .. amount) end
+    end
+    redis.call('HDEL', recs, rid)
+    redis.call('ZREM', zset, rid)
+  end
+end
+"""
+    % SWEEP_BATCH
+)  # noqa: UP031 - a literal Lua block; format() would trip on its braces
+
+_RESERVE = (
+    _SWEEP
+    + """
 local n = #KEYS - 2
 local zset, recs = KEYS[n + 1], KEYS[n + 2]
 local now = tonumber(ARGV[1])
-for _, rid in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, 200)) do
-  local rec = redis.call('HGET', recs, rid)
-  if rec then
-    local amount = string.match(rec, '^([^|]+)')
-    for key in string.gmatch(rec, '|([^|]+)') do redis.call('HINCRBY', key, 'reserved', '-' .. amount) end
-    redis.call('HDEL', recs, rid)
-  end
-  redis.call('ZREM', zset, rid)
-end
+sweep(zset, recs, now)
+if redis.call('HEXISTS', recs, ARGV[3]) == 1 then return {1, -1, '0', '0', -1} end
 local amount = tonumber(ARGV[4])
-local headroom = nil
+local index, left = 0, nil
 for i = 1, n do
   local v = redis.call('HMGET', KEYS[i], 'spent', 'reserved')
-  local left = tonumber(ARGV[4 + i]) - (tonumber(v[1]) or 0) - (tonumber(v[2]) or 0)
-  if left < amount then return {0, i - 1, string.format('%.0f', left)} end
-  if headroom == nil or left - amount < headroom then headroom = left - amount end
+  local l = tonumber(ARGV[7 + i]) - (tonumber(v[1]) or 0) - (tonumber(v[2]) or 0)
+  if left == nil or l < left then index, left = i - 1, l end
 end
+local tokens = -1
+if left < amount then
+  local fixed, per_token = tonumber(ARGV[5]), tonumber(ARGV[6])
+  if per_token <= 0 then return {0, index, string.format('%.0f', left), '0', -1} end
+  tokens = math.floor((left - fixed) / per_token)
+  amount = fixed + math.ceil(tokens * per_token)
+  if amount > left then
+    tokens = tokens - 1
+    amount = fixed + math.ceil(tokens * per_token)
+  end
+  if tokens < tonumber(ARGV[7]) then return {0, index, string.format('%.0f', left), '0', -1} end
+end
+local s = string.format('%.0f', amount)
 for i = 1, n do
-  redis.call('HINCRBY', KEYS[i], 'reserved', ARGV[4])
-  local exp = tonumber(ARGV[4 + n + i])
+  redis.call('HINCRBY', KEYS[i], 'reserved', s)
+  local exp = tonumber(ARGV[7 + n + i])
   if exp > 0 then redis.call('EXPIREAT', KEYS[i], exp) end
 end
-redis.call('HSET', recs, ARGV[3], ARGV[4] .. '|' .. table.concat(KEYS, '|', 1, n))
+redis.call('HSET', recs, ARGV[3], s .. '|' .. table.concat(KEYS, '|', 1, n))
 redis.call('ZADD', zset, now + tonumber(ARGV[2]), ARGV[3])
-return {1, -1, string.format('%.0f', headroom or 0)}
+return {1, -1, string.format('%.0f', left - amount), s, tokens}
 """
+)
 
-# KEYS: counters..., reservation deadlines, reservation records, settled marker
-# ARGV: request id, actual cost, marker ttl
+# KEYS: counters..., deadlines, records
+# ARGV: request id, actual cost, now, dedup window, time of the first attempt
 _SETTLE = """
-local n = #KEYS - 3
-if not redis.call('SET', KEYS[n + 3], '1', 'NX', 'EX', ARGV[3]) then return 0 end
-local rec = redis.call('HGET', KEYS[n + 2], ARGV[1])
+local n = #KEYS - 2
+local zset, recs = KEYS[n + 1], KEYS[n + 2]
+local now = tonumber(ARGV[3])
+local rec = redis.call('HGET', recs, ARGV[1])
+if rec == 'd' then return 0 end
 if rec then
   local amount = string.match(rec, '^([^|]+)')
   for key in string.gmatch(rec, '|([^|]+)') do redis.call('HINCRBY', key, 'reserved', '-' .. amount) end
-  redis.call('HDEL', KEYS[n + 2], ARGV[1])
-  redis.call('ZREM', KEYS[n + 1], ARGV[1])
+elseif now - tonumber(ARGV[5]) > tonumber(ARGV[4]) then
+  return 2
 end
 if ARGV[2] ~= '0' then
   for i = 1, n do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2]) end
 end
+redis.call('HSET', recs, ARGV[1], 'd')
+redis.call('ZADD', zset, now + tonumber(ARGV[4]), ARGV[1])
 return 1
 """
+
+# KEYS: counters..., batch marker; ARGV: amounts..., marker ttl
+_ADD_SPENT = """
+local n = #KEYS - 1
+if not redis.call('SET', KEYS[n + 1], '1', 'NX', 'EX', ARGV[n + 1]) then return 0 end
+for i = 1, n do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[i]) end
+return 1
+"""
+
+SCRIPTS = (_RESERVE, _SETTLE, _ADD_SPENT)
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in SCRIPTS}
 
 
 class RedisStore:
     """Counters in Redis, shared by every worker and replica.
 
-    All keys of one org carry the hash tag `{org}`, so each script touches one Cluster slot.
+    All keys of one org carry the hash tag `{org}`, so each script touches one Cluster slot. The
+    client loads the scripts on every new connection; EVALSHA falls back to EVAL if a server
+    forgot them anyway (SCRIPT FLUSH).
     """
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Client, prefix: str, dedup_s: float) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._sha: dict[str, str] = {}
+        self.dedup_s = dedup_s
 
     def _key(self, org: str, suffix: str) -> str:
         return f"{self.prefix}{{{org}}}:{suffix}"
 
-    async def _load_scripts(self) -> None:
-        # Both at once: settles go out unawaited with EVALSHA and cannot load a script themselves.
-        for script in (_RESERVE, _SETTLE):
-            self._sha[script] = await self.redis.call("SCRIPT", "LOAD", script)
-
-    async def _eval(self, script: str, keys: list[str], args: list[object]) -> list[object]:
-        if script not in self._sha:
-            await self._load_scripts()
-        try:
-            return await self.redis.call("EVALSHA", self._sha[script], len(keys), *keys, *args)  # type: ignore[no-any-return]
-        except RedisError as e:
-            if not str(e).startswith("NOSCRIPT"):
-                raise
-        await self._load_scripts()  # a restarted Redis forgot the scripts
-        return await self.redis.call("EVALSHA", self._sha[script], len(keys), *keys, *args)  # type: ignore[no-any-return]
-
-    async def reserve(self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float) -> ReserveResult:
-        org = plan.org_id
-        keys = [self._key(org, "c:" + c.key) for c in plan.counters]
-        keys += [self._key(org, "resv"), self._key(org, "recs")]
-        expire = [int(c.resets_at + COUNTER_GRACE_S) if c.resets_at is not None else 0 for c in plan.counters]
-        args = [f"{now:.3f}", f"{ttl_s:.3f}", request_id, amount, *(c.limit for c in plan.counters), *expire]
-        ok, index, headroom = await self._eval(_RESERVE, keys, args)
-        return ReserveResult(ok == 1, int(index), int(headroom))  # type: ignore[call-overload]
-
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float) -> asyncio.Future[bool]:
-        org = plan.org_id
-        keys = [self._key(org, "c:" + c.key) for c in plan.counters]
-        keys += [self._key(org, "resv"), self._key(org, "recs"), self._key(org, "done:" + request_id)]
-        sha = self._sha.get(_SETTLE)
-        if sha is None:  # first settle before any reserve loaded the scripts: rare; take the slow path
-            return asyncio.ensure_future(self._settle_loading(keys, request_id, actual))
-        reply = self.redis.call_nowait("EVALSHA", sha, len(keys), *keys, request_id, actual, SETTLED_MEMORY_S)
-        result: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    def _run(self, script: str, keys: list[str], args: list[object]) -> asyncio.Future[object]:
+        route = keys[0]
+        reply = self.redis.call_nowait("EVALSHA", _SHA[script], len(keys), *keys, *args, key=route)
+        result: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
         def done(f: asyncio.Future[object]) -> None:
-            if f.cancelled():
-                result.cancel()
-            elif f.exception() is not None:
-                result.set_exception(f.exception())  # type: ignore[arg-type]
+            error = f.exception()
+            if isinstance(error, RedisError) and str(error).startswith("NOSCRIPT"):
+                again = self.redis.call_nowait("EVAL", script, len(keys), *keys, *args, key=route)
+                again.add_done_callback(lambda g: _pass(result, g))
             else:
-                result.set_result(f.result() == 1)
+                _pass(result, f)
 
         reply.add_done_callback(done)
         return result
 
-    async def _settle_loading(self, keys: list[str], request_id: str, actual: int) -> bool:
-        return await self._eval(_SETTLE, keys, [request_id, actual, SETTLED_MEMORY_S]) == 1
+    async def _ensure_connected(self, route: str) -> None:
+        # call_nowait needs a live connection; an awaited PING opens one (and is rare: only when none is).
+        await self.redis.call("PING", key=route)
+
+    async def reserve(
+        self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float, clamp: Clamp | None = None
+    ) -> ReserveResult:
+        org = plan.org_id
+        keys = [self._key(org, "c:" + c.key) for c in plan.counters]
+        keys += [self._key(org, "resv"), self._key(org, "recs")]
+        expire = [int(c.resets_at + COUNTER_GRACE_S) if c.resets_at is not None else 0 for c in plan.counters]
+        fixed, per_token, minimum = (clamp.fixed, clamp.per_token, clamp.min_tokens) if clamp else (0, 0, 0)
+        args: list[object] = [f"{now:.3f}", f"{ttl_s:.3f}", request_id, amount, fixed, repr(float(per_token)), minimum]
+        args += [*(c.limit for c in plan.counters), *expire]
+        reply = await self._run(_RESERVE, keys, args)
+        ok, index, headroom, reserved, tokens = reply  # type: ignore[misc]
+        return ReserveResult(ok == 1, int(index), int(headroom), int(reserved), int(tokens))
+
+    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
+        org = plan.org_id
+        keys = [self._key(org, "c:" + c.key) for c in plan.counters]
+        keys += [self._key(org, "resv"), self._key(org, "recs")]
+        args: list[object] = [request_id, actual, f"{now:.3f}", f"{self.dedup_s:.3f}", f"{first_sent:.3f}"]
+        reply = self._run(_SETTLE, keys, args)
+        result: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        reply.add_done_callback(lambda f: _pass(result, f, int))
+        return result
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:
         out = []
         for c in plan.counters:
-            spent, reserved = await self.redis.call("HMGET", self._key(plan.org_id, "c:" + c.key), "spent", "reserved")
+            key = self._key(plan.org_id, "c:" + c.key)
+            spent, reserved = await self.redis.call("HMGET", key, "spent", "reserved", key=key)
             out.append((int(spent or 0), int(reserved or 0)))
         return out
 
-    async def add_spent(self, org_id: str, amounts: dict[str, int]) -> None:
-        for key, amount in amounts.items():
-            await self.redis.call("HINCRBY", self._key(org_id, "c:" + key), "spent", amount)
+    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None:
+        keys = [self._key(org_id, "c:" + key) for key in amounts]
+        keys.append(self._key(org_id, "replay:" + batch_id))
+        await self._run(_ADD_SPENT, keys, [*amounts.values(), REPLAY_MARKER_S])
 
     async def close(self) -> None:
         await self.redis.close()
+
+
+def _pass(target: asyncio.Future[object], source: asyncio.Future[object], convert: type = object) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        value = source.result()
+        target.set_result(convert(value) if convert is not object else value)

@@ -280,24 +280,48 @@ class Audit(Strict):
 
 class BudgetStore(Strict):
     store: Literal["memory", "redis"] = "memory"
+    # redis://[user:password@]host:port/db, rediss:// for TLS; with redis_cluster, a comma-separated
+    # list of seed nodes (redis://10.0.0.1:6379,10.0.0.2:6379).
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
+    redis_ca_file: str | None = None  # rediss://: the CA that signed the server's certificate (default: system)
+    redis_cert_file: str | None = None  # rediss:// with client certificates (tls-auth-clients yes)
+    redis_key_file: str | None = None
     key_prefix: str = "tollgate:"
-    # A healthy Redis on the same network answers in well under a millisecond; 25 ms means trouble,
-    # and a request should not wait longer than that to learn it must fail open.
+    # A healthy Redis on the same network answers in well under a millisecond; 25 ms of a
+    # responsive event loop without a byte back means trouble, and a request should not wait
+    # longer than that to learn it must fail open. (Time the loop itself was stalled does not count.)
     timeout_ms: float = Field(25.0, gt=0)
     fail_closed: bool = False
     # Longer than any request should live: an unsettled reservation holds budget this long at most.
     reservation_ttl_s: float = Field(900.0, gt=0)
+    # How long a settled request id is remembered to refuse a duplicate (a retry after a lost
+    # reply). Memory in Redis is about 100 bytes x requests per second x this.
+    settle_dedup_s: float = Field(120.0, gt=0)
     breaker_failures: int = Field(3, gt=0)
     breaker_cooldown_s: float = Field(1.0, gt=0)
     clamp_min_tokens: int = Field(16, gt=0)
 
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, v: str) -> str:
-        if not v.startswith("redis://"):
-            raise ValueError(f"must be a redis:// URL (e.g. redis://127.0.0.1:6379/0), got {v!r}")
-        return v
+    @model_validator(mode="after")
+    def _redis(self) -> BudgetStore:
+        if self.store != "redis":
+            return self
+        from budget.resp import parse_url  # the one parser; a bad URL is a config error with its path
+
+        try:
+            parse_url(
+                self.redis_url,
+                self.timeout_ms / 1000,
+                cluster=self.redis_cluster,
+                ca_file=self.redis_ca_file,
+                cert_file=self.redis_cert_file,
+                key_file=self.redis_key_file,
+            )
+        except (ValueError, OSError) as e:  # OSError: an unreadable CA, certificate or key file
+            raise ValueError(f"redis_url: {e} (e.g. redis://127.0.0.1:6379/0)") from None
+        if self.redis_cert_file and not self.redis_url.startswith("rediss://"):
+            raise ValueError("redis_cert_file needs a rediss:// URL")
+        return self
 
 
 class SecretStoreSettings(Strict):

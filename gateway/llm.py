@@ -26,7 +26,7 @@ import tiktoken
 from aiohttp import web
 
 import audit
-from budget import BudgetGuard, Price, Reservation, affordable_output, agent_budgets, to_nano, to_usd, worst_case
+from budget import BudgetGuard, Price, Reservation, agent_budgets, clamp_for, to_nano, to_usd, worst_case
 from config import Config, Model, Provider
 from gateway import metrics
 from gateway.auth import Directory, Principal, bearer_token, model_decision
@@ -390,16 +390,17 @@ class LLMDoor:
             return
         plan = self.guard.plan(budget)
         amount = worst_case(route.price, call.prompt_estimate, call.max_output)
-        verdict, reservation = await self.guard.reserve(plan, call.request_id, amount)
-        if not verdict.allowed and verdict.counter is not None and budget.clamp and call.max_output:
-            n = call.adapter.choices(payload)
-            tokens = affordable_output(route.price, call.prompt_estimate, verdict.headroom or 0) // n
-            if tokens >= self.guard.settings.clamp_min_tokens:
-                payload[call.adapter.output_key(payload)] = tokens
-                call.max_output = tokens * n
-                call.detail["clamped_max_tokens"] = tokens
-                amount = worst_case(route.price, call.prompt_estimate, call.max_output)
-                verdict, reservation = await self.guard.reserve(plan, call.request_id, amount)
+        clamp = None
+        n = call.adapter.choices(payload)
+        if budget.clamp and call.max_output:
+            clamp = clamp_for(route.price, call.prompt_estimate, n, self.guard.settings.clamp_min_tokens)
+        verdict, reservation = await self.guard.reserve(plan, call.request_id, amount, clamp)
+        if reservation is not None and reservation.tokens >= 0:
+            # The store shrank the request to what is left, in the same round trip.
+            payload[call.adapter.output_key(payload)] = reservation.tokens
+            call.max_output = reservation.tokens * n
+            call.detail["clamped_max_tokens"] = reservation.tokens
+            amount = reservation.amount
         if not verdict.allowed:
             call.surface = "budget"
             counter = verdict.counter
