@@ -10,7 +10,8 @@ the network is not:
   are idempotent (see `budget.stores`): a settle that Redis applied but whose reply was lost is
   never charged twice.
 - Spend that never had a reservation in the store (the reserve was not even sent: breaker open)
-  is kept in local shadow counters and replayed in batches, each deduplicated by its batch id.
+  is kept in local shadow counters and replayed as a settle of its own under a batch id, so a
+  replay is deduplicated exactly like a request.
 
 Everything parked is bounded: at most `MAX_PARKED` settles; beyond that the spend of settles that
 never reached the wire goes to the shadow counters (their reservations then expire by TTL), and
@@ -96,20 +97,26 @@ class Reservation:
 
 @dataclass(slots=True)
 class _Parked:
-    plan: Plan
-    actual: int
+    org_id: str
+    amounts: dict[str, int]  # counter key -> nano-USD to add to spent
     first_sent: float | None  # when an attempt first reached the wire (its outcome is then unknown)
 
 
 class Breaker:
-    """Closed → open after `failures` consecutive errors → half-open after `cooldown_s`."""
+    """Closed → open after `failures` consecutive errors → half-open after `cooldown_s`.
 
-    def __init__(self, failures: int, cooldown_s: float, clock: Callable[[], float]) -> None:
+    Errors closer together than `window_s` are one incident: thirty calls queued behind one 30 ms
+    stall of the store fail together, and that is one failure of the store, not thirty.
+    """
+
+    def __init__(self, failures: int, cooldown_s: float, window_s: float, clock: Callable[[], float]) -> None:
         self.failures = failures
         self.cooldown_s = cooldown_s
+        self.window_s = window_s
         self.clock = clock
         self.consecutive = 0
         self.open_until = 0.0
+        self._last_failure = float("-inf")
 
     def allow(self) -> bool:
         return self.consecutive < self.failures or self.clock() >= self.open_until
@@ -118,9 +125,13 @@ class Breaker:
         self.consecutive = 0
 
     def failure(self) -> None:
+        now = self.clock()
+        if now - self._last_failure < self.window_s:
+            return
+        self._last_failure = now
         self.consecutive += 1
         if self.consecutive >= self.failures:
-            self.open_until = self.clock() + self.cooldown_s
+            self.open_until = now + self.cooldown_s
 
 
 def _store_failure(error: BaseException) -> bool:
@@ -140,9 +151,9 @@ class BudgetGuard:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown_s, time.monotonic)
+        window = settings.timeout_ms / 1000
+        self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown_s, window, time.monotonic)
         self.shadow: dict[str, dict[str, int]] = {}  # org -> counter key -> nano-USD not yet in the store
-        self._batches: dict[str, tuple[str, dict[str, int]]] = {}  # batch id -> (org, amounts) being replayed
         self._parked: dict[str, _Parked] = {}  # request id -> settle to retry
         self._plans: dict[AgentBudget, tuple[int, Plan]] = {}
         self._settling: set[asyncio.Future[int]] = set()
@@ -221,13 +232,14 @@ class BudgetGuard:
     def settle(self, reservation: Reservation, actual: int) -> None:
         """Charge `actual` (0 releases); the store call finishes in the background."""
         self._reserved -= reservation.amount
+        plan = reservation.plan
         if actual:
-            org = reservation.plan.org_id
-            self._spent[org] = self._spent.get(org, 0) + actual
+            self._spent[plan.org_id] = self._spent.get(plan.org_id, 0) + actual
+        amounts = {c.key: actual for c in plan.counters}
         if not reservation.sent:
-            self._shadow(reservation.plan.org_id, {c.key: actual for c in reservation.plan.counters})
+            self._shadow(plan.org_id, amounts)
         else:
-            self._send(reservation.request_id, _Parked(reservation.plan, actual, None))
+            self._send(reservation.request_id, _Parked(plan.org_id, amounts, None))
 
     def _send(self, request_id: str, parked: _Parked) -> asyncio.Future[int] | None:
         if not self.breaker.allow():
@@ -235,7 +247,7 @@ class BudgetGuard:
             return None
         now = self.clock()
         first_sent = parked.first_sent if parked.first_sent is not None else now
-        fut = self.store.settle(parked.plan, request_id, parked.actual, now, first_sent)
+        fut = self.store.settle(parked.org_id, request_id, parked.amounts, now, first_sent)
         self._settling.add(fut)
         fut.add_done_callback(lambda f: self._settled(f, request_id, parked, first_sent))
         return fut
@@ -264,7 +276,7 @@ class BudgetGuard:
     def _park(self, request_id: str, parked: _Parked) -> None:
         if len(self._parked) >= MAX_PARKED and request_id not in self._parked:
             if parked.first_sent is None:
-                self._shadow(parked.plan.org_id, {c.key: parked.actual for c in parked.plan.counters})
+                self._shadow(parked.org_id, parked.amounts)
             else:
                 UNRESOLVED.inc()
             return
@@ -288,7 +300,7 @@ class BudgetGuard:
     async def _retry_forever(self) -> None:
         """Resend parked settles and replay shadow spend until the store has taken all of it."""
         try:
-            while self._parked or self.shadow or self._batches:
+            while self._parked or self.shadow:
                 await asyncio.sleep(self.settings.breaker_cooldown_s)
                 if self.breaker.allow():
                     await self._retry_round()
@@ -296,6 +308,10 @@ class BudgetGuard:
             self._retry_task = None
 
     async def _retry_round(self) -> None:
+        # Shadow spend becomes a settle of its own, under a batch id: retried like any other.
+        shadow, self.shadow = self.shadow, {}
+        for org, amounts in shadow.items():
+            self._parked["replay:" + uuid.uuid4().hex] = _Parked(org, amounts, None)
         sent = []
         for request_id in list(self._parked)[:RETRY_BATCH]:
             fut = self._send(request_id, self._parked.pop(request_id))
@@ -303,20 +319,6 @@ class BudgetGuard:
                 sent.append(fut)
         if sent:
             await asyncio.wait(sent)
-        for org, amounts in self.shadow.items():
-            self._batches[uuid.uuid4().hex] = (org, amounts)
-        self.shadow = {}
-        for batch_id, (org, amounts) in list(self._batches.items()):
-            try:
-                await self.store.add_spent(org, amounts, batch_id)
-            except Exception as e:
-                if not _store_failure(e):
-                    raise
-                STORE_ERRORS.labels("reconcile").inc()
-                self.breaker.failure()
-                return  # kept under the same id: the retry cannot apply it twice
-            del self._batches[batch_id]
-            log.info("budget store reachable again: replayed shadow spend of org %s", org)
 
     def _flush_metrics(self) -> None:
         RESERVED.set(to_usd(self._reserved))
@@ -337,14 +339,14 @@ class BudgetGuard:
         """Wait for settles in flight and one last retry of what is parked, then close the store."""
         if self._settling:
             await asyncio.wait(list(self._settling), timeout=5)
-        if (self._parked or self.shadow or self._batches) and self.breaker.allow():
+        if (self._parked or self.shadow) and self.breaker.allow():
             await asyncio.wait([asyncio.ensure_future(self._retry_round())], timeout=5)
         if self._retry_task is not None:
             self._retry_task.cancel()
         if self._metrics_task is not None:
             self._metrics_task.cancel()
         self._flush_metrics()
-        lost = len(self._parked) + len(self.shadow) + len(self._batches)
+        lost = len(self._parked) + len(self.shadow)
         if lost:
             log.warning("budget store unreachable at shutdown: %d settles or shadow batches not recorded", lost)
         await self.store.close()

@@ -11,7 +11,9 @@ What makes it fit for production rather than a benchmark:
   process) fires timers late, and uvloop runs due timers *before* it polls sockets, so a reply
   that has been sitting in the kernel buffer for 20 ms would be declared missing. Before failing
   a call the watchdog asks the kernel whether bytes are waiting (FIONREAD) and how late it fired
-  itself; either way the loop, not the store, was slow, and the call gets another window.
+  itself; either way the loop, not the store, was slow, and the call gets another window. A store
+  still answering earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP
+  timeouts). Only a full window on a responsive loop with no byte from the store is a failure.
 - A failed call says whether the command reached the wire (`RedisUnavailable.sent`): a command
   never sent was certainly not applied; one sent and unanswered may have been.
 - A connection is recycled after consecutive timeouts with no byte from the peer, and TCP
@@ -42,14 +44,17 @@ import hiredis
 # Commands in flight on one connection. Redis answers a pipeline at memory speed; 16k waiting
 # replies means the store is not keeping up, and queueing more only hides it.
 MAX_IN_FLIGHT = 16_384
-# Timeouts in a row, with not one byte from the peer in between, before the connection is
-# presumed dead and replaced (redis-py's health checks make the same call on a silent socket).
+# A connection silent this many timeouts while commands wait for replies is presumed dead and
+# replaced (redis-py's health checks make the same call on a silent socket).
 RECYCLE_AFTER_TIMEOUTS = 3
-# However late the loop, a call is failed once this many of its timeouts have passed: a store
-# must not hold a request hostage because the process around it is overloaded.
-LATE_LOOP_CAP = 10
-# A watchdog that fires later than this was starved by the loop, not by the store.
-LAG_TOLERANCE_S = 0.002
+# A store that still answers earlier commands gets at most this many timeouts for one call, and
+# a loop too starved to judge at most STARVED_LOOP_CAP: neither may hold a request hostage.
+BUSY_STORE_CAP = 10
+STARVED_LOOP_CAP = 100
+# A watchdog that fires this much past its time (or half a timeout, if longer) was held up by the
+# loop, not by the store. uvloop's clock has millisecond steps, and its timers run a few ms late
+# on a busy machine without anything being wrong.
+LAG_TOLERANCE_S = 0.005
 # Idle connections are probed after this long (Linux default: 2 hours, far too late for a budget).
 KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 10, 5, 3
 CLUSTER_SLOTS = 16384
@@ -152,6 +157,7 @@ class _Conn(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float) -> None:
         self._loop = loop
         self._timeout_s = timeout_s
+        self._starved_cap = timeout_s * STARVED_LOOP_CAP
         self._reader = hiredis.Reader()
         # (future, deadline, sent_at); a future already failed by the watchdog stays here until its
         # reply arrives, because replies are matched by position.
@@ -160,9 +166,10 @@ class _Conn(asyncio.Protocol):
         self._pending: list[bytes] = []
         self._transport: asyncio.Transport | None = None
         self._fd = -1
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None  # uvloop turns a zero delay into call_soon
         self._timer_at = 0.0
-        self._silent_timeouts = 0
+        self._last_rx = loop.time()  # silence is measured from the connection's start, then from each reply
+        self._responsive_since = self._last_rx  # ... or from the end of the last stall of the loop
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -178,7 +185,7 @@ class _Conn(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_COUNT)
 
     def data_received(self, data: bytes) -> None:
-        self._silent_timeouts = 0
+        self._last_rx = self._loop.time()
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
             fut = self._waiters.popleft()[0]
@@ -217,9 +224,15 @@ class _Conn(asyncio.Protocol):
         if self._waiters and self._waiters[-1][1] > deadline:
             deadline = self._waiters[-1][1]
         self._waiters.append((fut, deadline, now))
-        if self._timer is None:
+        if self._timer is None or self._timer_at > deadline:  # none, or one for the longer set-up timeout
+            if self._timer is not None:
+                self._timer.cancel()
             self._arm(deadline)
         return fut
+
+    def set_timeout(self, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._starved_cap = timeout_s * STARVED_LOOP_CAP
 
     def _flush(self) -> None:
         if self._transport is not None and not self.closed:
@@ -239,22 +252,27 @@ class _Conn(asyncio.Protocol):
         if deadline > now:
             self._arm(deadline)
             return
-        starved = now - self._timer_at > LAG_TOLERANCE_S
-        if now - sent_at < self._timeout_s * LATE_LOOP_CAP:
-            if self._fd >= 0 and _pending_bytes(self._fd):
-                self._arm(now)  # a reply is in the kernel buffer: let the loop's next poll read it
-                return
-            if starved:
-                self._arm(now + self._timeout_s)  # the loop ate the window: give the store a fair one
-                return
+        if self._pending or (self._fd >= 0 and _pending_bytes(self._fd)):
+            # Our command is not even written yet, or the reply waits in the kernel: the loop runs
+            # this timer before its flush and its poll, which come next in this very iteration.
+            self._arm(now)
+            return
+        if now - self._timer_at > max(LAG_TOLERANCE_S, self._timeout_s / 2) and now - sent_at < self._starved_cap:
+            self._responsive_since = now
+            self._arm(now + self._timeout_s)  # the loop ate the window: give the store a fair one
+            return
+        if now - self._last_rx < self._timeout_s and now - sent_at < self._timeout_s * BUSY_STORE_CAP:
+            # Replies to earlier commands are still arriving: the store is working through a queue
+            # (a burst, or a machine short of CPU), not gone. Wait for ours, within the cap.
+            self._arm(now + self._timeout_s)
+            return
         # A full window on a responsive loop, and nothing arrived: the store is slow or gone.
-        self._silent_timeouts += 1
         while len(self._waiters) > self._expired and self._waiters[self._expired][1] <= now:
             expired = self._waiters[self._expired][0]
             self._expired += 1
             if not expired.done():
                 expired.set_exception(RedisUnavailable("Redis did not answer in time", sent=True))
-        if self._silent_timeouts >= RECYCLE_AFTER_TIMEOUTS:
+        if now - max(self._last_rx, self._responsive_since) >= self._timeout_s * RECYCLE_AFTER_TIMEOUTS:
             self.close()  # presumed dead: connection_lost fails the rest, the next call reconnects
         elif len(self._waiters) > self._expired:
             self._arm(self._waiters[self._expired][1])
@@ -330,7 +348,7 @@ class Redis:
             if isinstance(e, RedisError) and not isinstance(e, RedisUnavailable):
                 raise RedisUnavailable(f"Redis at {self.name} refused the connection set-up: {e}", False) from None
             raise RedisUnavailable(f"cannot connect to Redis at {self.name}: {e or type(e).__name__}", False) from None
-        conn._timeout_s = opts.timeout_s
+        conn.set_timeout(opts.timeout_s)
         self._conn = conn
         return conn
 

@@ -14,7 +14,8 @@ is applied at most once:
   after a lost reply). A settle that finds neither record nor tombstone charges the cost (the
   reservation expired, or the reserve never landed) - unless its first attempt went out more
   than `dedup_s` ago, when a tombstone might already be gone: then it changes nothing and says so.
-- `add_spent` (the replay of spend recorded while the store was down) is deduplicated by batch.
+- The replay of spend recorded while the store could not be asked is a settle too: a batch id
+  for a request id, and an amount per counter.
 
 Exactly-once state therefore lives as long as a reservation plus the dedup window: memory is
 bounded by load (requests per second times that window), never by history.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,10 +34,6 @@ from budget.resp import Client, RedisError
 
 # Counters outlive their period by this much, so operators can still read yesterday's spend.
 COUNTER_GRACE_S = 7 * 24 * 3600
-# A replayed batch of shadow spend is remembered this long; there are only a few per outage.
-REPLAY_MARKER_S = 24 * 3600
-# Expired reservations released per reserve: keeps one reserve's work bounded after an outage.
-SWEEP_BATCH = 200
 
 APPLIED, DUPLICATE, UNKNOWABLE = 1, 0, 2  # what a settle did
 
@@ -56,12 +52,16 @@ class Store(Protocol):
         self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float, clamp: Clamp | None = None
     ) -> ReserveResult: ...
 
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
-        """APPLIED, DUPLICATE (applied before) or UNKNOWABLE (too late to tell; nothing changed)."""
+    def settle(
+        self, org_id: str, request_id: str, amounts: dict[str, int], now: float, first_sent: float
+    ) -> asyncio.Future[int]:
+        """Release the reservation and add `amounts` (counter key -> nano-USD) to `spent`.
+
+        APPLIED, DUPLICATE (applied before) or UNKNOWABLE (too late to tell; nothing changed).
+        """
         ...
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]: ...
-    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -83,27 +83,34 @@ def _fit(lefts: list[int], amount: int, clamp: Clamp | None) -> tuple[int, int, 
 
 
 class MemoryStore:
-    """In-process counters: the embedded default, correct for one worker process only."""
+    """In-process counters: the embedded default, correct for one worker process only.
+
+    Live reservations and tombstones sit in insertion-ordered dicts: with one TTL (and one dedup
+    window) per store their deadlines grow in insertion order, so expiry pops from the front and a
+    settle deletes its entry at once. Nothing outlives its window.
+    """
 
     def __init__(self, dedup_s: float) -> None:
         self.dedup_s = dedup_s
         self._counters: dict[tuple[str, str], list[int]] = {}  # (org, key) -> [spent, reserved]
         self._expiry: dict[tuple[str, str], float] = {}
-        # (org, request id) -> (counter keys, amount) for a live reservation, None for a tombstone
-        self._records: dict[tuple[str, str], tuple[tuple[str, ...], int] | None] = {}
-        self._deadlines: list[tuple[float, str, str]] = []
-        self._replayed: dict[str, float] = {}
+        # (org, request id) -> (deadline, counter keys, amount) of a live reservation
+        self._live: dict[tuple[str, str], tuple[float, tuple[str, ...], int]] = {}
+        self._tombstones: dict[tuple[str, str], float] = {}  # (org, request id) -> forgotten at
 
     def _sweep(self, now: float) -> None:
-        while self._deadlines and self._deadlines[0][0] <= now:
-            _, org, rid = heapq.heappop(self._deadlines)
-            self._release(self._records.pop((org, rid), None), org)
-
-    def _release(self, record: tuple[tuple[str, ...], int] | None, org: str) -> None:
-        if record is not None:
-            keys, amount = record
+        while self._live:
+            rid, (deadline, keys, amount) = next(iter(self._live.items()))
+            if deadline > now:
+                break
+            del self._live[rid]
             for key in keys:
-                self._counters[(org, key)][1] -= amount
+                self._counters[(rid[0], key)][1] -= amount
+        while self._tombstones:
+            rid, until = next(iter(self._tombstones.items()))
+            if until > now:
+                break
+            del self._tombstones[rid]
 
     def _drop_old_counters(self, now: float) -> None:
         for ck in [ck for ck, exp in self._expiry.items() if exp <= now]:
@@ -116,7 +123,8 @@ class MemoryStore:
     ) -> ReserveResult:
         self._sweep(now)
         org = plan.org_id
-        if (org, request_id) in self._records:
+        rid = (org, request_id)
+        if rid in self._live or rid in self._tombstones:
             return ReserveResult(True, -1, 0, 0)  # a repeat: the first one counted
         lefts = []
         for c in plan.counters:
@@ -129,43 +137,36 @@ class MemoryStore:
             self._counters.setdefault((org, c.key), [0, 0])[1] += fit
             if c.resets_at is not None:
                 self._expiry[(org, c.key)] = c.resets_at + COUNTER_GRACE_S
-        self._records[(org, request_id)] = (tuple(c.key for c in plan.counters), fit)
-        heapq.heappush(self._deadlines, (now + ttl_s, org, request_id))
+        self._live[rid] = (now + ttl_s, tuple(c.key for c in plan.counters), fit)
         if len(self._expiry) > 10_000:
             self._drop_old_counters(now)
         return ReserveResult(True, -1, left - fit, fit, tokens)
 
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
+    def settle(
+        self, org_id: str, request_id: str, amounts: dict[str, int], now: float, first_sent: float
+    ) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        fut.set_result(self._settle(plan, request_id, actual, now, first_sent))
+        fut.set_result(self._settle(org_id, request_id, amounts, now, first_sent))
         return fut
 
-    def _settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> int:
-        org = plan.org_id
+    def _settle(self, org: str, request_id: str, amounts: dict[str, int], now: float, first_sent: float) -> int:
         rid = (org, request_id)
-        if rid in self._records:
-            record = self._records[rid]
-            if record is None:
-                return DUPLICATE
-            self._release(record, org)
+        if rid in self._tombstones:
+            return DUPLICATE
+        live = self._live.pop(rid, None)
+        if live is not None:
+            for key in live[1]:
+                self._counters[(org, key)][1] -= live[2]
         elif now - first_sent > self.dedup_s:
             return UNKNOWABLE
-        if actual:
-            for c in plan.counters:
-                self._counters.setdefault((org, c.key), [0, 0])[0] += actual
-        self._records[rid] = None
-        heapq.heappush(self._deadlines, (now + self.dedup_s, org, request_id))
+        for key, amount in amounts.items():
+            if amount:
+                self._counters.setdefault((org, key), [0, 0])[0] += amount
+        self._tombstones[rid] = now + self.dedup_s
         return APPLIED
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:
         return [tuple(self._counters.get((plan.org_id, c.key), (0, 0))) for c in plan.counters]  # type: ignore[misc]
-
-    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None:
-        if batch_id in self._replayed:
-            return
-        self._replayed[batch_id] = 0.0
-        for key, amount in amounts.items():
-            self._counters.setdefault((org_id, key), [0, 0])[0] += amount
 
     async def close(self) -> None:
         return None
@@ -176,10 +177,10 @@ class MemoryStore:
 #       limits..., expire-at per counter (0: never)
 # Amounts stay strings on the way to HINCRBY, and numbers come back through '%.0f': Lua would
 # print large numbers as 1e+15. (Lua numbers are doubles: exact up to 2**53 nano-USD, $9M.)
-_SWEEP = (
-    """
+# Expired reservations released per reserve (200): bounds one reserve's work after an outage.
+_SWEEP = """
 local function sweep(zset, recs, now)
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, %d)) do
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, 200)) do
     local rec = redis.call('HGET', recs, rid)
     if rec and rec ~= 'd' then
       local amount = string.match(rec, '^([^|]+)')
@@ -190,8 +191,6 @@ local function sweep(zset, recs, now)
   end
 end
 """
-    % SWEEP_BATCH
-)  # noqa: UP031 - a literal Lua block; format() would trip on its braces
 
 _RESERVE = (
     _SWEEP
@@ -233,36 +232,28 @@ return {1, -1, string.format('%.0f', left - amount), s, tokens}
 )
 
 # KEYS: counters..., deadlines, records
-# ARGV: request id, actual cost, now, dedup window, time of the first attempt
+# ARGV: request id, now, dedup window, time of the first attempt, amount per counter...
 _SETTLE = """
 local n = #KEYS - 2
 local zset, recs = KEYS[n + 1], KEYS[n + 2]
-local now = tonumber(ARGV[3])
+local now = tonumber(ARGV[2])
 local rec = redis.call('HGET', recs, ARGV[1])
 if rec == 'd' then return 0 end
 if rec then
   local amount = string.match(rec, '^([^|]+)')
   for key in string.gmatch(rec, '|([^|]+)') do redis.call('HINCRBY', key, 'reserved', '-' .. amount) end
-elseif now - tonumber(ARGV[5]) > tonumber(ARGV[4]) then
+elseif now - tonumber(ARGV[4]) > tonumber(ARGV[3]) then
   return 2
 end
-if ARGV[2] ~= '0' then
-  for i = 1, n do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2]) end
+for i = 1, n do
+  if ARGV[4 + i] ~= '0' then redis.call('HINCRBY', KEYS[i], 'spent', ARGV[4 + i]) end
 end
 redis.call('HSET', recs, ARGV[1], 'd')
-redis.call('ZADD', zset, now + tonumber(ARGV[4]), ARGV[1])
+redis.call('ZADD', zset, now + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
-# KEYS: counters..., batch marker; ARGV: amounts..., marker ttl
-_ADD_SPENT = """
-local n = #KEYS - 1
-if not redis.call('SET', KEYS[n + 1], '1', 'NX', 'EX', ARGV[n + 1]) then return 0 end
-for i = 1, n do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[i]) end
-return 1
-"""
-
-SCRIPTS = (_RESERVE, _SETTLE, _ADD_SPENT)
+SCRIPTS = (_RESERVE, _SETTLE)
 _SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in SCRIPTS}
 
 
@@ -316,11 +307,12 @@ class RedisStore:
         ok, index, headroom, reserved, tokens = reply  # type: ignore[misc]
         return ReserveResult(ok == 1, int(index), int(headroom), int(reserved), int(tokens))
 
-    def settle(self, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> asyncio.Future[int]:
-        org = plan.org_id
-        keys = [self._key(org, "c:" + c.key) for c in plan.counters]
-        keys += [self._key(org, "resv"), self._key(org, "recs")]
-        args: list[object] = [request_id, actual, f"{now:.3f}", f"{self.dedup_s:.3f}", f"{first_sent:.3f}"]
+    def settle(
+        self, org_id: str, request_id: str, amounts: dict[str, int], now: float, first_sent: float
+    ) -> asyncio.Future[int]:
+        keys = [self._key(org_id, "c:" + key) for key in amounts]
+        keys += [self._key(org_id, "resv"), self._key(org_id, "recs")]
+        args: list[object] = [request_id, f"{now:.3f}", f"{self.dedup_s:.3f}", f"{first_sent:.3f}", *amounts.values()]
         reply = self._run(_SETTLE, keys, args)
         result: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         reply.add_done_callback(lambda f: _pass(result, f, int))
@@ -333,11 +325,6 @@ class RedisStore:
             spent, reserved = await self.redis.call("HMGET", key, "spent", "reserved", key=key)
             out.append((int(spent or 0), int(reserved or 0)))
         return out
-
-    async def add_spent(self, org_id: str, amounts: dict[str, int], batch_id: str) -> None:
-        keys = [self._key(org_id, "c:" + key) for key in amounts]
-        keys.append(self._key(org_id, "replay:" + batch_id))
-        await self._run(_ADD_SPENT, keys, [*amounts.values(), REPLAY_MARKER_S])
 
     async def close(self) -> None:
         await self.redis.close()

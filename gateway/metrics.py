@@ -7,6 +7,7 @@ bounded: routes come from the code, models from the config, statuses from HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from prometheus_client import (
@@ -41,6 +42,20 @@ PII_DETECT_SECONDS = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )  # fmt: skip
 CONFIG_RELOADS = Counter("tollgate_config_reloads", "Config reloads", ["result"])
+LOOP_LAG = Histogram(
+    "tollgate_event_loop_lag_seconds", "How late a worker's event loop ran a timer (time it was busy)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)  # fmt: skip
+LOOP_LAG_INTERVAL_S = 0.25
+
+
+async def watch_loop_lag() -> None:
+    """Sample the loop's lateness: what every timeout in the process (budget store, upstream) also suffers."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(LOOP_LAG_INTERVAL_S)
+        LOOP_LAG.observe(max(0.0, loop.time() - start - LOOP_LAG_INTERVAL_S))
 
 
 def render() -> tuple[bytes, str]:

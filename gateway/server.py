@@ -133,6 +133,7 @@ class Worker:
         if any(p.ner for p in self.door.runtime.pii.values()):
             # Load the model now, in the background, rather than on the first request that needs it.
             self._ner_start = loop.create_task(self._warm_ner())
+        lag_watch = loop.create_task(metrics.watch_loop_lag())
         self.ready = True
         audit.emit(
             audit.AuditEvent(
@@ -149,6 +150,7 @@ class Worker:
         )
         await self._stop.wait()
         self.ready = False
+        lag_watch.cancel()
         log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
         egress_server.close()
         for runner in runners:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,12 @@ def fresh_gateway(upstream: Upstream, tmp_path: Path) -> Iterator[Gateway]:
     yield gw
     if gw.proc is not None:
         gw.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A Redis key prefix of the test's own."""
+    return f"tollgate-test-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,11 +72,6 @@ def counters(gw: Gateway, org: str = "acme") -> dict[tuple[str, str, str], dict[
     r = httpx.get(gw.admin_url + "/admin/budgets", params={"org": org}, headers=ADMIN)
     assert r.status_code == 200, r.text
     return {(c["level"], c["id"], c["period"]): c for c in r.json()["counters"]}
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"tollgate-test-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture
@@ -182,15 +176,15 @@ def test_clamp_lowers_max_tokens_to_what_is_left(redis_gateway: Gateway):
     assert 16 <= event["detail"]["clamped_max_tokens"] < 4000
 
 
-def redis_server(port: int, tmp: Path) -> subprocess.Popen[bytes]:
+def redis_server(port: int, tmp: Path, *extra: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp)],
+         "--dir", str(tmp), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    assert wait_until(
-        lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n"
-    )
+    ping = ["redis-cli", "-p", str(port), "ping"]
+    answers = (b"PONG", b"NOAUTH Authentication required.")
+    assert wait_until(lambda: subprocess.run(ping, capture_output=True).stdout.strip() in answers)
     return proc
 
 

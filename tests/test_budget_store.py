@@ -6,12 +6,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis.asyncio
 
 from budget import Clamp, Limits, MemoryStore, Plan, RedisStore, Store, make_plan, to_nano
-from budget.resp import Redis, connect, parse_url
+from budget.resp import connect, parse_url
 from budget.stores import APPLIED, DUPLICATE, SCRIPTS, UNKNOWABLE
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -49,6 +50,10 @@ def plan_at(now: float, org: float | None = None, team: float | None = None, age
     )
 
 
+def settle(store: Store, plan: Plan, request_id: str, actual: int, now: float, first_sent: float) -> Any:
+    return store.settle(plan.org_id, request_id, {c.key: actual for c in plan.counters}, now, first_sent)
+
+
 async def spent_reserved(store: Store, plan: Plan) -> list[tuple[int, int]]:
     return await store.usage(plan)
 
@@ -68,19 +73,19 @@ async def test_reserve_adds_to_every_level_or_to_none(store: Store):
 async def test_settle_replaces_the_reservation_by_the_real_cost_exactly_once(store: Store):
     plan = plan_at(T0, org=10.0, team=1.0)
     await store.reserve(plan, "r1", to_nano(0.5), T0, TTL)
-    assert await store.settle(plan, "r1", to_nano(0.2), T0, T0)
+    assert await settle(store, plan, "r1", to_nano(0.2), T0, T0)
     assert await spent_reserved(store, plan) == [(to_nano(0.2), 0)] * 2
-    assert not await store.settle(plan, "r1", to_nano(0.2), T0, T0)  # a repeated settle changes nothing
+    assert not await settle(store, plan, "r1", to_nano(0.2), T0, T0)  # a repeated settle changes nothing
     assert await spent_reserved(store, plan) == [(to_nano(0.2), 0)] * 2
 
 
 async def test_release_leaves_counters_exactly_as_before(store: Store):
     plan = plan_at(T0, org=10.0, team=1.0)
     await store.reserve(plan, "r0", to_nano(0.3), T0, TTL)
-    await store.settle(plan, "r0", to_nano(0.123456789), T0, T0)
+    await settle(store, plan, "r0", to_nano(0.123456789), T0, T0)
     before = await spent_reserved(store, plan)
     await store.reserve(plan, "r1", to_nano(0.5), T0, TTL)
-    await store.settle(plan, "r1", 0, T0, T0)
+    await settle(store, plan, "r1", 0, T0, T0)
     assert await spent_reserved(store, plan) == before
 
 
@@ -91,7 +96,7 @@ async def test_an_abandoned_reservation_expires(store: Store):
     later = await store.reserve(plan, "r3", to_nano(0.5), T0 + TTL + 1, TTL)
     assert later.ok and await spent_reserved(store, plan) == [(0, to_nano(0.5))]
     # The late settle of the expired request still charges what it used, once.
-    assert await store.settle(plan, "dead", to_nano(0.1), T0 + TTL + 2, T0 + TTL + 2)
+    assert await settle(store, plan, "dead", to_nano(0.1), T0 + TTL + 2, T0 + TTL + 2)
     assert await spent_reserved(store, plan) == [(to_nano(0.1), to_nano(0.5))]
 
 
@@ -101,13 +106,13 @@ async def test_period_rollover_resets_the_right_counters_only(store: Store):
     month2 = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC).timestamp()
     plan1 = plan_at(day1, org=1.0, team=0.5)
     await store.reserve(plan1, "r1", to_nano(0.4), day1, TTL)
-    await store.settle(plan1, "r1", to_nano(0.4), day1, day1)
+    await settle(store, plan1, "r1", to_nano(0.4), day1, day1)
     assert not (await store.reserve(plan_at(day1, org=1.0, team=0.5), "r2", to_nano(0.2), day1, TTL)).ok
 
     plan2 = plan_at(day2, org=1.0, team=0.5)
     assert await spent_reserved(store, plan2) == [(to_nano(0.4), 0), (0, 0)]  # month carried, day fresh
     assert (await store.reserve(plan2, "r3", to_nano(0.2), day2, TTL)).ok
-    await store.settle(plan2, "r3", to_nano(0.2), day2, day2)
+    await settle(store, plan2, "r3", to_nano(0.2), day2, day2)
 
     plan3 = plan_at(month2, org=1.0, team=0.5)
     assert await spent_reserved(store, plan3) == [(0, 0), (0, 0)]
@@ -132,7 +137,7 @@ async def test_redis_keys_of_an_org_share_one_hash_tag():
     s = redis_store(prefix)
     plan = plan_at(T0, org=10.0, team=1.0, agent=2.0)
     await s.reserve(plan, "r1", 5, T0, TTL)
-    await s.settle(plan, "r1", 3, T0, T0)
+    await settle(s, plan, "r1", 3, T0, T0)
     independent = redis.asyncio.Redis(host="127.0.0.1", port=6379, decode_responses=True)
     keys = [k async for k in independent.scan_iter(prefix + "*")]
     await independent.aclose()
@@ -157,7 +162,7 @@ async def test_a_repeated_reserve_is_applied_once(store: Store):
     assert (await store.reserve(plan, "r1", to_nano(0.4), T0, TTL)).ok  # a retry after a lost reply
     assert await spent_reserved(store, plan) == [(0, to_nano(0.4))]
     # A reserve that lands after its own settle (a reordered retry) holds nothing either.
-    assert await store.settle(plan, "r2", to_nano(0.1), T0, T0) == APPLIED
+    assert await settle(store, plan, "r2", to_nano(0.1), T0, T0) == APPLIED
     await store.reserve(plan, "r2", to_nano(0.4), T0, TTL)
     assert await spent_reserved(store, plan) == [(to_nano(0.1), to_nano(0.4))]
 
@@ -165,25 +170,25 @@ async def test_a_repeated_reserve_is_applied_once(store: Store):
 async def test_a_settle_retried_after_a_lost_reply_is_charged_once(store: Store):
     plan = plan_at(T0, team=5.0)
     await store.reserve(plan, "r1", to_nano(1.5), T0, TTL)
-    assert await store.settle(plan, "r1", to_nano(1.0021), T0, T0) == APPLIED
+    assert await settle(store, plan, "r1", to_nano(1.0021), T0, T0) == APPLIED
     # The reply was lost; the guard retries the same settle later, within the dedup window.
-    assert await store.settle(plan, "r1", to_nano(1.0021), T0 + DEDUP - 1, T0) == DUPLICATE
+    assert await settle(store, plan, "r1", to_nano(1.0021), T0 + DEDUP - 1, T0) == DUPLICATE
     assert await spent_reserved(store, plan) == [(to_nano(1.0021), 0)]
 
 
 async def test_a_settle_whose_reserve_never_landed_charges_once(store: Store):
     plan = plan_at(T0, team=5.0)
-    assert await store.settle(plan, "unchecked", to_nano(0.5), T0, T0) == APPLIED
-    assert await store.settle(plan, "unchecked", to_nano(0.5), T0 + 1, T0) == DUPLICATE
+    assert await settle(store, plan, "unchecked", to_nano(0.5), T0, T0) == APPLIED
+    assert await settle(store, plan, "unchecked", to_nano(0.5), T0 + 1, T0) == DUPLICATE
     assert await spent_reserved(store, plan) == [(to_nano(0.5), 0)]
 
 
 async def test_a_settle_too_late_to_tell_changes_nothing(store: Store):
     plan = plan_at(T0, team=5.0)
-    await store.settle(plan, "r1", to_nano(0.5), T0, T0)
+    await settle(store, plan, "r1", to_nano(0.5), T0, T0)
     await store.reserve(plan, "sweeper", 1, T0 + DEDUP + 1, TTL)  # the tombstone's window has passed
     # A retry whose first attempt went out before the window: its tombstone may be gone.
-    assert await store.settle(plan, "r1", to_nano(0.5), T0 + DEDUP + 2, T0) == UNKNOWABLE
+    assert await settle(store, plan, "r1", to_nano(0.5), T0 + DEDUP + 2, T0) == UNKNOWABLE
     assert await spent_reserved(store, plan) == [(to_nano(0.5), 1)]
 
 
@@ -200,13 +205,13 @@ async def test_clamping_happens_in_the_reserve(store: Store):
     assert not refused.ok and refused.headroom == 0
 
 
-async def test_replayed_shadow_spend_is_added_once_per_batch(store: Store):
-    plan = plan_at(T0, team=5.0)
-    key = plan.counters[0].key
-    await store.add_spent("acme", {key: to_nano(0.25)}, "batch-1")
-    await store.add_spent("acme", {key: to_nano(0.25)}, "batch-1")  # the retry of a batch whose reply was lost
-    await store.add_spent("acme", {key: to_nano(0.5)}, "batch-2")
-    assert await spent_reserved(store, plan) == [(to_nano(0.75), 0)]
+async def test_replayed_shadow_spend_is_a_settle_per_batch(store: Store):
+    plan = plan_at(T0, org=50.0, team=5.0)
+    org_key, team_key = (c.key for c in plan.counters)
+    amounts = {org_key: to_nano(0.75), team_key: to_nano(0.25)}  # spend of several requests, per counter
+    assert await store.settle("acme", "replay:b1", amounts, T0, T0) == APPLIED
+    assert await store.settle("acme", "replay:b1", amounts, T0 + 1, T0) == DUPLICATE  # a retry after a lost reply
+    assert await spent_reserved(store, plan) == [(to_nano(0.75), 0), (to_nano(0.25), 0)]
 
 
 async def test_exactly_once_state_is_bounded_by_the_dedup_window():
@@ -218,12 +223,12 @@ async def test_exactly_once_state_is_bounded_by_the_dedup_window():
     try:
         for i in range(300):
             await s.reserve(plan, f"r{i}", 10, T0 + i * 0.1, TTL)
-            await s.settle(plan, f"r{i}", 5, T0 + i * 0.1, T0 + i * 0.1)
+            await settle(s, plan, f"r{i}", 5, T0 + i * 0.1, T0 + i * 0.1)
         assert await independent.hlen(recs) == 300  # tombstones within the window
         for i in range(300):  # the same load, one window later
             now = T0 + DEDUP + 31 + i * 0.1
             await s.reserve(plan, f"s{i}", 10, now, TTL)
-            await s.settle(plan, f"s{i}", 5, now, now)
+            await settle(s, plan, f"s{i}", 5, now, now)
         # Old tombstones went as new ones came: bounded by rate x window, not by history.
         assert await independent.hlen(recs) <= 301
         assert len([k async for k in independent.scan_iter(prefix + "*")]) == 3  # counter, deadlines, records
