@@ -82,9 +82,7 @@ BUDGET_PAIRS = (("tollgate", "tollgate-budget"), ("tollgate-w2", "tollgate-budge
 BUDGET_CASES = "chat:1,chat:16,chat:64,stream:16"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
-# (level, period, USD): never reached, so every request is reserved and settled and none refused. Kept
-# under $100k: budget/stores.py's Lua returns the headroom with tostring(), which prints 1e14 nano-USD
-# and more as "1e+14"-style floats that RedisStore.reserve's int() rejects (HTTP 500 on every request).
+# (level, period, USD): never reached, so every request is reserved and settled and none refused.
 BUDGET_LIMITS = {"org": ("monthly_usd", 90_000.0), "team": ("daily_usd", 50_000.0), "agent": ("total_usd", 80_000.0)}
 
 # the issue's targets
