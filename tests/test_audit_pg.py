@@ -8,8 +8,10 @@ so the database "goes away" for tollgate alone.
 from __future__ import annotations
 
 import asyncio
+import base64
 import glob
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -167,6 +169,64 @@ def test_events_from_real_requests_land_with_their_fields(upstream: Upstream, da
     # Nothing in any row holds the planted PII value or a secret (provider key, agent token).
     dump = str(fetch(dsn, "SELECT a::text FROM audit_events a"))
     for planted in (PLANTED_EMAIL, PROVIDER_KEY, ALICE, CAROL, "tg-not-a-token"):
+        assert planted not in dump
+
+
+def _connect(gw: Gateway, target: str, user: str | None, token: str = "") -> int:
+    """A raw CONNECT through the egress door; returns the status code."""
+    auth = ""
+    if user is not None:
+        auth = "Proxy-Authorization: Basic " + base64.b64encode(f"{user}:{token}".encode()).decode() + "\r\n"
+    with socket.create_connection(("127.0.0.1", gw.egress_port), timeout=5) as s:
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{auth}\r\n".encode())
+        return int(s.recv(4096).split()[1])
+
+
+def test_every_surface_emits_into_postgres(upstream: Upstream, database: str, tmp_path: Path):
+    dsn = dsn_for(database)
+    config = pg_config(upstream, dsn)
+    config["orgs"][0]["teams"][0]["agents"][1]["pii"] = {"actions": {"EMAIL": "block"}}  # alice-sub
+    gw = Gateway(tmp_path, config).start()
+    try:
+        assert _connect(gw, "nowhere.test:443", None) == 407
+        assert _connect(gw, "nowhere.test:443", "alice-sub", SUB) == 403
+        blocked = chat(gw, SUB, f"write to {PLANTED_EMAIL}")
+        assert blocked.status_code == 400 and blocked.json()["error"]["type"] == "pii_policy"
+        assert httpx.get(gw.admin_url + "/admin/audit?org=acme").status_code == 401
+        assert httpx.post(gw.admin_url + "/admin/reload", headers=ADMIN).status_code == 200
+        created = cli("token", "create", "--agent", "carol", "--config", str(gw.config_path), cwd=tmp_path)
+        assert created.returncode == 0, created.stderr
+        new_token = created.stdout.splitlines()[1].strip()
+        assert new_token.startswith("tg-")
+
+        def event(where: str, *args: Any) -> dict[str, Any] | None:
+            found = rows(dsn, where, *args)
+            return found[-1] if found else None
+
+        egress_auth = wait_until(lambda: event("surface = 'auth' AND status = 407"))
+        assert egress_auth["org_id"] == "_system" and '"door": "egress"' in egress_auth["detail"]
+        egress = event("surface = 'egress' AND actor_id = 'alice-sub'")
+        assert (egress["result"], egress["status"], egress["org_id"], egress["parent_actor_id"]) == (
+            "denied", 403, "acme", "alice",
+        )  # fmt: skip
+        pii = event("request_id = $1", blocked.headers["x-request-id"])
+        assert (pii["result"], pii["status"], pii["parent_actor_id"]) == ("denied", 400, "alice")
+        assert '"pii_blocked": ["EMAIL"]' in pii["detail"]
+        admin_auth = event("surface = 'auth' AND status = 401 AND resource = '/admin/audit'")
+        assert '"door": "admin"' in admin_auth["detail"]
+        reload = wait_until(lambda: event("surface = 'config' AND action = 'reload'"))
+        assert reload["result"] == "allowed" and '"config_sha256": "sha256:' in reload["detail"]
+        assert event("surface = 'admin' AND action = 'reload' AND actor_type = 'admin'")["status"] == 200
+        token = event("action = 'token.create'")
+        assert (token["org_id"], token["team_id"], token["resource"], token["actor_type"]) == (
+            "globex", "g", "carol", "operator",
+        )  # fmt: skip
+    finally:
+        gw.stop()
+    unknown = cli("token", "create", "--agent", "nobody", "--config", str(gw.config_path), cwd=tmp_path)
+    assert unknown.returncode == 2 and "no agent 'nobody'" in unknown.stderr and "tg-" not in unknown.stdout
+    dump = str(fetch(dsn, "SELECT a::text FROM audit_events a"))
+    for planted in (PLANTED_EMAIL, PROVIDER_KEY, SUB, new_token, "tg-admin-test-token"):
         assert planted not in dump
 
 

@@ -401,3 +401,19 @@ def test_query_sql_binds_every_value_and_always_scopes_the_org():
     assert "DROP" not in sql and set(re.findall(r"\$(\d+)", sql)) == {"1", "2", "3"} and len(args) == 3
     assert "org_id = $1" in sql and "(actor_id = $2 OR parent_actor_id = $2)" in sql
     assert sql.endswith("ORDER BY ts DESC, event_id DESC LIMIT $3") and args[2] == 101
+
+
+def test_the_dashboard_and_alerts_use_the_audit_metrics_that_exist():
+    from audit import metrics
+
+    root = Path(__file__).resolve().parent.parent
+    exported = set()
+    for m in (metrics.EVENTS, metrics.QUEUE_DEPTH, metrics.BATCH_SECONDS, metrics.SPOOLED, metrics.DROPPED):
+        for family in m.describe():
+            exported |= {family.name, family.name + "_total", family.name + "_bucket"}
+    for name in ("grafana-dashboard.json", "alerts.yml"):
+        used = set(re.findall(r"tollgate_audit_[a-z_]+", (root / "ops" / name).read_text()))
+        assert used and used <= exported, (name, used - exported)
+    dashboard = (root / "ops" / "grafana-dashboard.json").read_text()
+    for metric in ("events_total", "queue_depth", "batch_seconds", "spooled_total", "dropped_total"):
+        assert f"tollgate_audit_{metric}" in dashboard
