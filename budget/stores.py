@@ -253,7 +253,7 @@ redis.call('ZADD', zset, now + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
-SCRIPTS = (_RESERVE, _SETTLE)
+SCRIPTS = (_RESERVE, _SETTLE)  # in this order: reserve, settle
 _SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in SCRIPTS}
 
 
