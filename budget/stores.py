@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from budget.plan import Clamp, Plan
 from budget.resp import Client, RedisError
@@ -36,6 +37,12 @@ from budget.resp import Client, RedisError
 COUNTER_GRACE_S = 7 * 24 * 3600
 
 APPLIED, DUPLICATE, UNKNOWABLE = 1, 0, 2  # what a settle did
+
+T = TypeVar("T")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,18 +280,18 @@ class RedisStore:
     def _key(self, org: str, suffix: str) -> str:
         return f"{self.prefix}{{{org}}}:{suffix}"
 
-    def _run(self, script: str, keys: list[str], args: list[object]) -> asyncio.Future[object]:
+    def _run(self, script: str, keys: list[str], args: list[object]) -> asyncio.Future[Any]:
         route = keys[0]
         reply = self.redis.call_nowait("EVALSHA", _SHA[script], len(keys), *keys, *args, key=route)
-        result: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-        def done(f: asyncio.Future[object]) -> None:
+        def done(f: asyncio.Future[Any]) -> None:
             error = f.exception()
             if isinstance(error, RedisError) and str(error).startswith("NOSCRIPT"):
                 again = self.redis.call_nowait("EVAL", script, len(keys), *keys, *args, key=route)
-                again.add_done_callback(lambda g: _pass(result, g))
+                again.add_done_callback(lambda g: _pass(result, g, _same))
             else:
-                _pass(result, f)
+                _pass(result, f, _same)
 
         reply.add_done_callback(done)
         return result
@@ -304,7 +311,7 @@ class RedisStore:
         args: list[object] = [f"{now:.3f}", f"{ttl_s:.3f}", request_id, amount, fixed, repr(float(per_token)), minimum]
         args += [*(c.limit for c in plan.counters), *expire]
         reply = await self._run(_RESERVE, keys, args)
-        ok, index, headroom, reserved, tokens = reply  # type: ignore[misc]
+        ok, index, headroom, reserved, tokens = reply
         return ReserveResult(ok == 1, int(index), int(headroom), int(reserved), int(tokens))
 
     def settle(
@@ -330,7 +337,7 @@ class RedisStore:
         await self.redis.close()
 
 
-def _pass(target: asyncio.Future[object], source: asyncio.Future[object], convert: type = object) -> None:
+def _pass(target: asyncio.Future[T], source: asyncio.Future[Any], convert: Callable[[Any], T]) -> None:
     if target.done():
         return
     if source.cancelled():
@@ -338,5 +345,4 @@ def _pass(target: asyncio.Future[object], source: asyncio.Future[object], conver
     elif (error := source.exception()) is not None:
         target.set_exception(error)
     else:
-        value = source.result()
-        target.set_result(convert(value) if convert is not object else value)
+        target.set_result(convert(source.result()))

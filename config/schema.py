@@ -391,10 +391,10 @@ def cross_reference_errors(config: Config) -> list[tuple[tuple[str | int, ...], 
                         errors.append(((*path, "tokens", hi), "this token hash is already given to an agent"))
                     hashes.add(h)
         errors.extend(_parent_errors(o, oi))
-        for path, scope in scopes:
+        for scope_path, scope in scopes:
             for mi, name in enumerate(scope.models or []):
                 if name != "*" and name not in served:
-                    errors.append(((*path, "models", mi), f"no provider serves the model {name!r}"))
+                    errors.append(((*scope_path, "models", mi), f"no provider serves the model {name!r}"))
     return errors
 
 
