@@ -33,7 +33,7 @@ from prometheus_client import Gauge
 from budget.plan import Limits, Plan, Verdict, make_plan, to_usd
 from budget.resp import RedisError, RedisUnavailable, connect, parse_url
 from budget.stores import SCRIPTS, UNKNOWABLE, Clamp, MemoryStore, RedisStore, Store
-from config.schema import Budget, BudgetStore, Config
+from config.schema import Budget, BudgetStore, Config, Org
 
 log = logging.getLogger("tollgate.budget")
 
@@ -350,3 +350,30 @@ class BudgetGuard:
         if lost:
             log.warning("budget store unreachable at shutdown: %d settles or shadow batches not recorded", lost)
         await self.store.close()
+
+
+async def budget_report(guard: BudgetGuard, org: Org) -> list[dict[str, object]]:
+    """Limit, spent, reserved and remaining of every counter of an org, its teams and agents."""
+    scopes = [("org", org.id, org.budget)]
+    for team in org.teams:
+        scopes.append(("team", team.id, team.budget))
+        scopes.extend(("agent", a.id, a.budget) for a in team.agents)
+    rows: list[dict[str, object]] = []
+    for level, scope_id, b in scopes:
+        if b is None:
+            continue
+        plan = make_plan(org.id, [(level, scope_id, limits_of(b))], guard.clock())
+        for counter, (spent, reserved) in zip(plan.counters, await guard.usage(plan), strict=True):
+            rows.append(
+                {
+                    "level": level,
+                    "id": scope_id,
+                    "period": counter.period,
+                    "limit_usd": to_usd(counter.limit),
+                    "spent_usd": to_usd(spent),
+                    "reserved_usd": to_usd(reserved),
+                    "remaining_usd": to_usd(max(0, counter.limit - spent - reserved)),
+                    "resets_at": counter.resets_at,
+                }
+            )
+    return rows

@@ -11,8 +11,8 @@ import orjson
 from aiohttp import web
 
 import audit
-from budget import BudgetGuard, limits_of, make_plan, to_usd
-from config import Org, hash_token
+from budget import budget_report
+from config import hash_token
 from gateway import metrics
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
@@ -165,33 +165,6 @@ QUERY_PARAMS = {
 
 def _unknown_org(org_id: str) -> web.Response:
     return ApiError(404, f"no org {org_id!r} in the config (use ?org=ID)", code="unknown_org").response()
-
-
-async def budget_report(guard: BudgetGuard, org: Org) -> list[dict[str, object]]:
-    """Limit, spent, reserved and remaining of every counter of an org, its teams and agents."""
-    scopes = [("org", org.id, org.budget)]
-    for team in org.teams:
-        scopes.append(("team", team.id, team.budget))
-        scopes.extend(("agent", a.id, a.budget) for a in team.agents)
-    rows: list[dict[str, object]] = []
-    for level, scope_id, b in scopes:
-        if b is None:
-            continue
-        plan = make_plan(org.id, [(level, scope_id, limits_of(b))], guard.clock())
-        for counter, (spent, reserved) in zip(plan.counters, await guard.usage(plan), strict=True):
-            rows.append(
-                {
-                    "level": level,
-                    "id": scope_id,
-                    "period": counter.period,
-                    "limit_usd": to_usd(counter.limit),
-                    "spent_usd": to_usd(spent),
-                    "reserved_usd": to_usd(reserved),
-                    "remaining_usd": to_usd(max(0, counter.limit - spent - reserved)),
-                    "resets_at": counter.resets_at,
-                }
-            )
-    return rows
 
 
 def _json(body: object, status: int = 200) -> web.Response:
