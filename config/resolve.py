@@ -44,8 +44,10 @@ def secret_references(config: Config) -> Iterator[tuple[Loc, str]]:
                     for name in SECRET_REF.findall(template):
                         yield (*loc, "egress", "rules", ri, "inject", header), name
                 credential = rule.credential
-                if credential is not None and credential.token_secret is not None:
-                    yield (*loc, "egress", "rules", ri, "credential", "token_secret"), credential.token_secret
+                for field in ("token_secret", "access_key_secret", "secret_key_secret"):
+                    name = getattr(credential, field, None)
+                    if name is not None:
+                        yield (*loc, "egress", "rules", ri, "credential", field), name
 
 
 def resolve_secrets(config: Config, source: str, environ: Mapping[str, str] | None = None) -> Config:

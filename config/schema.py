@@ -133,6 +133,33 @@ class KubernetesCredential(Strict):
         return self
 
 
+class AwsCredential(Strict):
+    """Temporary credentials per agent from STS AssumeRole; requests are re-signed with SigV4."""
+
+    kind: Literal["aws"]
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$", max_length=600)
+    # Default: the region and service the client signed for (its SDK knows them best).
+    region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+    service: str | None = Field(None, pattern=r"^[a-z0-9-]{1,64}$")
+    duration_s: int = Field(3600, ge=900, le=43200)  # STS's own bounds for AssumeRole
+    external_id: str | None = Field(None, min_length=2, max_length=1224)
+    sts_endpoint: str | None = None  # default: the regional STS endpoint of sts_region
+    sts_region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+    sts_ca_bundle: str | None = None  # trust store for the STS endpoint; None: the system's
+    # tollgate's own key for calling STS, from the secret store; absent: botocore's default chain
+    # (tollgate's environment, instance profile, IRSA …).
+    access_key_secret: SecretName | None = None
+    secret_key_secret: SecretName | None = None
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> AwsCredential:
+        if (self.access_key_secret is None) != (self.secret_key_secret is None):
+            raise ValueError("set both access_key_secret and secret_key_secret, or neither (default credential chain)")
+        if self.sts_endpoint is not None and not self.sts_endpoint.startswith(("https://", "http://")):
+            raise ValueError(f"sts_endpoint must be an https:// URL, got {self.sts_endpoint!r}")
+        return self
+
+
 class EgressRule(Strict):
     """One allowed destination. Host patterns are exact names or a strict leading `*.` wildcard."""
 
@@ -147,7 +174,7 @@ class EgressRule(Strict):
     # Headers set on every intercepted request, e.g. {"Authorization": "Bearer {secret:github}"}.
     inject: dict[str, str] = {}
     # A cloud identity for the agent on this destination (intercept mode).
-    credential: KubernetesCredential | None = None
+    credential: Annotated[KubernetesCredential | AwsCredential, Field(discriminator="kind")] | None = None
 
     @model_validator(mode="after")
     def _inspection_needs_intercept(self) -> EgressRule:

@@ -5,6 +5,7 @@ The proxy calls one hook per intercepted request whose rule has a credential
 been stripped (`Rule.credential.strips`, plus every `Impersonate-*` always) and before the
 request is serialized upstream.
 
+- AWS (egress.aws): STS AssumeRole per agent and SigV4 re-signing with botocore's signer.
 - Kubernetes: tollgate's own service-account bearer token (a stored secret, or a projected token
   file re-read whenever it changes: the kubelet rewrites it well before expiry) and
   `Impersonate-User: tollgate:agent:<id>` with `Impersonate-Group` values from the rule, so the
@@ -19,12 +20,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from config.schema import KubernetesCredential
+from config.schema import AwsCredential, KubernetesCredential
+
+if TYPE_CHECKING:
+    from egress.aws import AssumedRoles
 
 __all__ = [
     "IMPERSONATED_USER_PREFIX",
+    "AwsSpec",
     "CredentialBroker",
     "CredentialError",
     "KubernetesSpec",
@@ -135,8 +140,41 @@ def _token_text(data: bytes) -> str:
     return token.decode("ascii", "replace")
 
 
-def credential_spec(c: KubernetesCredential) -> KubernetesSpec:
+# --- AWS (the signing and STS calls live in egress.aws, imported on first use: botocore is big) --
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSpec:
+    role_arn: str
+    region: str | None
+    service: str | None
+    duration_s: int
+    external_id: str | None
+    sts_endpoint: str | None
+    sts_region: str
+    sts_ca_bundle: str | None
+    access_key_secret: str | None
+    secret_key_secret: str | None
+
+    kind = "aws"
+    # The sandbox's own AWS identity never goes upstream.
+    strips = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
+    upgrades: frozenset[str] = frozenset()
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(n for n in (self.access_key_secret, self.secret_key_secret) if n)
+
+    def needs_body(self, headers: Headers) -> bool:
+        """Without x-amz-content-sha256 the signature covers the body's hash: read it first."""
+        return not any(n.lower() == b"x-amz-content-sha256" for n, _ in headers)
+
+
+def credential_spec(c: KubernetesCredential | AwsCredential) -> KubernetesSpec | AwsSpec:
     """The runtime form of a rule's `credential:` setting."""
+    if isinstance(c, AwsCredential):
+        return AwsSpec(c.role_arn, c.region, c.service, c.duration_s, c.external_id, c.sts_endpoint, c.sts_region,
+                       c.sts_ca_bundle, c.access_key_secret, c.secret_key_secret)  # fmt: skip
     return KubernetesSpec(c.token_secret, c.token_file, tuple(c.groups))
 
 
@@ -148,6 +186,7 @@ class CredentialBroker:
 
     def __init__(self) -> None:
         self._token_files: dict[str, TokenFile] = {}
+        self._aws: AssumedRoles | None = None
 
     def _token(self, spec: KubernetesSpec, secrets: Mapping[str, str]) -> str:
         if spec.token_secret is not None:
@@ -162,7 +201,13 @@ class CredentialBroker:
         return source.read()
 
     async def apply(
-        self, spec: KubernetesSpec, who: Identity, secrets: Mapping[str, str], request: OutgoingRequest
+        self, spec: KubernetesSpec | AwsSpec, who: Identity, secrets: Mapping[str, str], request: OutgoingRequest
     ) -> Headers:
         """The headers to send upstream; CredentialError when the request cannot carry them."""
-        return request.headers + impersonation_headers(spec, self._token(spec, secrets), who)
+        if isinstance(spec, KubernetesSpec):
+            return request.headers + impersonation_headers(spec, self._token(spec, secrets), who)
+        from egress.aws import AssumedRoles, apply_aws
+
+        if self._aws is None:
+            self._aws = AssumedRoles()
+        return await apply_aws(self._aws, spec, who, secrets, request)

@@ -648,7 +648,10 @@ class EgressProxy:
             injected = self.runtime.injection(rule)
         except InjectError as e:
             raise refuse(502, e.reason, "a credential for this destination is not configured") from None
-        headers = [(n, v) for n, v in request.headers if n not in HOP_BY_HOP and not must_strip(n, rule)]
+        # Expect is answered here (tollgate reads the body before it dials), not passed on.
+        headers = [
+            (n, v) for n, v in request.headers if n not in HOP_BY_HOP and n != b"expect" and not must_strip(n, rule)
+        ]
         headers += injected
         if upgrade is not None:
             headers += [(b"connection", b"Upgrade"), (b"upgrade", upgrade.encode())]
@@ -656,6 +659,8 @@ class EgressProxy:
 
         # Parse the start of the body before anything goes upstream: a malformed first chunk is
         # refused here, and the origin never sees a request that cannot be completed.
+        if inner.they_are_waiting_for_100_continue:
+            writer.write(inner.send(h11.InformationalResponse(status_code=100, headers=[])))
         first = await _body_event(inner, reader)
         body: bytes | None = None  # read whole: a credential signs it
         if rule.credential is not None:
@@ -668,6 +673,8 @@ class EgressProxy:
                 headers = await self.credentials.apply(rule.credential, tunnel.identity, self.runtime.secrets, outgoing)
             except CredentialError as e:
                 raise refuse(e.status, e.reason, e.message) from None
+        if body is None and _header(request.headers, b"transfer-encoding") is not None:
+            headers.append((b"transfer-encoding", b"chunked"))  # framing_problem let only chunked through
         upstream_request = h11.Request(method=request.method, target=origin_target.encode(), headers=headers)
         key = (tunnel.identity.agent_id, tunnel.host, tunnel.port)
         conn = self.pool.get(key) or await self._dial(tunnel.host, tunnel.port, rule, tls)

@@ -7,6 +7,7 @@ Names such as `api.test` do not resolve; the gateway's `egress.resolve` maps the
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,16 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def make_test_pki(workdir: Path, names: list[str]) -> tuple[Path, ssl.SSLContext]:
-    """A test CA (written to `ca.pem`) and a server context for `names`, keys in memory."""
+    """A test CA (written to `ca.pem`) and a server context for `names` (host names or IP
+    addresses), keys in memory."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -50,7 +59,7 @@ def make_test_pki(workdir: Path, names: list[str]) -> tuple[Path, ssl.SSLContext
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
