@@ -92,6 +92,17 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
     }
 
 
+def run_tollgate(
+    workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m gateway ARGS` in `workdir`, as an operator runs the CLI (value on stdin)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=workdir, input=stdin, capture_output=True, text=True,
+        env=full_env, timeout=30,
+    )  # fmt: skip
+
+
 class Gateway:
     """tollgate started as `python -m gateway serve` in its own working directory."""
 
@@ -118,6 +129,12 @@ class Gateway:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.config['listeners']['admin']['port']}"
+
+    def set_secret(self, name: str, value: str) -> None:
+        """`tollgate secrets set NAME` into this gateway's store, with its master key."""
+        out = run_tollgate(self.workdir, "secrets", "set", name, "--config", str(self.config_path), stdin=value,
+                           env=self.env)  # fmt: skip
+        assert out.returncode == 0, out.stderr
 
     def write_config(self, config: dict[str, Any] | str) -> None:
         text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)

@@ -133,13 +133,10 @@ def gw(upstream, front, tollgate_key, tmp_path_factory: pytest.TempPathFactory) 
                        "sts_ca_bundle": str(ca), "access_key_secret": "aws-key-id",
                        "secret_key_secret": "aws-secret-key"},
     }]}  # fmt: skip
-    env = {"TOLLGATE_MASTER_KEY": MasterKey.generate().encoded()}
+    g = Gateway(workdir, config, env={"TOLLGATE_MASTER_KEY": MasterKey.generate().encoded()})
     for name, value in zip(("aws-key-id", "aws-secret-key"), tollgate_key, strict=True):
-        subprocess.run(
-            [sys.executable, "-m", "gateway", "secrets", "set", name], input=value, text=True, check=True,
-            cwd=workdir, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
-        )  # fmt: skip
-    g = Gateway(workdir, config, env=env).start()
+        g.set_secret(name, value)
+    g.start()
     yield g
     g.stop()
 

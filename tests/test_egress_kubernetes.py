@@ -24,7 +24,7 @@ from aiohttp import web
 
 from config import MasterKey, parse_config
 from egress.credentials import CredentialError, KubernetesSpec, TokenFile, impersonation_headers
-from tests.conftest import ALICE, CAROL, ROOT, Gateway, base_config
+from tests.conftest import ALICE, CAROL, Gateway, base_config
 from tests.https_upstream import make_test_pki
 from tests.upstream import LoopbackServer, free_port
 
@@ -174,13 +174,9 @@ def gw(
     ]}  # fmt: skip
     config["orgs"][1]["egress"] = {"rules": [{**rule, "credential": {
         "kind": "kubernetes", "token_file": str(token_file), "groups": ["tenants:{org}", "agents"]}}]}  # fmt: skip
-    key = MasterKey.generate().encoded()
-    env = {"TOLLGATE_MASTER_KEY": key}
-    subprocess.run(
-        [os.sys.executable, "-m", "gateway", "secrets", "set", "k8s-sa"], input=SA_TOKEN, text=True, check=True,
-        cwd=workdir, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
-    )  # fmt: skip
-    g = Gateway(workdir, config, env=env).start()
+    g = Gateway(workdir, config, env={"TOLLGATE_MASTER_KEY": MasterKey.generate().encoded()})
+    g.set_secret("k8s-sa", SA_TOKEN)
+    g.start()
     yield g
     g.stop()
 

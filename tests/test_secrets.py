@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
 import ssl
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,7 +22,8 @@ import yaml
 from config import ConfigError, Keyring, MasterKey, SecretError, parse_config, resolve_secrets, seal, unseal
 from config.secret_store import FileStore, PostgresStore
 from config.secrets import parse_master_key, reseal
-from tests.conftest import ALICE, ROOT, Gateway, base_config
+from tests.conftest import ALICE, Gateway, base_config
+from tests.conftest import run_tollgate as tollgate
 from tests.https_upstream import Origin, make_test_pki
 from tests.upstream import Upstream, free_port, wait_until
 
@@ -218,14 +216,6 @@ def test_resolve_errors_name_the_path_and_the_secret(tmp_path: Path):
 
 
 # --- CLI and a running gateway ---------------------------------------------------------------
-
-
-def tollgate(workdir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args], cwd=workdir, input=stdin, capture_output=True, text=True,
-        env=full_env, timeout=30,
-    )  # fmt: skip
 
 
 def test_cli_set_list_delete_rotate(tmp_path: Path):
