@@ -31,6 +31,8 @@ class Listeners(Strict):
     llm: Listener = Listener(port=8080)
     egress: Listener = Listener(port=3128)
     admin: Listener = Listener(port=8090)
+    # Also serve the egress door on this Unix socket (for `tollgate sandbox` relays and sidecars).
+    egress_unix: str | None = Field(None, min_length=1, max_length=107)
 
 
 class Limits(Strict):

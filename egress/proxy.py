@@ -270,6 +270,9 @@ class EgressProxy:
             await _respond(conn, writer, 200, self.ca_pem, [(b"content-type", b"application/x-pem-file")])
             return
         identity = self._authenticate(request)
+        if request.method == b"GET" and target == "/whoami":  # a credential check (tollgate sandbox)
+            await _respond(conn, writer, 200, identity.agent_id.encode(), [(b"content-type", b"text/plain")])
+            return
         if request.method == b"CONNECT":
             await self._connect(conn, request, reader, writer, identity, started)
         elif target.startswith(("http://", "HTTP://")):

@@ -1,4 +1,4 @@
-"""`tollgate …`: serve, check-config, token create, secrets, pii scan, db migrate, audit query."""
+"""`tollgate …`: serve, check-config, token create, secrets, pii scan, db migrate, audit query, sandbox."""
 
 from __future__ import annotations
 
@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--config", metavar="FILE", help="take the types and actions of --policy from this file")
     scan.add_argument("--policy", metavar="AGENT_ID", help="the agent whose effective PII policy to apply")
 
+    from gateway import sandbox
+
+    sandbox.add_parser(sub)
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args.config, args.workers, args.log_level)
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return _db_migrate(args.config)
     if args.command == "audit":
         return _audit_query(args)
+    if args.command == "sandbox":
+        return sandbox.main(args)
     return _token_create(args.agent, args.config)
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,35 @@ class ListenError(Exception):
     pass
 
 
+def listen_unix(path: str) -> socket.socket:
+    """A Unix listening socket at `path`, replacing a stale one but never a live listener's.
+
+    Mode 0666: the same reach as the TCP listener on loopback; restrict it with the directory.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        pass
+    else:
+        raise ListenError(f"cannot listen on unix:{path}: another process is listening there")
+    finally:
+        probe.close()
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        raise ListenError(f"cannot listen on unix:{path}: {e.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
 def load_checked(path: str) -> Config:
     """Load a config, decrypt the secrets it references, and check what only the other packages
     can judge (egress rules)."""
@@ -86,11 +116,19 @@ def config_hash(path: str) -> str:
 
 
 class Worker:
-    def __init__(self, config_path: str, config: Config, ca: CertificateAuthority, supervised: bool) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        config: Config,
+        ca: CertificateAuthority,
+        supervised: bool,
+        egress_unix: socket.socket | None = None,
+    ) -> None:
         self.config_path = config_path
         self.config = config
         self.ca = ca
         self.supervised = supervised
+        self.egress_unix = egress_unix  # made by the parent before forking; every worker accepts on it
         self.ready = False
         self.started = time.time()
         self._stop = asyncio.Event()
@@ -118,7 +156,9 @@ class Worker:
         self.door = LLMDoor(Runtime(cfg, self._session), self.guard)
         own = [(lst.host, lst.port) for lst in (cfg.listeners.llm, cfg.listeners.egress, cfg.listeners.admin)]
         self.egress = EgressProxy(egress_runtime(cfg, self.door.runtime.directory), self.ca, own)
-        egress_server = await asyncio.start_server(self.egress.handle, sock=egress_sock, backlog=1024)
+        egress_servers = [await asyncio.start_server(self.egress.handle, sock=egress_sock, backlog=1024)]
+        if self.egress_unix is not None:
+            egress_servers.append(await asyncio.start_unix_server(self.egress.handle, sock=self.egress_unix))
         grace = cfg.limits.shutdown_grace_s
         runners = [
             web.AppRunner(self.door.app(), access_log=None, handler_cancellation=True, shutdown_timeout=grace),
@@ -152,7 +192,8 @@ class Worker:
         self.ready = False
         lag_watch.cancel()
         log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
-        egress_server.close()
+        for server in egress_servers:
+            server.close()
         for runner in runners:
             await runner.cleanup()  # stops accepting, then waits for in-flight requests up to the grace
         self.egress.close()
@@ -228,9 +269,11 @@ def preload(config: Config) -> None:
             encoding_for_model(m.upstream_name or m.name)
 
 
-def run_worker(config_path: str, config: Config, ca: CertificateAuthority, supervised: bool) -> int:
+def run_worker(
+    config_path: str, config: Config, ca: CertificateAuthority, supervised: bool, egress_unix: socket.socket | None
+) -> int:
     try:
-        uvloop.run(Worker(config_path, config, ca, supervised).run())
+        uvloop.run(Worker(config_path, config, ca, supervised, egress_unix).run())
     except ListenError as e:
         log.error("%s", e)
         return 1
@@ -259,17 +302,38 @@ def serve(config_path: str, workers: int) -> int:
         ca_path = Path(config.egress.ca_cert_path)
         ca_path.parent.mkdir(parents=True, exist_ok=True)
         ca_path.write_bytes(ca.cert_pem())
-    if workers <= 1:
-        return run_worker(config_path, config, ca, supervised=False)
-    return Supervisor(config_path, config, ca, workers).run()
+    unix_path = config.listeners.egress_unix
+    try:
+        egress_unix = listen_unix(unix_path) if unix_path else None
+    except ListenError as e:
+        log.error("%s", e)
+        return 1
+    pid = os.getpid()
+    try:
+        if workers <= 1:
+            return run_worker(config_path, config, ca, False, egress_unix)
+        return Supervisor(config_path, config, ca, workers, egress_unix).run()
+    finally:
+        if egress_unix is not None and os.getpid() == pid:
+            egress_unix.close()
+            with contextlib.suppress(OSError):
+                os.unlink(unix_path)
 
 
 class Supervisor:
-    def __init__(self, config_path: str, config: Config, ca: CertificateAuthority, workers: int) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        config: Config,
+        ca: CertificateAuthority,
+        workers: int,
+        egress_unix: socket.socket | None,
+    ) -> None:
         self.config_path = config_path
         self.config = config
         self.ca = ca
         self.n = workers
+        self.egress_unix = egress_unix
         self.children: dict[int, float] = {}
         self.stopping = False
 
@@ -312,7 +376,7 @@ class Supervisor:
                 signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = run_worker(self.config_path, self.config, self.ca, supervised=True)
+                code = run_worker(self.config_path, self.config, self.ca, True, self.egress_unix)
             finally:
                 logging.shutdown()
                 os._exit(code)
