@@ -130,10 +130,16 @@ def sandbox_env(
     return env
 
 
-def idle_left(now: float, last_activity: float, timeout_s: float | None) -> float | None:
-    """Seconds until an idle sandbox ends (<= 0: now); None without an idle timeout."""
+def idle_left(now: float, last_activity: float, timeout_s: float | None, awaiting: int) -> float | None:
+    """Seconds until an idle sandbox ends (<= 0: now); None without an idle timeout.
+
+    Idle means no bytes either way and no connection awaiting an answer (its last bytes went
+    out): a slow answer is not idleness, a kept-alive connection nobody uses is.
+    """
     if timeout_s is None:
         return None
+    if awaiting:
+        return timeout_s
     return last_activity + timeout_s - now
 
 

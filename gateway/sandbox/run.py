@@ -294,6 +294,7 @@ class Supervisor:
         self.reason = "exited"
         self.bytes = [0, 0]  # from the command, to the command
         self.connections = 0
+        self.awaiting = 0  # connections whose last bytes went out: an answer is due
         self._writers: set[asyncio.StreamWriter] = set()
         self.last = 0.0
 
@@ -392,7 +393,7 @@ class Supervisor:
 
     async def _idle(self) -> None:
         while True:
-            left = idle_left(self._loop.time(), self.last, self.spec.idle_timeout_s)
+            left = idle_left(self._loop.time(), self.last, self.spec.idle_timeout_s, self.awaiting)
             if left is None:
                 return
             if left <= 0:
@@ -427,30 +428,42 @@ class Supervisor:
         except (OSError, TimeoutError):
             writer.close()
             return
-        pair = (writer, up_writer)
-        self._writers.update(pair)
+        link = _Link((writer, up_writer))
+        self._writers.update(link.writers)
         try:
-            await asyncio.gather(self._pump(reader, up_writer, 0, pair), self._pump(up_reader, writer, 1, pair))
+            await asyncio.gather(self._pump(reader, up_writer, 0, link), self._pump(up_reader, writer, 1, link))
         finally:
-            for w in pair:
+            link.turn(self, None)
+            for w in link.writers:
                 w.close()
                 self._writers.discard(w)
 
     async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        direction: int,
-        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: int, link: _Link
     ) -> None:
         try:
             while data := await reader.read(READ_SIZE):
                 self.last = self._loop.time()
                 self.bytes[direction] += len(data)
+                link.turn(self, direction)
                 writer.write(data)
                 await writer.drain()
             if writer.can_write_eof():
                 writer.write_eof()
         except (ConnectionError, OSError):
-            for w in pair:  # one side broke: end the other direction too
+            for w in link.writers:  # one side broke: end the other direction too
                 w.close()
+
+
+class _Link:
+    """One relayed connection: its two writers, and whether its last bytes went out (awaiting an answer)."""
+
+    def __init__(self, writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter]) -> None:
+        self.writers = writers
+        self.awaiting = False
+
+    def turn(self, supervisor: Supervisor, direction: int | None) -> None:
+        awaiting = direction == 0
+        if awaiting != self.awaiting:
+            self.awaiting = awaiting
+            supervisor.awaiting += 1 if awaiting else -1
