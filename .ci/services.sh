@@ -17,6 +17,12 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "installing kubectl (Debian kubernetes-client)"
   (apt-get install -y -q kubernetes-client || (apt-get update -q && apt-get install -y -q kubernetes-client)) >/dev/null
 fi
+# `tollgate sandbox rules --check` and its tests need nft (Debian's nftables).
+if ! command -v nft >/dev/null 2>&1 && [ ! -x /usr/sbin/nft ]; then
+  echo "installing nftables"
+  (apt-get install -y -q nftables || (apt-get update -q && apt-get install -y -q nftables)) >/dev/null \
+    || echo "could not install nftables: the sandbox rules tests will be skipped" >&2
+fi
 for _ in $(seq 1 50); do
   if pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "PostgreSQL and Redis are up"
