@@ -1,6 +1,8 @@
 # tollgate appliance image. Build: docker build -t tollgate .  Run: docker run -p 8080:8080 tollgate
 FROM python:3.11-slim
 
+# nft: `tollgate sandbox rules ... | nft -f -` in an init container (see the README).
+RUN apt-get update && apt-get install -y --no-install-recommends nftables && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY gateway gateway
