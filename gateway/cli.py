@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from config import Config
 
-from gateway import secrets_cmd
+from gateway import sandbox, secrets_cmd
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--ner", action="store_true", help="also run the NER tier (PERSON, ORGANIZATION, LOCATION)")
     scan.add_argument("--config", metavar="FILE", help="take the types and actions of --policy from this file")
     scan.add_argument("--policy", metavar="AGENT_ID", help="the agent whose effective PII policy to apply")
-
-    from gateway import sandbox
-
     sandbox.add_parser(sub)
 
     args = parser.parse_args(argv)
