@@ -306,9 +306,9 @@ class Supervisor:
         if self.spec.config is not None:
             # Imported only here: with --proxy the supervisor needs nothing beyond the standard library.
             import audit
-            from gateway.server import audit_pipeline
 
-            audit.install(audit_pipeline(self.spec.config))
+            # No spool: the appliance's workers own theirs; a failed write is logged to this operator.
+            audit.install(audit.pipeline_for(self.spec.config, spool=False))
         servers = [
             await asyncio.start_server(functools.partial(self._relay, target), sock=sock)
             for sock, target in self.listeners
