@@ -29,6 +29,7 @@ FILE_FORMAT_VERSION = 1
 # A store that does not answer within this long fails the load (the old config stays in force).
 PG_TIMEOUT_S = 10.0
 T = TypeVar("T")
+Rewrite = Callable[[list[SealedSecret]], list[SealedSecret]]
 
 
 class SecretStore(Protocol):
@@ -40,8 +41,9 @@ class SecretStore(Protocol):
 
     def delete(self, name: str) -> bool: ...
 
-    def replace(self, records: list[SealedSecret]) -> None:
-        """Write these records in one step (rotation): all or none."""
+    def rewrite(self, change: Rewrite) -> int:
+        """Replace every record by `change(records)` in one step, concurrent writers held off
+        meanwhile (rotation); all or nothing. Returns how many records there were."""
 
 
 # --- file -----------------------------------------------------------------------------------
@@ -92,9 +94,11 @@ class FileStore:
             self._write(records)
             return True
 
-    def replace(self, records: list[SealedSecret]) -> None:
+    def rewrite(self, change: Rewrite) -> int:
         with self._locked():
-            self._write({r.name: r for r in records})
+            records = list(self.load().values())
+            self._write({r.name: r for r in change(records)})
+            return len(records)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -169,13 +173,7 @@ class PostgresStore:
                 rows = await conn.fetch(f"SELECT name, key_id, nonce, ciphertext, created, updated FROM {self.table}")
             except asyncpg.UndefinedTableError:
                 return {}
-            return {
-                r["name"]: SealedSecret(
-                    r["name"], r["key_id"], bytes(r["nonce"]), bytes(r["ciphertext"]),
-                    r["created"].isoformat(timespec="seconds"), r["updated"].isoformat(timespec="seconds"),
-                )
-                for r in rows
-            }  # fmt: skip
+            return {r["name"]: _sealed(r) for r in rows}
 
         return self._run(q)
 
@@ -203,18 +201,23 @@ class PostgresStore:
 
         return self._run(q)
 
-    def replace(self, records: list[SealedSecret]) -> None:
-        async def q(conn: Any) -> None:
+    def rewrite(self, change: Rewrite) -> int:
+        async def q(conn: Any) -> int:
             await self._ensure(conn)
             async with conn.transaction():
+                # EXCLUSIVE: reads go on, a concurrent `secrets set` waits for the rotation.
+                await conn.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
+                rows = await conn.fetch(f"SELECT name, key_id, nonce, ciphertext, created, updated FROM {self.table}")
+                records = [_sealed(r) for r in rows]
                 await conn.execute(f"DELETE FROM {self.table}")
                 await conn.executemany(
                     f"INSERT INTO {self.table} (name, key_id, nonce, ciphertext, created, updated) "
                     "VALUES ($1, $2, $3, $4, $5, $6)",
-                    [_row(r) for r in records],
+                    [_row(r) for r in change(records)],
                 )
+                return len(records)
 
-        self._run(q)
+        return self._run(q)
 
     async def _ensure(self, conn: Any) -> None:
         await conn.execute(
@@ -243,6 +246,11 @@ class PostgresStore:
             if type(e).__module__.startswith("asyncpg"):
                 raise SecretError(None, f"secret store {self.location}: {e.__class__.__name__}") from None
             raise
+
+
+def _sealed(r: Any) -> SealedSecret:
+    created, updated = (r[k].isoformat(timespec="seconds") for k in ("created", "updated"))
+    return SealedSecret(r["name"], r["key_id"], bytes(r["nonce"]), bytes(r["ciphertext"]), created, updated)
 
 
 def _row(r: SealedSecret) -> tuple[Any, ...]:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from config import ConfigError, Keyring, MasterKey, SecretError, open_store, seal
     from config.loader import load_section
     from config.schema import SecretStoreSettings
-    from config.secrets import check_name, read_value, reseal
+    from config.secrets import SealedSecret, check_name, read_value, reseal
 
     command = args.secrets_command
     if command == "keygen":
@@ -69,13 +69,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"secret {name!r} deleted from {store.location}")
         else:
             keyring = Keyring.from_env()
-            records = list(store.load().values())
-            # Everything is decrypted before anything is written: one secret the keys cannot
-            # open leaves the store as it was.
-            resealed = [reseal(keyring, r) for r in records]
-            store.replace(resealed)
-            moved = sum(1 for old, new in zip(records, resealed, strict=True) if old is not new)
-            print(f"{moved} of {len(records)} secrets re-encrypted under key {keyring.current.key_id}")
+            moved = 0
+
+            def rotate(records: list[SealedSecret]) -> list[SealedSecret]:
+                # Everything is decrypted before anything is written: one secret the keys cannot
+                # open leaves the store as it was.
+                nonlocal moved
+                resealed = [reseal(keyring, r) for r in records]
+                moved = sum(1 for old, new in zip(records, resealed, strict=True) if old is not new)
+                return resealed
+
+            total = store.rewrite(rotate)
+            print(f"{moved} of {total} secrets re-encrypted under key {keyring.current.key_id}")
     except SecretError as e:
         print(f"tollgate secrets {command}: {e}", file=sys.stderr)
         return 1

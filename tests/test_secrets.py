@@ -162,7 +162,7 @@ def test_postgres_store_round_trip_and_rotation(pg_schema: str):
     records = store.load()
     assert sorted(records) == ["gh", "k8s"] and unseal(Keyring.of(old), records["gh"]) == VALUE + "-b"
     ring = Keyring.of(MasterKey.generate(), old)
-    store.replace([reseal(ring, r) for r in records.values()])
+    assert store.rewrite(lambda rs: [reseal(ring, r) for r in rs]) == 2
     assert {r.key_id for r in store.load().values()} == {ring.current.key_id}
     assert store.delete("k8s") and not store.delete("k8s")
     assert unseal(Keyring.of(ring.current), store.load()["gh"]) == VALUE + "-b"
@@ -325,7 +325,7 @@ def test_a_key_file_is_reread_so_a_rotated_key_takes_effect_on_the_next_load(tmp
     cfg = parse_config(yaml.safe_dump(config_with_refs(store.path)))
     env = {"TOLLGATE_MASTER_KEY": str(key_file)}
     assert resolve_secrets(cfg, "t.yaml", env).secrets["github"] == VALUE
-    store.replace([reseal(Keyring.of(new, old), r) for r in store.load().values()])
+    store.rewrite(lambda rs: [reseal(Keyring.of(new, old), r) for r in rs])
     with pytest.raises(ConfigError, match="sealed with master key"):
         resolve_secrets(cfg, "t.yaml", env)
     key_file.write_text(new.encoded() + "\n")
