@@ -2,7 +2,8 @@
 for tollgate while other engineers' tests keep using it.
 
 `down()` closes the listener and every relayed connection (clients then get ECONNREFUSED);
-`up()` listens on the same port again.
+`down(hang=True)` instead keeps accepting but relays nothing, like a database behind a dead
+route (clients wait for their own timeouts); `up()` serves normally again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class TcpProxy:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._hanging = False
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def start(self) -> TcpProxy:
@@ -33,13 +35,16 @@ class TcpProxy:
 
     def up(self) -> None:
         async def listen() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+            self._hanging = False
+            if self._server is None:
+                self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
 
         self._call(listen)
 
-    def down(self) -> None:
+    def down(self, hang: bool = False) -> None:
         async def close() -> None:
-            if self._server is not None:
+            self._hanging = hang
+            if self._server is not None and not hang:
                 self._server.close()
                 self._server = None
             for w in list(self._writers):
@@ -50,10 +55,18 @@ class TcpProxy:
 
     def stop(self) -> None:
         self.down()
+        self._call(self._close_held)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
+    async def _close_held(self) -> None:
+        for w in list(self._writers):
+            w.transport.abort()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._hanging:
+            self._writers.add(writer)  # held open, never answered; closed by the next up() or down()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
