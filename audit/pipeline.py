@@ -209,13 +209,13 @@ class Pipeline:
         return True
 
     async def _spill_overflow(self, everything: bool = False) -> None:
-        """Move the oldest queued batches to the spool until the queue is back under its mark."""
+        """Move the oldest queued events to the spool, down to half the mark, in one fsync'd batch
+        per pass (one fsync per pass keeps up with any emit rate the disk can take)."""
         if self.spool is None:
             return
-        limit = 0 if everything else self.spill_at
         loop = asyncio.get_running_loop()
-        while len(self.queue) > limit:
-            n = min(len(self.queue), self.batch_size)
+        while len(self.queue) > (0 if everything else self.spill_at):
+            n = len(self.queue) - (0 if everything else self.spill_at // 2)
             batch = [self.queue.popleft() for _ in range(n)]
             if await loop.run_in_executor(None, self.spool.append, batch):
                 metrics.SPOOLED.inc(n)
