@@ -200,6 +200,11 @@ class EgressSettings(Strict):
     idle_timeout_s: float = Field(300.0, gt=0)
     tunnel_max_bytes: int = Field(10 * 1024**3, gt=0)
     tunnel_max_duration_s: float = Field(3600.0, gt=0)
+    # Pooled upstream connections: origins drop idle keep-alive connections after 5 s (Node.js,
+    # Apache) to 60-75 s (nginx); Go's http.Transport keeps idle ones 90 s. 4 s stays under the
+    # shortest common origin timer; a connection that dies anyway is retried once (idempotent).
+    upstream_idle_s: float = Field(4.0, gt=0)
+    upstream_max_age_s: float = Field(300.0, gt=0)
     # Static name → addresses, used instead of DNS for these names (like curl --resolve); the
     # addresses are vetted exactly like DNS answers.
     resolve: dict[str, list[str]] = {}

@@ -26,7 +26,7 @@ class _Half(asyncio.Protocol):
         return self.splice.eof(self.i)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.splice.finish(exc)
+        self.splice.finish(None if exc is None else CUT_BY_SIDE[self.i])
 
     # This side's write buffer is full: stop reading from the side that fills it.
     def pause_writing(self) -> None:
@@ -34,6 +34,10 @@ class _Half(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.splice.transports[1 - self.i].resume_reading()
+
+
+# Why a relay was cut part-way, by the side whose connection failed (a clean EOF is no cut).
+CUT_BY_SIDE = ("client_gone", "upstream_error")
 
 
 class Splice:
@@ -54,7 +58,7 @@ class Splice:
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._last = self._loop.time()
         self._timer: asyncio.TimerHandle | None = None
-        self.error: Exception | None = None
+        self.cut: str | None = None  # client_gone | upstream_error | byte_cap | duration_cap | idle_timeout
 
     async def run(self, max_duration_s: float) -> tuple[int, int]:
         for i, t in enumerate(self.transports):
@@ -72,7 +76,7 @@ class Splice:
         try:
             await asyncio.wait_for(asyncio.shield(self._done), max_duration_s)
         except TimeoutError:
-            self.finish(TimeoutError("tunnel duration cap"))
+            self.finish("duration_cap")
         finally:
             self.finish(None)
         return self.bytes[0], self.bytes[1]
@@ -81,7 +85,7 @@ class Splice:
         self.bytes[i] += len(data)
         self._last = self._loop.time()
         if self.bytes[0] + self.bytes[1] > self.max_bytes:
-            self.finish(ConnectionAbortedError("tunnel byte cap"))
+            self.finish("byte_cap")
             return
         self.transports[1 - i].write(data)
 
@@ -95,11 +99,10 @@ class Splice:
         other.write_eof()
         return True
 
-    def finish(self, exc: Exception | None) -> None:
+    def finish(self, cut: str | None) -> None:
         if self._done.done():
             return
-        if exc is not None:
-            self.error = exc
+        self.cut = cut
         if self._timer is not None:
             self._timer.cancel()
         for t in self.transports:
@@ -109,6 +112,6 @@ class Splice:
     def _check_idle(self) -> None:
         idle = self._loop.time() - self._last
         if idle >= self.idle_timeout_s:
-            self.finish(TimeoutError("tunnel idle timeout"))
+            self.finish("idle_timeout")
         else:
             self._timer = self._loop.call_later(self.idle_timeout_s - idle, self._check_idle)

@@ -32,7 +32,7 @@ from egress import CertificateAuthority, EgressProxy, EgressRuntime, PolicyError
 from gateway import metrics
 from gateway.admin import admin_app
 from gateway.auth import Directory
-from gateway.llm import LLMDoor, Runtime
+from gateway.llm import LLMDoor, Runtime, new_request_id
 from gateway.tokenizer import encoding_for_model
 
 log = logging.getLogger("tollgate")
@@ -155,7 +155,7 @@ class Worker:
         self.guard = BudgetGuard.from_settings(cfg.budget)
         self.door = LLMDoor(Runtime(cfg, self._session), self.guard)
         own = [(lst.host, lst.port) for lst in (cfg.listeners.llm, cfg.listeners.egress, cfg.listeners.admin)]
-        self.egress = EgressProxy(egress_runtime(cfg, self.door.runtime.directory), self.ca, own)
+        self.egress = EgressProxy(egress_runtime(cfg, self.door.runtime.directory), self.ca, own, new_request_id)
         egress_servers = [await asyncio.start_server(self.egress.handle, sock=egress_sock, backlog=1024)]
         if self.egress_unix is not None:
             egress_servers.append(await asyncio.start_unix_server(self.egress.handle, sock=self.egress_unix))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -82,6 +83,16 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: int = 0  # the proxy's source port: which upstream connection carried the request
+
+
+@dataclass
+class Endless:
+    """What the never-ending download saw: bytes written and when the reader went away."""
+
+    sent: int = 0
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
 
 class Origin(LoopbackServer):
@@ -91,18 +102,22 @@ class Origin(LoopbackServer):
         super().__init__()
         self.ssl_context = ssl_context
         self.seen: list[Seen] = []
+        self.endless: list[Endless] = []
+        self._served: set[int] = set()  # peers that got an answer from /repos/flaky
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/repos/big/{size}", self._big)
         app.router.add_get("/repos/ws", self._ws)
+        app.router.add_get("/repos/endless", self._endless)
+        app.router.add_route("*", "/repos/flaky", self._flaky)
         app.router.add_route("*", "/{tail:.*}", self._record)
         return app
 
     async def _record(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        self.seen.append(Seen(request.method, request.path_qs, headers, body))
+        self.seen.append(Seen(request.method, request.path_qs, headers, body, _peer(request)))
         return web.json_response({"path": request.path_qs, "method": request.method, "got": len(body)})
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
@@ -126,3 +141,35 @@ class Origin(LoopbackServer):
             sent += n
         await resp.write_eof()
         return resp
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        """A body that never ends: only the reader going away stops it."""
+        record = Endless()
+        self.endless.append(record)
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        await resp.prepare(request)
+        block = b"x" * 65536
+        try:
+            while request.transport is not None and not request.transport.is_closing():
+                await resp.write(block)
+                record.sent += len(block)
+        except ConnectionError:
+            pass
+        finally:  # also on cancellation: aiohttp cancels a handler whose client went away
+            record.ended = time.monotonic()
+        return resp
+
+    async def _flaky(self, request: web.Request) -> web.Response:
+        """Like an origin whose keep-alive timer fires as the next request arrives: a connection
+        answers once, then closes on its next request without a byte of response."""
+        peer = _peer(request)
+        if peer in self._served:
+            assert request.transport is not None
+            request.transport.close()
+            raise ConnectionResetError("closed idle connection")
+        self._served.add(peer)
+        return await self._record(request)
+
+
+def _peer(request: web.Request) -> int:
+    return request.transport.get_extra_info("peername")[1] if request.transport else 0

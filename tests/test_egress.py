@@ -65,6 +65,7 @@ def egress_config(upstream_url: str, origin: Origin, plain: Origin, ca_bundle: P
             {"name": "no-private", "hosts": ["private.test"], "ports": [port]},
             {"name": "plain", "hosts": ["other.test"], "ports": [plain.port], "mode": "intercept",
              "allow_private": True, "methods": ["GET"]},
+            {"name": "race", "hosts": ["*.race.test"], "ports": [port], "mode": "intercept"},
         ]
     }  # fmt: skip
     return config
@@ -410,3 +411,135 @@ def test_sni_carrying_the_port_is_the_same_name_not_fronting(gw: Gateway, origin
         _tls_through(gw, f"api.test:{origin.port}", f"other.test:{origin.port}", ca_file(gw)).close()
     event = last_event(gw, action="intercept", result="denied")
     assert event["detail"]["reason"] == "sni_mismatch"
+
+
+# --- The shell's own defects: cuts, pooled connections, cache accounting, status lines -------------
+
+
+def _read_some(chunks: Iterator[bytes], at_least: int) -> int:
+    got = 0
+    for chunk in chunks:
+        got += len(chunk)
+        if got >= at_least:
+            break
+    return got
+
+
+def test_client_gone_mid_download_stops_the_upstream_read_at_once(gw: Gateway, origin: Origin):
+    verify = ssl.create_default_context(cafile=str(ca_file(gw)))
+    with (
+        httpx.Client(proxy=proxy_url(gw), verify=verify) as c,
+        c.stream("GET", f"https://api.test:{origin.port}/repos/endless") as r,
+    ):
+        request_id = r.headers["x-request-id"]
+        assert request_id.startswith("req_")
+        _read_some(r.iter_bytes(), 1024 * 1024)
+    gone = time.monotonic()  # the client has closed its connection
+    assert wait_until(lambda: origin.endless[-1].ended is not None, timeout=3), "tollgate kept reading upstream"
+    assert origin.endless[-1].ended - gone < 2
+    assert origin.endless[-1].sent < 64 * 1024 * 1024
+    event = last_event(gw, request_id=request_id)
+    assert event["result"] == "error" and event["detail"]["cut"] == "client_gone"
+    assert event["action"] == "GET" and event["detail"]["bytes_in"] >= 1024 * 1024
+
+
+def test_revoked_token_cuts_an_intercepted_download_both_ways(
+    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
+):
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    g = Gateway(tmp_path, config).start()
+    try:
+        verify = ssl.create_default_context(cafile=str(tmp_path / "tollgate-ca.pem"))
+        with (
+            httpx.Client(proxy=proxy_url(g), verify=verify, timeout=10) as c,
+            c.stream("GET", f"https://api.test:{origin.port}/repos/endless") as r,
+        ):
+            request_id = r.headers["x-request-id"]
+            chunks = r.iter_bytes()
+            _read_some(chunks, 256 * 1024)
+            revoked = copy.deepcopy(config)
+            revoked["orgs"][0]["teams"][0]["agents"][0]["tokens"] = []
+            g.write_config(revoked)
+            g.signal(signal.SIGHUP)
+            with pytest.raises(httpx.HTTPError):
+                for _ in chunks:  # the client keeps reading: tollgate ends the download
+                    pass
+        assert wait_until(lambda: origin.endless[-1].ended is not None, timeout=3), "upstream still being read"
+        event = last_event(g, request_id=request_id)
+        assert event["result"] == "denied" and event["detail"]["cut"] == "revoked"
+        assert event["detail"]["bytes_in"] >= 256 * 1024
+    finally:
+        g.stop()
+
+
+def test_a_pooled_connection_the_origin_closed_is_retried_once_for_idempotent_methods(gw: Gateway, origin: Origin):
+    url = f"https://api.test:{origin.port}/repos/flaky"
+    with httpx.Client(proxy=proxy_url(gw), verify=ssl.create_default_context(cafile=str(ca_file(gw)))) as c:
+        assert c.get(url).status_code == 200
+        assert c.get(url).status_code == 200  # the pooled connection died: retried on a fresh one
+        assert len({s.peer for s in origin.seen}) == 2
+        # Not a POST: the origin may have acted on it, so the agent gets the error and decides.
+        assert c.post(url, content=b"x").status_code == 502
+    assert [s.method for s in origin.seen] == ["GET", "GET"]
+
+
+def test_idle_pooled_connections_expire(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    config["egress"]["upstream_idle_s"] = 0.3
+    g = Gateway(tmp_path, config).start()
+    try:
+        verify = ssl.create_default_context(cafile=str(tmp_path / "tollgate-ca.pem"))
+        with httpx.Client(proxy=proxy_url(g), verify=verify) as c:
+            url = f"https://api.test:{origin.port}/user"
+            c.get(url)
+            c.get(url)  # at once: the pooled connection is reused
+            time.sleep(0.6)
+            c.get(url)  # idle past the limit: a fresh one
+        peers = [s.peer for s in origin.seen]
+        assert peers[0] == peers[1] and peers[2] != peers[1]
+    finally:
+        g.stop()
+
+
+def _cert_cache(gw: Gateway) -> dict[str, float]:
+    text = httpx.get(gw.admin_url + "/metrics").text
+    out = {"hit": 0.0, "miss": 0.0}
+    for line in text.splitlines():
+        if line.startswith("tollgate_egress_cert_cache_total{"):
+            out[line.split('result="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_leaf_cache_hits_and_misses_are_counted_exactly_under_concurrency(gw: Gateway, origin: Origin):
+    """Hits on one host while leaves for new hosts are being minted: each lookup counted once, rightly."""
+    fresh = [f"n{i}.race.test" for i in range(12)]
+
+    async def handshake(host: str) -> None:
+        ctx = ssl.create_default_context(cafile=str(ca_file(gw)))
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.egress_port)
+        auth = base64.b64encode(f"alice:{ALICE}".encode()).decode()
+        connect = f"CONNECT {host}:{origin.port} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        writer.write(connect.encode())
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        await writer.start_tls(ctx, server_hostname=host)
+        writer.close()
+
+    asyncio.run(handshake("api.test"))  # warm: a hit from now on
+    before = _cert_cache(gw)
+
+    async def run() -> None:
+        await asyncio.gather(*(handshake(h) for h in [*fresh, *["api.test"] * 36]))
+
+    asyncio.run(run())
+    after = _cert_cache(gw)
+    assert (after["miss"] - before["miss"], after["hit"] - before["hit"]) == (len(fresh), 36)
+
+
+def test_refusals_carry_a_reason_phrase_and_a_request_id(gw: Gateway, origin: Origin):
+    denied = _raw_connect(gw, "example.invalid:443")
+    assert denied.startswith(b"HTTP/1.1 403 Forbidden\r\n"), denied
+    assert b"\r\nx-request-id: req_" in denied
+    unauthenticated = _raw_connect(gw, f"api.test:{origin.port}", auth=None)
+    assert unauthenticated.startswith(b"HTTP/1.1 407 Proxy Authentication Required\r\n"), unauthenticated
+    rid = denied.split(b"x-request-id: ")[1].split(b"\r\n")[0].decode()
+    assert last_event(gw, request_id=rid)["detail"]["reason"] == "no_rule_for_host"

@@ -31,6 +31,7 @@ from egress.policy import (
     render_inject,
 )
 from egress.ssrf import pick_address, vet_address
+from egress.vet import ForwardPlan, status_for, vet_request
 
 
 @pytest.fixture(autouse=True)
@@ -543,6 +544,65 @@ def test_tunnel_rules_pass_any_clean_request() -> None:
     assert Policy.decide_request(rule, "GET", "/a%2Fb").reason == "bad_path:encoded_slash"
 
 
+_GH = Rule(hosts=("api.github.com",), mode="intercept", methods=frozenset({"GET", "POST"}), paths=("/repos/**",),
+           inject={"Authorization": "Bearer {secret:github}"})  # fmt: skip
+_GH_CREDS = [(b"Authorization", b"Bearer ghp_abc")]
+
+
+def _vet(method: bytes = b"GET", target: bytes = b"/repos/a/b", headers=None, tls: bool = True, **kw):
+    if headers is None:
+        headers = [(b"host", b"api.github.com")]
+    kw.setdefault("credentials", lambda rule: _GH_CREDS)
+    return vet_request(_GH, "api.github.com", 443, method, target, headers, tls, **kw)
+
+
+def test_vet_request_plans_the_upstream_request() -> None:
+    plan = _vet(
+        b"GET", b"/repos/./a//b?x=1",
+        [(b"host", b"API.github.com:443"), (b"authorization", b"Bearer forged"), (b"proxy_authorization", b"x"),
+         (b"impersonate-user", b"admin"), (b"connection", b"keep-alive"), (b"te", b"trailers"), (b"accept", b"*/*")],
+    )  # fmt: skip
+    assert isinstance(plan, ForwardPlan)
+    assert plan.target == b"/repos/a/b?x=1" and plan.host_header == "API.github.com:443"
+    assert plan.headers == [(b"host", b"API.github.com:443"), (b"accept", b"*/*"), *_GH_CREDS]
+    assert plan.idempotent and not plan.upgrade
+    post = _vet(b"POST", headers=[(b"host", b"api.github.com"), (b"upgrade", b"WebSocket")])
+    assert isinstance(post, ForwardPlan) and not post.idempotent and post.upgrade
+    assert post.headers[-2:] == [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason", "status"),
+    [
+        ({"method": b"get"}, "bad_method", 400),
+        ({"method": b"DELETE"}, "method_not_allowed", 403),
+        ({"target": b"/admin"}, "path_not_allowed", 403),
+        ({"target": b"/repos%2F..%2Fadmin"}, "bad_path:encoded_slash", 403),
+        ({"headers": [(b"host", b"api.github.com"), (b"content-length", b"5"), (b"transfer-encoding", b"chunked")]},
+         "content_length_and_transfer_encoding", 400),
+        ({"headers": [(b"host", b"api.github.com"), (b"host", b"evil.com")]}, "duplicate_host", 400),
+        ({"headers": []}, "missing_host", 400),
+        ({"headers": [(b"host", b"evil.com")]}, "host_mismatch", 403),
+        ({"headers": [(b"host", b"api.github.com:8443")]}, "host_mismatch", 403),
+        ({"headers": [(b"host", b"api.github.com@evil.com")]}, "host_mismatch", 403),
+        ({"headers": [(b"host", b"api.github.com"), (b"upgrade", b"h2c")]}, "upgrade_not_supported", 501),
+        ({"tls": False}, "inject_requires_tls", 403),
+        ({"credentials": lambda rule: render_inject(rule, {}.__getitem__)}, "missing_secret:github", 502),
+    ],
+)  # fmt: skip
+def test_vet_request_refuses(kwargs: dict, reason: str, status: int) -> None:
+    decision = _vet(**kwargs)
+    assert not isinstance(decision, ForwardPlan)
+    assert (decision.allowed, decision.reason, status_for(decision.reason)) == (False, reason, status)
+
+
+def test_vet_request_trusts_a_host_value_already_matched() -> None:
+    # Keep-alive requests repeat the Host the tunnel accepted; it is not parsed again, only compared.
+    assert isinstance(_vet(headers=[(b"host", b"api.github.com")], matched_host_header="api.github.com"), ForwardPlan)
+    refused = _vet(headers=[(b"host", b"evil.com")], matched_host_header="api.github.com")
+    assert not isinstance(refused, ForwardPlan) and refused.reason == "host_mismatch"
+
+
 def test_render_inject_and_strip() -> None:
     rule = Rule(hosts=("api.github.com",), mode="intercept", inject={"Authorization": "Bearer {secret:github}"})
     assert render_inject(rule, {"github": "ghp_abc"}.__getitem__) == [("Authorization", "Bearer ghp_abc")]
@@ -1025,3 +1085,18 @@ def test_reasons_are_bounded() -> None:
     path_cases = test_normalize_path_refuses.pytestmark[0].args[1]  # type: ignore[attr-defined]
     assert {r for _, r in host_cases} | {r for _, r in auth_cases} <= set(HOST_ERROR_REASONS)
     assert {r for _, r in path_cases} <= set(PATH_ERROR_REASONS)
+
+
+def test_checking_egress_config_needs_neither_h11_nor_ssl() -> None:
+    """The config translation is pure: validating a file does not load the proxy's I/O stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, config, egress\n"
+        "from egress import Policy, policies_from_config, vet_request\n"
+        "assert not {'h11', 'ssl', 'egress.proxy', 'egress.ca'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": root}, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
