@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 CUT_RESULT: dict[str, audit.Result] = {
     "client_gone": "error",
     "upstream_error": "error",
-    "idle_timeout": "error",
     "revoked": "denied",
     "rule_removed": "denied",
     "byte_cap": "denied",

@@ -26,7 +26,7 @@ class _Half(asyncio.Protocol):
         return self.splice.eof(self.i)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.splice.finish(None if exc is None else CUT_BY_SIDE[self.i])
+        self.splice.finish(None)
 
     # This side's write buffer is full: stop reading from the side that fills it.
     def pause_writing(self) -> None:
@@ -34,10 +34,6 @@ class _Half(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.splice.transports[1 - self.i].resume_reading()
-
-
-# Why a relay was cut part-way, by the side whose connection failed (a clean EOF is no cut).
-CUT_BY_SIDE = ("client_gone", "upstream_error")
 
 
 class Splice:
@@ -58,7 +54,9 @@ class Splice:
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._last = self._loop.time()
         self._timer: asyncio.TimerHandle | None = None
-        self.cut: str | None = None  # client_gone | upstream_error | byte_cap | duration_cap | idle_timeout
+        # byte_cap | duration_cap: the relay was cut by a limit. A close or a reset from either side
+        # is an ordinary end (TLS peers routinely reset after close_notify), an idle one too.
+        self.cut: str | None = None
 
     async def run(self, max_duration_s: float) -> tuple[int, int]:
         for i, t in enumerate(self.transports):
@@ -82,11 +80,11 @@ class Splice:
         return self.bytes[0], self.bytes[1]
 
     def forward(self, i: int, data: bytes) -> None:
+        if self.bytes[0] + self.bytes[1] + len(data) > self.max_bytes:
+            self.finish("byte_cap")  # this chunk is not relayed, nor counted as moved
+            return
         self.bytes[i] += len(data)
         self._last = self._loop.time()
-        if self.bytes[0] + self.bytes[1] > self.max_bytes:
-            self.finish("byte_cap")
-            return
         self.transports[1 - i].write(data)
 
     def eof(self, i: int) -> bool:
@@ -112,6 +110,6 @@ class Splice:
     def _check_idle(self) -> None:
         idle = self._loop.time() - self._last
         if idle >= self.idle_timeout_s:
-            self.finish("idle_timeout")
+            self.finish(None)
         else:
             self._timer = self._loop.call_later(self.idle_timeout_s - idle, self._check_idle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import os
 import signal
@@ -391,6 +392,9 @@ def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, 
         big = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", "/dev/null",
                    f"https://tunnel.test:{origin.port}/repos/big/{2_000_000}")  # fmt: skip
         assert big.returncode != 0  # cut at the byte cap, well before 2 MB
+        event = last_event(g, action="tunnel", result="denied")
+        assert event["detail"]["cut"] == "byte_cap" and 0 < event["detail"]["bytes_in"] <= 200_000
+        assert event["request_id"].startswith("req_")
         started = time.monotonic()
         tls = _tls_through(g, f"tunnel.test:{origin.port}", "tunnel.test", pki[0])
         tls.settimeout(5)
@@ -451,6 +455,9 @@ def test_revoked_token_cuts_an_intercepted_download_both_ways(
     g = Gateway(tmp_path, config).start()
     try:
         verify = ssl.create_default_context(cafile=str(tmp_path / "tollgate-ca.pem"))
+        tunnel = _tls_through(g, f"tunnel.test:{origin.port}", "tunnel.test", pki[0])  # a tunnel-mode one too
+        tunnel.sendall(f"GET /user HTTP/1.1\r\nHost: tunnel.test:{origin.port}\r\n\r\n".encode())
+        assert tunnel.recv(4096).startswith(b"HTTP/1.1 200")
         with (
             httpx.Client(proxy=proxy_url(g), verify=verify, timeout=10) as c,
             c.stream("GET", f"https://api.test:{origin.port}/repos/endless") as r,
@@ -469,6 +476,11 @@ def test_revoked_token_cuts_an_intercepted_download_both_ways(
         event = last_event(g, request_id=request_id)
         assert event["result"] == "denied" and event["detail"]["cut"] == "revoked"
         assert event["detail"]["bytes_in"] >= 256 * 1024
+        tunnel.settimeout(3)
+        with contextlib.suppress(ssl.SSLError, OSError):
+            assert tunnel.recv(4096) == b""
+        event = last_event(g, action="tunnel")
+        assert event["result"] == "denied" and event["detail"]["cut"] == "revoked" and event["detail"]["bytes_in"] > 0
     finally:
         g.stop()
 
