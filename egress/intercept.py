@@ -222,8 +222,8 @@ class RequestLoop:
                         if body is None:
                             await copy_body(inner, reader, up, conn.writer, ex.moved, 0, True, first, up.send(head))
                         else:
-                            end = up.send(h11.EndOfMessage())
-                            conn.writer.write(up.send(head) + (up.send(h11.Data(data=body)) if body else b"") + end)
+                            parts = [up.send(head), up.send(h11.Data(data=body)) if body else b""]
+                            conn.writer.write(b"".join([*parts, up.send(h11.EndOfMessage())]))
                             ex.moved[0] = len(body)
                     except Cut as c:
                         if c.at_source:
