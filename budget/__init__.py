@@ -2,16 +2,27 @@
 before each LLM request and settled to the real cost after it (memory or Redis store)."""
 
 from budget.guard import AgentBudget, BudgetGuard, Reservation, agent_budgets, budget_report, limits_of
-from budget.plan import Clamp, Counter, Limits, Plan, Verdict, clamp_for, make_plan, to_nano, to_usd, worst_case
+from budget.plan import (
+    BudgetCounter,
+    Clamp,
+    LevelLimits,
+    Plan,
+    Verdict,
+    clamp_for,
+    make_plan,
+    to_nano,
+    to_usd,
+    worst_case,
+)
 from budget.pricing import Price
 from budget.stores import MemoryStore, RedisStore, ReserveResult, Store
 
 __all__ = [
     "AgentBudget",
+    "BudgetCounter",
     "BudgetGuard",
     "Clamp",
-    "Counter",
-    "Limits",
+    "LevelLimits",
     "MemoryStore",
     "Plan",
     "Price",

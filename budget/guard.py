@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
-from budget.plan import Limits, Plan, Verdict, make_plan, to_usd
+from budget.plan import LevelLimits, Plan, Verdict, make_plan, to_usd
 from budget.resp import RedisError, RedisUnavailable, connect, parse_url
 from budget.stores import SCRIPTS, UNKNOWABLE, Clamp, MemoryStore, RedisStore, Store
 from config.schema import Budget, BudgetStore, Config, Org
@@ -57,7 +57,7 @@ RETRY_BATCH = 1_000
 @dataclass(frozen=True, slots=True)
 class AgentBudget:
     org_id: str
-    scopes: tuple[tuple[str, str, Limits | None], ...]  # (level, id, limits), org first
+    scopes: tuple[tuple[str, str, LevelLimits | None], ...]  # (level, id, limits), org first
     clamp: bool
 
     @property
@@ -65,8 +65,8 @@ class AgentBudget:
         return any(limits is not None for _, _, limits in self.scopes)
 
 
-def limits_of(b: Budget | None) -> Limits | None:
-    return Limits(b.daily_usd, b.monthly_usd, b.total_usd) if b is not None else None
+def limits_of(b: Budget | None) -> LevelLimits | None:
+    return LevelLimits(b.daily_usd, b.monthly_usd, b.total_usd) if b is not None else None
 
 
 def agent_budgets(config: Config) -> dict[str, AgentBudget]:

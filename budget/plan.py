@@ -24,7 +24,7 @@ def to_usd(nano: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class LevelLimits:
     """One level's limits in USD per period (None: no limit for that period)."""
 
     daily_usd: float | None = None
@@ -36,7 +36,7 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
-class Counter:
+class BudgetCounter:
     key: str  # unique within the org: level, id and period instance
     level: str  # org | team | agent
     period: str  # daily | monthly | total
@@ -51,10 +51,10 @@ class Counter:
 @dataclass(frozen=True, slots=True)
 class Plan:
     org_id: str
-    counters: tuple[Counter, ...]
+    counters: tuple[BudgetCounter, ...]
 
 
-def make_plan(org_id: str, scopes: list[tuple[str, str, Limits | None]], now: float) -> Plan:
+def make_plan(org_id: str, scopes: list[tuple[str, str, LevelLimits | None]], now: float) -> Plan:
     """`scopes`: (level, id, limits) from org down to agent."""
     counters = []
     for level, scope_id, limits in scopes:
@@ -64,7 +64,7 @@ def make_plan(org_id: str, scopes: list[tuple[str, str, Limits | None]], now: fl
             usd = limits.get(period)
             if usd is not None:
                 key = f"{level}:{scope_id}:{period_key(period, now)}"
-                counters.append(Counter(key, level, period, to_nano(usd), resets_at(period, now)))
+                counters.append(BudgetCounter(key, level, period, to_nano(usd), resets_at(period, now)))
     return Plan(org_id, tuple(counters))
 
 
@@ -92,7 +92,7 @@ class Verdict:
 
     allowed: bool
     reason: str  # "within_budget", "team_monthly" (the exceeded counter), "no_limits", "store_unavailable"
-    counter: Counter | None = None
+    counter: BudgetCounter | None = None
     headroom: int | None = None  # nano-USD left on the tightest counter after this reservation
     unchecked: bool = False  # the store could not be asked: allowed by fail-open
 

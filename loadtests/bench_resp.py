@@ -21,14 +21,14 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from budget import Limits, RedisStore, make_plan
+from budget import LevelLimits, RedisStore, make_plan
 from budget.resp import connect, parse_url
 from budget.stores import SCRIPTS
 
 
 async def tollgate_client(url: str, prefix: str, calls: int, concurrency: int) -> float:
     store = RedisStore(connect(parse_url(url, 1.0, scripts=SCRIPTS)), prefix, 60.0)
-    plan = make_plan("bench", [("org", "bench", Limits(monthly_usd=1e6))], time.time())
+    plan = make_plan("bench", [("org", "bench", LevelLimits(monthly_usd=1e6))], time.time())
     amounts = {c.key: 50 for c in plan.counters}
 
     async def one(i: int) -> None:
@@ -45,7 +45,7 @@ async def tollgate_client(url: str, prefix: str, calls: int, concurrency: int) -
 async def redis_py_client(url: str, prefix: str, calls: int, concurrency: int) -> float:
     client = redis.asyncio.Redis.from_url(url, max_connections=concurrency)
     reserve, settle = (client.register_script(s) for s in SCRIPTS)  # the same Lua as tollgate
-    plan = make_plan("bench", [("org", "bench", Limits(monthly_usd=1e6))], time.time())
+    plan = make_plan("bench", [("org", "bench", LevelLimits(monthly_usd=1e6))], time.time())
     key = f"{prefix}{{bench}}:c:{plan.counters[0].key}"
     keys = [key, f"{prefix}{{bench}}:resv", f"{prefix}{{bench}}:recs"]
     limit, expire = plan.counters[0].limit, 0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from budget import Clamp, Limits, MemoryStore, Plan, RedisStore, Store, make_plan, to_nano
+from budget import Clamp, LevelLimits, MemoryStore, Plan, RedisStore, Store, make_plan, to_nano
 from budget.resp import connect, parse_url
 from budget.stores import APPLIED, DUPLICATE, SCRIPTS, UNKNOWABLE
 
@@ -42,9 +42,9 @@ def plan_at(now: float, org: float | None = None, team: float | None = None, age
     return make_plan(
         "acme",
         [
-            ("org", "acme", Limits(monthly_usd=org) if org else None),
-            ("team", "research", Limits(daily_usd=team) if team else None),
-            ("agent", "bot", Limits(total_usd=agent) if agent else None),
+            ("org", "acme", LevelLimits(monthly_usd=org) if org else None),
+            ("team", "research", LevelLimits(daily_usd=team) if team else None),
+            ("agent", "bot", LevelLimits(total_usd=agent) if agent else None),
         ],
         now,
     )
