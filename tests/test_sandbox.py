@@ -255,7 +255,8 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
     assert env["OPENAI_BASE_URL"].startswith("http://127.0.0.1:") and env["OPENAI_API_KEY"] == ALICE
     assert set(env) - {"PWD", "SHLVL", "_"} <= {
         "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TZ", "NO_PROXY", "no_proxy", "HTTPS_PROXY",
-        "HTTP_PROXY", "https_proxy", "http_proxy", "OPENAI_BASE_URL", "OPENAI_API_KEY", "SSL_CERT_FILE",
+        "HTTP_PROXY", "https_proxy", "http_proxy", "OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_API_KEY", "SSL_CERT_FILE",
         "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "PIP_CERT", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE",
     }  # fmt: skip
     # Both ends are audited, with the agent, the command's name (not its arguments) and the status.
@@ -375,3 +376,63 @@ def test_revocation_and_sigterm_end_the_sandbox(upstream, origin: Origin, pki) -
                 p.kill()
         gw.stop()
         shutil.rmtree(gw.workdir, ignore_errors=True)
+
+
+def test_the_command_dies_with_its_supervisor(gw: Gateway) -> None:
+    workdir = _public_dir() / "work"
+    cmd = sandbox_cmd(gw, "sh", "-c", "echo $$ > pid; exec sleep 30", options=("--workdir", str(workdir)))
+    runner = subprocess.Popen(cmd, env=runner_env(), cwd=gw.workdir)
+    try:
+        assert wait_until(lambda: (workdir / "pid").exists() and (workdir / "pid").read_text().strip(), 10)
+        pid = int((workdir / "pid").read_text())
+        assert Path(f"/proc/{pid}").exists()
+        runner.kill()  # no chance to clean up: the kernel ends the command (PR_SET_PDEATHSIG)
+        runner.wait(5)
+        assert wait_until(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), 5)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].splitlines()[0]
+    except (OSError, IndexError):
+        return "zombie"
+
+
+NOT_ROOT = 65534
+
+
+def test_without_root_a_user_namespace_confines_the_caller(gw: Gateway, origin: Origin) -> None:
+    """Run by an unprivileged user (only the standard library needed: the system Python runs it)."""
+    if not all(os.access(p, os.R_OK | os.X_OK) for p in (ROOT, *ROOT.parents)):
+        pytest.skip(f"{ROOT} is not readable by other users, so an unprivileged runner cannot import tollgate")
+    check = subprocess.run(["setpriv", f"--reuid={NOT_ROOT}", f"--regid={NOT_ROOT}", "--clear-groups", "unshare",
+                            "--user", "--net", "true"], capture_output=True, text=True, check=False)  # fmt: skip
+    if check.returncode != 0:
+        pytest.skip(f"the kernel refuses unprivileged user namespaces here: {check.stderr.strip()}")
+    llm_port = gw.config["listeners"]["llm"]["port"]
+    base = ["setpriv", f"--reuid={NOT_ROOT}", f"--regid={NOT_ROOT}", "--clear-groups", PY, "-m", "gateway", "sandbox",
+            "run", "--agent", "alice", "--proxy", f"http://127.0.0.1:{gw.egress_port}"]  # fmt: skip
+    args = {
+        "tcp": [["127.0.0.1", origin.port]],
+        "dns_port": 9,
+        "config": str(gw.config_path),
+        "allowed": f"https://api.test:{origin.port}/repos/unprivileged",
+        "denied": f"https://other.test:{origin.port}/",
+    }
+    done = subprocess.run([*base, "--llm", f"http://127.0.0.1:{llm_port}", "--", PY, "-c", PROBE, json.dumps(args)],
+                          env=runner_env(), capture_output=True, text=True, timeout=60, cwd="/tmp")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["ids"][:4] == [NOT_ROOT] * 4 and out["no_new_privs"] == "1" and int(out["cap_eff"], 16) == 0
+    assert out["tcp0"][0] == "ConnectionRefusedError" and out["raw"][0] == "PermissionError"
+    assert out["allowed"][0] == "ok" and out["allowed"][1][0] == 200
+    assert out["denied"][0] == "URLError" and "403" in out["denied"][1]
+    assert out["models"][0] == "ok" and out["models"][1][0] == 200
+    refused = subprocess.run([*base, "--user", "nobody", "--", "true"], env=runner_env(), capture_output=True,
+                             text=True, timeout=30, cwd="/tmp")  # fmt: skip
+    assert refused.returncode == 125 and refused.stderr.strip() == (
+        "tollgate sandbox: --user needs root (without root the command runs as yourself, in a user namespace)"
+    )

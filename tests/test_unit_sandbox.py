@@ -59,6 +59,7 @@ def test_environment_is_built_from_nothing_but_the_doors() -> None:
     with_llm = sandbox_env(agent="a", token="t", proxy_port=1, llm_port=2, ca_bundle="/b", home="/w", user="u",
                            caller={}, extra={})  # fmt: skip
     assert with_llm["OPENAI_BASE_URL"] == "http://127.0.0.1:2/v1" and with_llm["OPENAI_API_KEY"] == "t"
+    assert with_llm["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:2" and with_llm["ANTHROPIC_API_KEY"] == "t"
 
 
 def test_extra_env_cannot_replace_the_sandbox_variables() -> None:

@@ -23,6 +23,8 @@ NO_PROXY = "localhost,127.0.0.1,::1"
 # Harmless settings of the caller's terminal that a command may expect; nothing else passes.
 PASSTHROUGH = ("TERM", "LANG", "LC_ALL", "TZ")
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The SDKs' own variables for the LLM door (OpenAI's base URL ends in /v1, Anthropic's does not).
+LLM_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -93,7 +95,7 @@ def dial_host(listen_host: str) -> str:
 def extra_env(pairs: list[str]) -> dict[str, str]:
     """`--env NAME=VALUE` pairs; the sandbox's own variables cannot be overridden."""
     out: dict[str, str] = {}
-    own = {*CA_VARIABLES, *PROXY_VARIABLES, "NO_PROXY", "no_proxy", "OPENAI_BASE_URL", "OPENAI_API_KEY"}
+    own = {*CA_VARIABLES, *PROXY_VARIABLES, *LLM_VARIABLES, "NO_PROXY", "no_proxy"}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not _ENV_NAME_RE.match(name):
@@ -126,7 +128,8 @@ def sandbox_env(
     env.update(NO_PROXY=NO_PROXY, no_proxy=NO_PROXY)
     env.update(dict.fromkeys(CA_VARIABLES, ca_bundle))
     if llm_port is not None:
-        env.update(OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1", OPENAI_API_KEY=token)
+        door = f"http://127.0.0.1:{llm_port}"
+        env.update(OPENAI_BASE_URL=door + "/v1", OPENAI_API_KEY=token, ANTHROPIC_BASE_URL=door, ANTHROPIC_API_KEY=token)
     return env
 
 
