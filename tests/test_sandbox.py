@@ -170,6 +170,12 @@ attempt("raw", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPP
 attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close())
 attempt("config", lambda: open(args["config"]).read())
 attempt("config_dir", lambda: sorted(os.listdir(os.path.dirname(args["config"]))))
+def unix(path):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        return "connected"
+attempt("run_sock", lambda: unix(args["run_sock"]))
+out["run"] = sorted(os.listdir("/run"))
 def fetch(url, headers={}):
     request = urllib.request.Request(url, headers=headers)
     try:
@@ -202,6 +208,15 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
         listeners.append(s)
         targets.append((address, s.getsockname()[1]))
     dns = UdpEcho()
+    # A daemon's socket in /run, open to everyone (as nscd's or PostgreSQL's are).
+    run_sock = socket.socket(socket.AF_UNIX)
+    run_sock_path = f"/run/tg-sbx-test-{os.getpid()}.sock"
+    run_sock.bind(run_sock_path)
+    os.chmod(run_sock_path, 0o777)
+    run_sock.listen()
+    listeners.append(run_sock)
+    with socket.socket(socket.AF_UNIX) as control:
+        control.connect(run_sock_path)
     # Control: every target and the DNS stand-in answer from the host itself.
     for host, port in targets[:1] + targets[2:]:
         socket.create_connection((host, port), timeout=2).close()
@@ -216,6 +231,7 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
         "config": str(gw.config_path),
         "allowed": f"https://api.test:{origin.port}/repos/x?from=sandbox",
         "denied": f"https://other.test:{origin.port}/",
+        "run_sock": run_sock_path,
     }
     origin.seen.clear()
     try:
@@ -223,6 +239,7 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
     finally:
         for s in listeners:
             s.close()
+        os.unlink(run_sock_path)
         dns.sock.close()
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -235,6 +252,7 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
     assert out["ids"] == [UID, UID, UID, UID, []]
     assert out["no_new_privs"] == "1" and int(out["cap_eff"], 16) == 0
     assert out["config"][0] == "PermissionError" and out["config_dir"][0] == "ok"
+    assert out["run_sock"][0] == "FileNotFoundError" and out["run"] == []  # /run is an empty tmpfs in there
     assert out["cwd"] == str(workdir) and out["cwd_owner"] == [UID, UID]
     # Through the door: the allowed origin answers (credential injected there, not here), others get 403.
     assert out["allowed"] == ["ok", [200, out["allowed"][1][1]]]
@@ -421,13 +439,14 @@ def test_without_root_a_user_namespace_confines_the_caller(gw: Gateway, origin: 
         "config": str(gw.config_path),
         "allowed": f"https://api.test:{origin.port}/repos/unprivileged",
         "denied": f"https://other.test:{origin.port}/",
+        "run_sock": "/run/none.sock",
     }
     done = subprocess.run([*base, "--llm", f"http://127.0.0.1:{llm_port}", "--", PY, "-c", PROBE, json.dumps(args)],
                           env=runner_env(), capture_output=True, text=True, timeout=60, cwd="/tmp")  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["ids"][:4] == [NOT_ROOT] * 4 and out["no_new_privs"] == "1" and int(out["cap_eff"], 16) == 0
-    assert out["tcp0"][0] == "ConnectionRefusedError" and out["raw"][0] == "PermissionError"
+    assert out["tcp0"][0] == "ConnectionRefusedError" and out["raw"][0] == "PermissionError" and out["run"] == []
     assert out["allowed"][0] == "ok" and out["allowed"][1][0] == 200
     assert out["denied"][0] == "URLError" and "403" in out["denied"][1]
     assert out["models"][0] == "ok" and out["models"][1][0] == 200

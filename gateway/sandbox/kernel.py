@@ -13,8 +13,13 @@ import signal
 import socket
 import struct
 
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+# Directories of daemons' Unix sockets (resolvers, D-Bus, databases): empty inside the sandbox.
+HIDDEN_RUN_DIRS = ("/run", "/var/run")
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS = 0x8913
@@ -35,21 +40,39 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
-def new_network_namespace(as_root: bool) -> None:
-    """Enter a network namespace that has only a (down) loopback interface.
+def new_namespaces(as_root: bool) -> None:
+    """Enter a network namespace that has only a (down) loopback interface, and mount and IPC ones.
 
-    Without root, a user namespace comes first (it grants the capabilities the network
-    namespace needs), mapping only the caller's own uid and gid: the command keeps its identity
-    and loses those capabilities again at execve.
+    Without root, a user namespace comes first (it grants the capabilities the others need),
+    mapping only the caller's own uid and gid: the command keeps its identity and loses those
+    capabilities again at execve.
     """
+    flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC  # IPC: the host's System V objects stay out of reach
     if as_root:
-        unshare(CLONE_NEWNET)
+        unshare(flags)
         return
     uid, gid = os.geteuid(), os.getegid()
-    unshare(CLONE_NEWUSER | CLONE_NEWNET)
+    unshare(CLONE_NEWUSER | flags)
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    def c(value: str | None) -> bytes | None:
+        return value.encode() if value is not None else None
+
+    result = _libc.mount(c(source), c(target), c(fstype), ctypes.c_ulong(flags), c(data))
+    _check(result, f"mount {target}")
+
+
+def hide_run_dirs() -> None:
+    """An empty tmpfs over /run: Unix sockets of host daemons are not network, so the network
+    namespace alone does not hide them (a resolver there would answer DNS queries)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing we mount propagates to the host
+    for path in HIDDEN_RUN_DIRS:
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k")
 
 
 def loopback_up() -> None:

@@ -208,13 +208,14 @@ def _child(chan: socket.socket, spec: Spec, n_listeners: int, workdir: str, bund
     try:
         os.setpgid(0, 0)
         try:
-            kernel.new_network_namespace(spec.as_root)
+            kernel.new_namespaces(spec.as_root)
+            kernel.hide_run_dirs()
             kernel.loopback_up()
             socks = [kernel.listen_loopback() for _ in range(n_listeners)]
         except OSError as e:
             why = e.strerror or str(e)
             if spec.as_root:
-                msg = f"cannot create a network namespace ({why}): the kernel or a seccomp profile refuses it"
+                msg = f"cannot create the sandbox's namespaces ({why}): the kernel or a seccomp profile refuses it"
             else:
                 msg = f"not root and no user namespaces ({why}): run as root or enable unprivileged user namespaces"
             chan.send(b"err:" + msg.encode())
