@@ -6,8 +6,10 @@ The sandboxed probes run under the system's /usr/bin/python3 (the test virtualen
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -455,3 +457,40 @@ def test_without_root_a_user_namespace_confines_the_caller(gw: Gateway, origin: 
     assert refused.returncode == 125 and refused.stderr.strip() == (
         "tollgate sandbox: --user needs root (without root the command runs as yourself, in a user namespace)"
     )
+
+
+def test_egress_unix_listener_serves_every_worker_and_is_removed_at_exit(upstream) -> None:
+    home = _public_dir()
+    sock = home / "egress.sock"
+    config = base_config(upstream.base_url, free_port(), free_port())
+    config["listeners"]["egress_unix"] = str(sock)
+    gw = Gateway(home, config, workers=2).start()
+    try:
+        auth = "Proxy-Authorization: Basic " + base64.b64encode(f"alice:{ALICE}".encode()).decode()
+        for _ in range(4):
+            who = subprocess.run(["curl", "-sS", "--unix-socket", str(sock), "-H", auth, "http://tollgate/whoami"],
+                                 capture_output=True, text=True, timeout=10, check=True)  # fmt: skip
+            assert who.stdout == "alice"
+        refused = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", str(sock),
+                                  "http://tollgate/whoami"], capture_output=True, text=True, timeout=10)  # fmt: skip
+        assert refused.stdout == "407"
+        # A second appliance may not take a live socket over.
+        second = Gateway(_public_dir(), {**config, "listeners": {**config["listeners"], "llm": {"port": free_port()},
+                                                                  "admin": {"port": free_port()}}})  # fmt: skip
+        with pytest.raises(RuntimeError, match=f"cannot listen on unix:{sock}: another process is listening there"):
+            second.start()
+    finally:
+        assert gw.stop() == 0
+        shutil.rmtree(home, ignore_errors=True)
+    assert not sock.exists()
+
+
+def test_an_interactive_command_gets_the_terminal(gw: Gateway) -> None:
+    """Under a terminal the command's process group is the foreground one (job control works)."""
+    if shutil.which("script") is None:
+        pytest.skip("no `script` (util-linux) to provide a terminal")
+    inner = shlex.join(sandbox_cmd(gw, "sh", "-c", "ps -o stat= -p $$"))
+    done = subprocess.run(["script", "-qec", inner, "/dev/null"], env=runner_env(), capture_output=True, text=True,
+                          timeout=60, cwd=gw.workdir, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "+" in done.stdout.strip().splitlines()[-1]  # `+`: in the terminal's foreground process group
