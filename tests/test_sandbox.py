@@ -494,3 +494,44 @@ def test_an_interactive_command_gets_the_terminal(gw: Gateway) -> None:
                           timeout=60, cwd=gw.workdir, stdin=subprocess.DEVNULL)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "+" in done.stdout.strip().splitlines()[-1]  # `+`: in the terminal's foreground process group
+
+
+# Runs argv as uid 65534 inside a user namespace whose limit for further user namespaces is 0.
+NO_USERNS = r"""
+import os, sys
+from gateway.sandbox import kernel
+ready, mapped = os.pipe(), os.pipe()
+pid = os.fork()
+if pid == 0:
+    kernel.unshare(kernel.CLONE_NEWUSER)
+    os.write(ready[1], b"x")
+    os.read(mapped[0], 1)
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:
+        f.write("0")
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.read(ready[0], 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{pid}/{name}", "w") as f:
+        f.write("0 0 65536")
+os.write(mapped[1], b"x")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_without_root_and_without_user_namespaces_the_error_says_so(gw: Gateway) -> None:
+    if not all(os.access(p, os.R_OK | os.X_OK) for p in (ROOT, *ROOT.parents)):
+        pytest.skip(f"{ROOT} is not readable by other users, so an unprivileged runner cannot import tollgate")
+    runner = [PY, "-m", "gateway", "sandbox", "run", "--agent", "alice", "--proxy", f"http://127.0.0.1:{gw.egress_port}",
+              "--", "true"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", NO_USERNS, *runner], env=runner_env(), capture_output=True, text=True,
+                          timeout=60, cwd="/tmp")  # fmt: skip
+    if "max_user_namespaces" in done.stderr:
+        pytest.skip(f"cannot lower the user namespace limit here: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 125
+    assert done.stderr.strip() == (
+        "tollgate sandbox: not root and no user namespaces (unshare: No space left on device): "
+        "run as root or enable unprivileged user namespaces"
+    )
