@@ -56,16 +56,6 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
                 ],
             },
             {
-                "name": "anth",
-                "kind": "anthropic",
-                "base_url": upstream_url.removesuffix("/v1"),
-                "api_key": ANTHROPIC_KEY,
-                "models": [
-                    {"name": "claude-" + m, "input_usd_per_1m": 1.0, "output_usd_per_1m": 2.0}
-                    for m in ("up", "error-429", "html-502", "cut", "garbage", "drip", "charwise")
-                ],
-            },
-            {
                 "name": "down",
                 "kind": "openai",
                 "base_url": f"http://127.0.0.1:{free_port()}/v1",
@@ -76,6 +66,16 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
                 "kind": "mock",
                 "mock": {"chunks": 4},
                 "models": [{"name": "mock-gpt"}, {"name": "mock-embed", "kind": "embedding"}],
+            },
+            {
+                "name": "anth",
+                "kind": "anthropic",
+                "base_url": upstream_url.removesuffix("/v1"),
+                "api_key": ANTHROPIC_KEY,
+                "models": [
+                    {"name": "claude-" + m, "input_usd_per_1m": 1.0, "output_usd_per_1m": 2.0}
+                    for m in ("up", "slow-3000", "error-429", "html-502", "cut", "garbage", "drip", "charwise")
+                ],
             },
         ],
         "orgs": [

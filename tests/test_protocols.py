@@ -273,6 +273,12 @@ def test_messages_upstream_errors_keep_their_status_in_anthropic_shape(gw: Gatew
         assert r.status_code == status and r.json()["type"] == "error" and r.json()["error"]["message"]
 
 
+def test_a_provider_that_answers_late_is_a_504_in_anthropic_shape(gw: Gateway):
+    with pytest.raises(anthropic.APIStatusError) as e:
+        claude(gw).messages.create(model="claude-slow-3000", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert e.value.status_code == 504 and e.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
+
+
 # -- accounting -------------------------------------------------------------------------------------
 
 
