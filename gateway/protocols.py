@@ -130,7 +130,7 @@ class _TypedAdapter(Adapter):
         return 1
 
     def reply_text(self, reply: dict[str, Any]) -> list[str]:
-        return [slot.text for slot, _ in reply_slots(self.endpoint.value, reply)]
+        return [slot.text for slot in reply_slots(self.endpoint.value, reply)]
 
     def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
         restore_slots(reply_slots(self.endpoint.value, reply), vault)

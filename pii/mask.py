@@ -115,7 +115,7 @@ def responses_slots(payload: dict[str, Any]) -> Iterator[Slot]:
         if kind == "message":
             yield from _text_or_parts(item, "content", _text_parts)
         elif kind == "function_call" and isinstance(item.get("arguments"), str):
-            yield Slot(item, "arguments")
+            yield Slot(item, "arguments", json=True)
         elif kind == "custom_tool_call" and isinstance(item.get("input"), str):
             yield Slot(item, "input")
         elif kind in ("function_call_output", "custom_tool_call_output"):

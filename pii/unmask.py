@@ -67,7 +67,11 @@ class StreamUnmasker:
 
 def unmask_reply(reply: dict[str, Any], vault: Vault) -> None:
     """Restore values in a non-stream chat or completions reply, in place."""
-    for slot in choice_slots(reply):
+    restore_slots(choice_slots(reply), vault)
+
+
+def restore_slots(slots: Iterable[Slot], vault: Vault) -> None:
+    for slot in slots:
         slot.set(vault.restore(slot.text, slot.json))
 
 
@@ -117,8 +121,8 @@ def leftover_chunk(unmasker: StreamUnmasker, template: dict[str, Any]) -> dict[s
 # -- the Responses API and the Messages API: reply slots, whole replies, stream events -----------
 
 
-def responses_output_slots(item: Any) -> Iterator[tuple[Slot, bool]]:
-    """The text slots of one Responses output item, each with whether it holds JSON text."""
+def responses_output_slots(item: Any) -> Iterator[Slot]:
+    """The text slots of one Responses output item."""
     if not isinstance(item, dict):
         return
     kind = item.get("type")
@@ -127,30 +131,24 @@ def responses_output_slots(item: Any) -> Iterator[tuple[Slot, bool]]:
             if isinstance(part, dict):
                 for key in ("text", "refusal"):
                     if isinstance(part.get(key), str):
-                        yield Slot(part, key), False
+                        yield Slot(part, key)
     elif kind == "function_call" and isinstance(item.get("arguments"), str):
-        yield Slot(item, "arguments"), True
+        yield Slot(item, "arguments", json=True)
     elif kind == "custom_tool_call" and isinstance(item.get("input"), str):
-        yield Slot(item, "input"), False
+        yield Slot(item, "input")
     elif kind == "reasoning":
         for part in item.get("summary") or ():
             if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield Slot(part, "text"), False
+                yield Slot(part, "text")
 
 
-def reply_slots(endpoint: str, reply: dict[str, Any]) -> Iterator[tuple[Slot, bool]]:
+def reply_slots(endpoint: str, reply: dict[str, Any]) -> Iterator[Slot]:
     """Every text slot of a Responses (`response` object) or Messages (`message`) reply."""
     if endpoint == "/responses":
         for item in reply.get("output") or ():
             yield from responses_output_slots(item)
     else:
-        for slot in message_blocks(reply.get("content")):
-            yield slot, False
-
-
-def restore_slots(slots: Iterable[tuple[Slot, bool]], vault: Vault) -> None:
-    for slot, escape in slots:
-        slot.container[slot.key] = vault.restore(slot.text, escape)
+        yield from message_blocks(reply.get("content"))
 
 
 # Responses stream events that carry a piece of text: (the delta's text field is always `delta`)
@@ -240,7 +238,7 @@ def unmask_messages_event(event: dict[str, Any], unmasker: StreamUnmasker) -> li
         held = [k for k in unmasker.held_keys() if isinstance(k, tuple) and k[0] == index]
         return [*_messages_flush(held, unmasker), event]
     elif kind == "content_block_start":
-        restore_slots(((s, False) for s in message_blocks([event.get("content_block")])), unmasker.vault)
+        restore_slots(message_blocks([event.get("content_block")]), unmasker.vault)
     elif kind == "message_start":
         message = event.get("message")
         if isinstance(message, dict):
