@@ -18,6 +18,7 @@ from tests.upstream import Upstream, free_port, read_drips_then_hang_up, wait_un
 
 ERIN = "tg-test-erin-0123456789abcdefghijklmnopq"  # acme/research, a budget that fits no request
 FRANK = "tg-test-frank-0123456789abcdefghijklmnop"  # acme/research, one dollar, for settling
+GINA = "tg-test-gina-0123456789abcdefghijklmnopq"  # acme/research, a tenth of a cent, output clamped to fit
 
 # Planted values (all synthetic): none may reach the provider.
 EMAIL = "zoë.keller@example-corp.io"
@@ -45,6 +46,7 @@ def gw(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     research["agents"] += [
         {"id": "erin", "tokens": [hash_token(ERIN)], "budget": {"total_usd": 0.001}},
         {"id": "frank", "tokens": [hash_token(FRANK)], "budget": {"total_usd": 1.0}},
+        {"id": "gina", "tokens": [hash_token(GINA)], "budget": {"total_usd": 0.001, "clamp_max_tokens": True}},
     ]
     config["orgs"][1]["pii"] = {"actions": {"CREDIT_CARD": "block"}}  # carol may not send card numbers
     gateway = Gateway(tmp_path_factory.mktemp("protocols"), config).start()
@@ -277,6 +279,17 @@ def test_a_provider_that_answers_late_is_a_504_in_anthropic_shape(gw: Gateway):
     with pytest.raises(anthropic.APIStatusError) as e:
         claude(gw).messages.create(model="claude-slow-3000", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert e.value.status_code == 504 and e.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("route", "key"), [("responses", "max_output_tokens"), ("messages", "max_tokens")])
+def test_a_clamping_budget_lowers_each_protocols_own_output_cap(gw: Gateway, upstream: Upstream, route: str, key: str):
+    body: dict[str, Any] = {"model": "up-gpt" if route == "responses" else "claude-up", key: 4000}
+    body.update({"input": "hi"} if route == "responses" else {"messages": [{"role": "user", "content": "hi"}]})
+    r = httpx.post(f"{gw.base_url}/{route}", json=body, headers={"x-api-key": GINA})
+    assert r.status_code == 200, r.text
+    clamped = upstream.recorder.last().body[key]
+    assert 16 <= clamped < 500  # what $0.001 buys at $2 per 1M output tokens, less the prompt
+    assert gw.audit_for(r.headers["x-request-id"])["detail"]["clamped_max_tokens"] == clamped
 
 
 # -- accounting -------------------------------------------------------------------------------------
