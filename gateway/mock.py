@@ -230,8 +230,9 @@ def _responses_output(payload: dict[str, Any], enc: tiktoken.Encoding) -> tuple[
     text, tool, cut = _responses_turn(payload, enc)
     if tool:
         arguments = orjson.dumps({"input": text}).decode()
-        item = {"type": "function_call", "id": "fc_" + _digest(text), "call_id": "call_" + _digest(text),
-                "name": tool, "arguments": arguments, "status": "completed"}  # fmt: skip
+        item: dict[str, Any] = {"type": "function_call", "id": "fc_" + _digest(text),
+                                "call_id": "call_" + _digest(text), "name": tool, "arguments": arguments,
+                                "status": "completed"}  # fmt: skip
         return item, "completed", count_text(enc, arguments)
     item = {"type": "message", "id": "msg_" + _digest(text), "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": []}]}  # fmt: skip

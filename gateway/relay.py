@@ -53,7 +53,7 @@ class EventRelay:
             events = self._parser.feed(chunk)
         except SSEError as e:
             return self._fail(f"malformed stream from the model provider: {e}")
-        out = []
+        out: list[bytes] = []
         for ev in events:
             try:
                 data = self._relay(ev)

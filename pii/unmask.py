@@ -229,7 +229,7 @@ def unmask_messages_event(event: dict[str, Any], unmasker: StreamUnmasker) -> li
     kind = event.get("type")
     if kind == "content_block_delta":
         delta = event.get("delta")
-        spec = _MESSAGES_DELTAS.get(delta.get("type")) if isinstance(delta, dict) else None
+        spec = _MESSAGES_DELTAS.get(str(delta.get("type"))) if isinstance(delta, dict) else None
         if spec is not None and isinstance(delta, dict) and isinstance(delta.get(spec[0]), str):
             field, escape = spec
             delta[field] = unmasker.feed((event.get("index"), delta["type"]), delta[field], escape)
