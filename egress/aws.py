@@ -151,7 +151,7 @@ Fetch = Callable[[], Awaitable[Temporary]]
 class CredentialCache:
     """Temporary credentials per (role, agent …), renewed `refresh_before_s` ahead of expiry;
     one fetch in flight per key however many requests wait for it. Entries are bounded by the
-    config (agents times AWS rules)."""
+    config (agents times AWS rules): expired ones are dropped."""
 
     def __init__(self, refresh_before_s: float = REFRESH_BEFORE_S, clock: Callable[[], float] = time.time) -> None:
         self.refresh_before_s = refresh_before_s
@@ -172,6 +172,10 @@ class CredentialCache:
 
     def _settle(self, key: tuple[str, ...], future: asyncio.Future[Temporary]) -> None:
         self._inflight.pop(key, None)
+        # Expired entries go whenever one is stored: agents removed by a reload do not stay.
+        now = self.clock()
+        for stale in [k for k, e in self._entries.items() if e.expires <= now]:
+            del self._entries[stale]
         if not future.cancelled() and future.exception() is None:
             self._entries[key] = future.result()
         else:

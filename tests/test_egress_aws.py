@@ -304,6 +304,9 @@ async def test_credential_cache_single_flight_and_renewal_before_expiry():
     with pytest.raises(CredentialError):
         await cache.get(("other",), failing)
     assert (await cache.get(("other",), fetch)).access_key == "AK3"  # a failure is not cached
+    now[0] += 1000  # ("k",) has expired: storing another entry drops it
+    await cache.get(("third",), fetch)
+    assert set(cache._entries) == {("third",)}
 
 
 def test_startup_time_is_unaffected_when_no_rule_uses_aws():
