@@ -7,18 +7,28 @@ are smuggled past policy, so any message whose framing could be read two ways is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def framing_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
+
+def framing_problem(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
     """None if the request's framing and Host are unambiguous, else a bounded reason."""
-    lengths = [v for n, v in headers if n == b"content-length"]
-    encodings = [v for n, v in headers if n == b"transfer-encoding"]
-    hosts = [v for n, v in headers if n == b"host"]
+    lengths = encodings = hosts = 0
+    length = encoding = b""
+    for n, v in headers:  # one pass: this runs on every request
+        if n == b"content-length":
+            lengths += 1
+            length = v
+        elif n == b"transfer-encoding":
+            encodings += 1
+            encoding = v
+        elif n == b"host":
+            hosts += 1
     if lengths and encodings:
         return "content_length_and_transfer_encoding"
-    if len(lengths) > 1 or any(b"," in v for v in lengths):
+    if lengths > 1 or b"," in length:
         return "duplicate_content_length"
-    if encodings and (len(encodings) > 1 or encodings[0].strip().lower() != b"chunked"):
+    if encodings and (encodings > 1 or encoding.strip().lower() != b"chunked"):
         return "bad_transfer_encoding"
-    if len(hosts) != 1:
+    if hosts != 1:
         return "missing_host" if not hosts else "duplicate_host"
     return None

@@ -20,7 +20,6 @@ import audit
 from egress.credentials import CredentialError, OutgoingRequest
 from egress.hosts import HostError, format_authority, parse_authority
 from egress.http1 import (
-    MAX_HEAD,
     Cut,
     NoResponse,
     ProxyError,
@@ -32,7 +31,7 @@ from egress.http1 import (
     whole_body,
     within,
 )
-from egress.metrics import BYTES, REQUESTS
+from egress.metrics import BYTES, REQUESTS, TALLY
 from egress.paths import PathError, split_absolute_form
 from egress.policy import Decision, Rule
 from egress.rules import Identity
@@ -176,9 +175,9 @@ class RequestLoop:
             self._record(ex)
 
     def _record(self, ex: Exchange) -> None:
-        REQUESTS.labels(ex.result, self.mode).inc()
-        BYTES.labels("out").inc(ex.moved[0])
-        BYTES.labels("in").inc(ex.moved[1])
+        TALLY.add(REQUESTS, (ex.result, self.mode))
+        TALLY.add(BYTES, ("out",), ex.moved[0])
+        TALLY.add(BYTES, ("in",), ex.moved[1])
         detail: dict[str, object] = {"rule": self.rule.label}
         if ex.reason is not None:
             detail["reason"] = ex.reason
@@ -216,7 +215,7 @@ class RequestLoop:
         try:
             while True:
                 session.upstream = conn
-                up = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+                up = conn.next_cycle()
                 try:
                     try:
                         if body is None:
@@ -287,7 +286,7 @@ class RequestLoop:
         session = self.session
         outgoing = OutgoingRequest(
             plan.method.decode("latin-1"), plan.target.decode("latin-1"), session.host, session.port,
-            plan.client_headers, headers, body,
+            list(plan.client_headers), headers, body,
         )  # fmt: skip
         try:
             broker, secrets = self.door.credentials, self.door.runtime.secrets

@@ -132,6 +132,10 @@ def _normalize_segment(seg: str) -> str:
 
 
 def _resolve(path: str) -> str:
+    # Most paths are canonical already: nothing to decode, no parameters, no empty, `.` or `..`
+    # segment ("/." also catches "/.well-known": that one takes the long way, correctly).
+    if "%" not in path and ";" not in path and "//" not in path and "/." not in path:
+        return path
     segs = path[1:].split("/")
     out: list[str] = []
     trailing = False

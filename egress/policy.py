@@ -250,6 +250,8 @@ class Rule:
     # A cloud identity (egress.credentials): its `strips` are removed from client requests too.
     credential: Credential | None = field(default=None, compare=False, hash=False)
     _compiled: tuple[tuple[_Seg, ...], ...] = field(init=False, repr=False, compare=False, hash=False)
+    # Header names removed from client requests, normalized as `must_strip` reads them.
+    strip_names: frozenset[bytes] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -340,6 +342,8 @@ class Rule:
         if problems:
             raise PolicyError(problems)
         norm("_compiled", tuple(_compile_path(p) for p in self.paths))
+        names = {_strip_key(h) for h in inject} | (set(self.credential.strips) if self.credential else set())
+        norm("strip_names", frozenset(n.encode("latin-1") for n in names) | _ALWAYS_STRIPPED)
 
     @property
     def label(self) -> str:
@@ -380,19 +384,27 @@ def render_inject(rule: Rule, secret: Callable[[str], str]) -> list[tuple[str, s
     return out
 
 
+_ALWAYS_STRIPPED = frozenset({b"proxy-authorization"})
+
+
+def _strip_key(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
 def must_strip(header: str | bytes, rule: Rule | None) -> bool:
     """Must a client-sent header be removed before forwarding? Proxy-Authorization, any
-    Impersonate-*, and every header the rule injects, in every spelling: case-insensitive, and
-    `_` read as `-` because WSGI/CGI servers map both to the same `HTTP_…` variable."""
-    name = header.decode("latin-1") if isinstance(header, bytes) else header
-    name = name.strip().lower().replace("_", "-")
-    if name == "proxy-authorization" or name.startswith("impersonate-"):
-        return True
-    if rule is None:
-        return False
-    if rule.credential is not None and name in rule.credential.strips:
-        return True
-    return any(name == h.lower().replace("_", "-") for h in rule.inject)
+    Impersonate-*, and every header the rule injects or its credential sets, in every spelling:
+    case-insensitive, and `_` read as `-` because WSGI/CGI servers map both to the same `HTTP_…`
+    variable."""
+    name = _strip_key(header.decode("latin-1") if isinstance(header, bytes) else header).encode("latin-1")
+    return strips_parsed(name, rule.strip_names if rule is not None else _ALWAYS_STRIPPED)
+
+
+def strips_parsed(name: bytes, strip_names: frozenset[bytes]) -> bool:
+    """`must_strip` for a name from h11's parser (already lower case, no whitespace): the hot path."""
+    if b"_" in name:
+        name = name.replace(b"_", b"-")
+    return name in strip_names or name.startswith(b"impersonate-")
 
 
 # --- the policy -----------------------------------------------------------------------------

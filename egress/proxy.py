@@ -28,7 +28,7 @@ from egress.credentials import CredentialBroker
 from egress.hosts import HostError, format_authority, parse_authority
 from egress.http1 import HEAD_TIMEOUT_S, MAX_HEAD, READ_SIZE, ProxyError, respond, send_error, within
 from egress.intercept import CUT_RESULT, RequestLoop, Session
-from egress.metrics import ACTIVE_TUNNELS, BYTES, CERT_CACHE, HANDSHAKE, REQUESTS
+from egress.metrics import ACTIVE_TUNNELS, BYTES, CERT_CACHE, HANDSHAKE, REQUESTS, TALLY
 from egress.paths import PathError, split_absolute_form
 from egress.policy import Decision, Rule
 from egress.rules import EgressRuntime, Identity
@@ -51,7 +51,7 @@ class EgressProxy:
     ) -> None:
         self.runtime = runtime
         self.ca = ca
-        self.leaves = LeafCache(ca, observe=lambda hit: CERT_CACHE.labels("hit" if hit else "miss").inc())
+        self.leaves = LeafCache(ca, observe=lambda hit: TALLY.add(CERT_CACHE, ("hit",) if hit else ("miss",)))
         self.dialer = Dialer(runtime.settings, own, upstream_ssl)
         self.pool = UpstreamPool(runtime.settings)
         self.credentials = CredentialBroker()  # its caches (token files) outlive config reloads
@@ -63,6 +63,7 @@ class EgressProxy:
         for s in list(self.sessions):
             s.writer.close()
         self.pool.close()
+        TALLY.flush()
 
     def swap(self, runtime: EgressRuntime) -> int:
         """Install a new config; cut sessions whose token or rule is gone, both sides. Returns how many."""
@@ -171,7 +172,7 @@ class EgressProxy:
                     detail={"door": "egress", "reason": "missing" if value is None else "invalid"},
                 )
             )
-            REQUESTS.labels("denied_auth", "-").inc()
+            TALLY.add(REQUESTS, ("denied_auth", "-"))
             raise ProxyError(
                 407,
                 "proxy_auth_required",
@@ -183,7 +184,7 @@ class EgressProxy:
     def _deny(
         self, identity: Identity, rid: str, action: str, resource: str, decision: Decision, started: float
     ) -> NoReturn:
-        REQUESTS.labels("denied", decision.rule.mode if decision.rule else "-").inc()
+        TALLY.add(REQUESTS, ("denied", decision.rule.mode if decision.rule else "-"))
         detail = {"reason": decision.reason, "rule": decision.rule.label if decision.rule else None}
         self.audit(identity, rid, action, resource, "denied", 403, started, detail)
         raise ProxyError(403, decision.reason, f"egress to {resource} is not allowed ({decision.reason})")
@@ -229,7 +230,7 @@ class EgressProxy:
         resource = format_authority(session.host, session.port)
 
         def record(result: audit.Result, status: int, **detail: Any) -> None:
-            REQUESTS.labels(result, "tunnel").inc()
+            TALLY.add(REQUESTS, (result, "tunnel"))
             detail["rule"] = rule.label
             self.audit(session.identity, rid, "tunnel", resource, result, status, started, detail)
 
@@ -274,8 +275,8 @@ class EgressProxy:
         splice = Splice(client, upstream, settings.tunnel_max_bytes, settings.idle_timeout_s)
         splice.bytes[:] = moved  # the byte cap counts what crossed before the relay too
         sent, received = await splice.run(settings.tunnel_max_duration_s)
-        BYTES.labels("out").inc(sent - moved[0])
-        BYTES.labels("in").inc(received - moved[1])
+        TALLY.add(BYTES, ("out",), sent - moved[0])
+        TALLY.add(BYTES, ("in",), received - moved[1])
         moved[:] = sent, received
         return splice.cut
 
@@ -303,7 +304,7 @@ class EgressProxy:
             # Our SNI callback's refusal surfaces as CALLBACK_FAILED on this side, not UNRECOGNIZED_NAME.
             refused = any(s in str(e).upper() for s in ("CALLBACK_FAILED", "UNRECOGNIZED_NAME"))
             reason = "sni_mismatch" if refused else "client_tls_failed"
-            REQUESTS.labels("denied" if refused else "error", "intercept").inc()
+            TALLY.add(REQUESTS, ("denied" if refused else "error", "intercept"))
             resource = format_authority(session.host, session.port)
             detail = {"reason": reason, "rule": rule.label}
             self.audit(session.identity, rid, "intercept", resource, "denied", 403, started, detail)

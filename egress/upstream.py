@@ -14,8 +14,10 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+import h11
+
 from config.schema import EgressSettings
-from egress.http1 import ProxyError
+from egress.http1 import MAX_HEAD, ProxyError
 from egress.ssrf import OwnEntry, pick_address
 
 PoolKey = tuple[str, str, int]
@@ -27,6 +29,15 @@ class Upstream:
     writer: asyncio.StreamWriter
     created: float = field(default_factory=time.monotonic)
     idle_since: float = 0.0
+    # The connection's h11 state machine, carried from request to request (a new one per request
+    # costs about as much as parsing a response head).
+    http: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD))
+
+    def next_cycle(self) -> h11.Connection:
+        """The state machine, ready for a request: fresh, or reset after a finished exchange."""
+        if self.http.our_state is h11.DONE:
+            self.http.start_next_cycle()
+        return self.http
 
     def abort(self) -> None:
         """Drop at once: no TLS close_notify exchange with an origin we are done with."""
@@ -97,7 +108,7 @@ class Dialer:
                 infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
             except (OSError, TimeoutError):
                 raise ProxyError(502, "dns_failure", f"cannot resolve {host}") from None
-            addresses = [info[4][0] for info in infos]
+            addresses = [str(info[4][0]) for info in infos]
         ip, reason = pick_address(addresses, allow_private, self.own, port)
         if ip is None:
             raise ProxyError(403, f"address_refused:{reason}", f"{host} resolves to a refused address ({reason})")

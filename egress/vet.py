@@ -8,15 +8,16 @@ drops hop-by-hop headers and every client-sent spelling of what tollgate injects
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from egress.framing import framing_problem
 from egress.hosts import HostError, parse_authority
 from egress.paths import normalize_target
-from egress.policy import Decision, InjectError, Policy, Rule, must_strip
+from egress.policy import Decision, InjectError, Policy, Rule, strips_parsed
 
 Headers = list[tuple[bytes, bytes]]
+HeaderSeq = Sequence[tuple[bytes, bytes]]  # h11's parsed headers, or a list
 
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
@@ -69,7 +70,7 @@ class ForwardPlan:
     method: bytes
     target: bytes  # normalized path, raw query
     headers: Headers
-    client_headers: Headers  # as the agent sent them (a credential may sign some)
+    client_headers: HeaderSeq  # as the agent sent them (a credential may sign some)
     host_header: str  # the Host value that matched: keep-alive requests repeat it
     upgrade: str | None  # the protocol asked for (lower case): websocket, or one the credential allows
     idempotent: bool
@@ -79,7 +80,7 @@ def upgrade_headers(protocol: str) -> Headers:
     return [(b"connection", b"Upgrade"), (b"upgrade", protocol.encode("latin-1"))]
 
 
-def header(headers: Headers, name: bytes) -> str | None:
+def header(headers: HeaderSeq, name: bytes) -> str | None:
     for n, v in headers:
         if n == name:
             return v.decode("latin-1")
@@ -92,7 +93,7 @@ def vet_request(
     port: int,
     method: bytes,
     target: bytes,
-    headers: Headers,
+    headers: HeaderSeq,
     tls: bool,
     credentials: Callable[[Rule], Headers],
     matched_host_header: str | None = None,
@@ -132,7 +133,8 @@ def vet_request(
     except InjectError as e:
         return refuse(e.reason)
     # Expect is answered by the door (it reads the body before it dials), not passed on.
-    out = [(n, v) for n, v in headers if n not in HOP_BY_HOP and n != b"expect" and not must_strip(n, rule)]
+    strip = rule.strip_names
+    out = [(n, v) for n, v in headers if n not in HOP_BY_HOP and n != b"expect" and not strips_parsed(n, strip)]
     if header(headers, b"transfer-encoding") is not None:
         out.append((b"transfer-encoding", b"chunked"))  # re-framed chunked (framing_problem let no other through)
     out += injected

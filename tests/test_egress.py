@@ -538,14 +538,20 @@ def test_leaf_cache_hits_and_misses_are_counted_exactly_under_concurrency(gw: Ga
         writer.close()
 
     asyncio.run(handshake("api.test"))  # warm: a hit from now on
+    time.sleep(1.2)  # past a metrics flush
     before = _cert_cache(gw)
 
     async def run() -> None:
         await asyncio.gather(*(handshake(h) for h in [*fresh, *["api.test"] * 36]))
 
     asyncio.run(run())
-    after = _cert_cache(gw)
-    assert (after["miss"] - before["miss"], after["hit"] - before["hit"]) == (len(fresh), 36)
+
+    def counted() -> tuple[float, float]:
+        after = _cert_cache(gw)
+        return after["miss"] - before["miss"], after["hit"] - before["hit"]
+
+    wait_until(lambda: counted() == (len(fresh), 36), timeout=4)  # metrics are flushed once a second
+    assert counted() == (len(fresh), 36)
 
 
 def test_refusals_carry_a_reason_phrase_and_a_request_id(gw: Gateway, origin: Origin):
