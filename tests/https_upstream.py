@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,14 +104,12 @@ class Origin(LoopbackServer):
         super().__init__()
         self.ssl_context = ssl_context
         self.seen: list[Seen] = []
-        self.endless: list[Endless] = []
         self._served: set[int] = set()  # peers that got an answer from /repos/flaky
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/repos/big/{size}", self._big)
         app.router.add_get("/repos/ws", self._ws)
-        app.router.add_get("/repos/endless", self._endless)
         app.router.add_route("*", "/repos/flaky", self._flaky)
         app.router.add_route("*", "/{tail:.*}", self._record)
         return app
@@ -142,23 +142,6 @@ class Origin(LoopbackServer):
         await resp.write_eof()
         return resp
 
-    async def _endless(self, request: web.Request) -> web.StreamResponse:
-        """A body that never ends: only the reader going away stops it."""
-        record = Endless()
-        self.endless.append(record)
-        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        await resp.prepare(request)
-        block = b"x" * 65536
-        try:
-            while request.transport is not None and not request.transport.is_closing():
-                await resp.write(block)
-                record.sent += len(block)
-        except ConnectionError:
-            pass
-        finally:  # also on cancellation: aiohttp cancels a handler whose client went away
-            record.ended = time.monotonic()
-        return resp
-
     async def _flaky(self, request: web.Request) -> web.Response:
         """Like an origin whose keep-alive timer fires as the next request arrives: a connection
         answers once, then closes on its next request without a byte of response."""
@@ -173,3 +156,54 @@ class Origin(LoopbackServer):
 
 def _peer(request: web.Request) -> int:
     return request.transport.get_extra_info("peername")[1] if request.transport else 0
+
+
+class EndlessOrigin:
+    """A TLS origin whose every response body never ends, on blocking sockets: `sendall` fails as
+    soon as the reader drops the connection, or blocks while nobody reads. (An asyncio server can
+    go on writing into a connection that is gone without noticing.)"""
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self.ssl_context = ssl_context
+        self.endless: list[Endless] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._stopped = False
+
+    def start(self) -> EndlessOrigin:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        record = Endless()
+        try:
+            with self.ssl_context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(30)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        return
+                    head += chunk
+                self.endless.append(record)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                block = b"10000\r\n" + b"x" * 65536 + b"\r\n"
+                while not self._stopped:
+                    tls.sendall(block)
+                    record.sent += 65536
+        except OSError:
+            pass
+        finally:
+            record.ended = time.monotonic()

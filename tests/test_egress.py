@@ -22,11 +22,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import ALICE, BOB, Gateway, base_config
-from tests.https_upstream import Origin, make_test_pki
+from tests.https_upstream import EndlessOrigin, Origin, make_test_pki
 from tests.upstream import free_port, wait_until
 
 GITHUB_SECRET = "ghp_injectedSecretValue0123456789abcdef"
-NAMES = ["api.test", "tunnel.test", "other.test", "private.test"]
+NAMES = ["api.test", "tunnel.test", "other.test", "private.test", "endless.test"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,21 @@ def plain_origin() -> Iterator[Origin]:
     o.stop()
 
 
-def egress_config(upstream_url: str, origin: Origin, plain: Origin, ca_bundle: Path, workdir: Path) -> dict:
+@pytest.fixture(scope="module")
+def endless(pki: tuple[Path, ssl.SSLContext]) -> Iterator[EndlessOrigin]:
+    o = EndlessOrigin(pki[1]).start()
+    yield o
+    o.stop()
+
+
+def egress_config(
+    upstream_url: str,
+    origin: Origin,
+    plain: Origin,
+    ca_bundle: Path,
+    workdir: Path,
+    endless: EndlessOrigin | None = None,
+) -> dict:
     config = base_config(upstream_url, free_port(), free_port())
     config["secrets"] = {"github": GITHUB_SECRET}
     config["egress"] = {
@@ -69,15 +83,25 @@ def egress_config(upstream_url: str, origin: Origin, plain: Origin, ca_bundle: P
             {"name": "race", "hosts": ["*.race.test"], "ports": [port], "mode": "intercept"},
         ]
     }  # fmt: skip
+    if endless is not None:
+        config["orgs"][0]["egress"]["rules"].append(
+            {"name": "endless", "hosts": ["endless.test"], "ports": [endless.port], "mode": "intercept",
+             "allow_private": True}
+        )  # fmt: skip
     return config
 
 
 @pytest.fixture(scope="module")
 def gw(
-    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path_factory: pytest.TempPathFactory
+    upstream,
+    origin: Origin,
+    plain_origin: Origin,
+    endless: EndlessOrigin,
+    pki,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
     workdir = tmp_path_factory.mktemp("egress")
-    g = Gateway(workdir, egress_config(upstream.base_url, origin, plain_origin, pki[0], workdir)).start()
+    g = Gateway(workdir, egress_config(upstream.base_url, origin, plain_origin, pki[0], workdir, endless)).start()
     yield g
     g.stop()
 
@@ -429,29 +453,28 @@ def _read_some(chunks: Iterator[bytes], at_least: int) -> int:
     return got
 
 
-def test_client_gone_mid_download_stops_the_upstream_read_at_once(gw: Gateway, origin: Origin):
+def test_client_gone_mid_download_stops_the_upstream_read_at_once(gw: Gateway, endless: EndlessOrigin):
     verify = ssl.create_default_context(cafile=str(ca_file(gw)))
     with (
         httpx.Client(proxy=proxy_url(gw), verify=verify) as c,
-        c.stream("GET", f"https://api.test:{origin.port}/repos/endless") as r,
+        c.stream("GET", f"https://endless.test:{endless.port}/download") as r,
     ):
         request_id = r.headers["x-request-id"]
         assert request_id.startswith("req_")
         _read_some(r.iter_bytes(), 1024 * 1024)
     gone = time.monotonic()  # the client has closed its connection
     # Before the fix this never ended: the origin was read on into the void. Generous bounds for a busy box.
-    assert wait_until(lambda: origin.endless[-1].ended is not None, timeout=8), "tollgate kept reading upstream"
-    assert origin.endless[-1].ended - gone < 5
-    assert origin.endless[-1].sent < 64 * 1024 * 1024
-    event = last_event(gw, request_id=request_id)
+    assert wait_until(lambda: endless.endless[-1].ended is not None, timeout=8), "tollgate kept reading upstream"
+    assert endless.endless[-1].ended - gone < 5 and endless.endless[-1].sent < 64 * 1024 * 1024
+    event = last_event(gw, request_id=request_id)  # written once the upstream connection was dropped
     assert event["result"] == "error" and event["detail"]["cut"] == "client_gone"
     assert event["action"] == "GET" and event["detail"]["bytes_in"] >= 1024 * 1024
 
 
 def test_revoked_token_cuts_an_intercepted_download_both_ways(
-    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
+    upstream, origin: Origin, plain_origin: Origin, endless: EndlessOrigin, pki, tmp_path
 ):
-    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path, endless)
     g = Gateway(tmp_path, config).start()
     try:
         verify = ssl.create_default_context(cafile=str(tmp_path / "tollgate-ca.pem"))
@@ -460,7 +483,7 @@ def test_revoked_token_cuts_an_intercepted_download_both_ways(
         assert tunnel.recv(4096).startswith(b"HTTP/1.1 200")
         with (
             httpx.Client(proxy=proxy_url(g), verify=verify, timeout=10) as c,
-            c.stream("GET", f"https://api.test:{origin.port}/repos/endless") as r,
+            c.stream("GET", f"https://endless.test:{endless.port}/download") as r,
         ):
             request_id = r.headers["x-request-id"]
             chunks = r.iter_bytes()
@@ -472,7 +495,7 @@ def test_revoked_token_cuts_an_intercepted_download_both_ways(
             with pytest.raises(httpx.HTTPError):
                 for _ in chunks:  # the client keeps reading: tollgate ends the download
                     pass
-        assert wait_until(lambda: origin.endless[-1].ended is not None, timeout=8), "upstream still being read"
+        assert wait_until(lambda: endless.endless[-1].ended is not None, timeout=8), "upstream still being read"
         event = last_event(g, request_id=request_id)
         assert event["result"] == "denied" and event["detail"]["cut"] == "revoked"
         assert event["detail"]["bytes_in"] >= 256 * 1024
