@@ -54,6 +54,13 @@ def _public_dir() -> Path:
     return path
 
 
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    path = _public_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory):
     return make_test_pki(tmp_path_factory.mktemp("pki"), ["api.test", "other.test"])
@@ -200,7 +207,7 @@ print(json.dumps(out))
 """
 
 
-def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> None:
+def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, public_dir: Path) -> None:
     """Direct TCP (v4, v6, loopback or not), DNS, UDP and raw sockets fail; the door works."""
     listeners = []
     targets = [("127.0.0.1", origin.port), ("::1", gw.egress_port)]
@@ -226,7 +233,7 @@ def test_the_door_is_the_only_way_out(gw: Gateway, origin: Origin, upstream) -> 
         s.settimeout(2)
         s.sendto(b"ping", ("127.0.0.1", dns.port))
         assert s.recv(10) == b"ping"
-    workdir = _public_dir() / "work"
+    workdir = public_dir / "work"
     args = {
         "tcp": targets,
         "dns_port": dns.port,
@@ -398,8 +405,8 @@ def test_revocation_and_sigterm_end_the_sandbox(upstream, origin: Origin, pki) -
         shutil.rmtree(gw.workdir, ignore_errors=True)
 
 
-def test_the_command_dies_with_its_supervisor(gw: Gateway) -> None:
-    workdir = _public_dir() / "work"
+def test_the_command_dies_with_its_supervisor(gw: Gateway, public_dir: Path) -> None:
+    workdir = public_dir / "work"
     cmd = sandbox_cmd(gw, "sh", "-c", "echo $$ > pid; exec sleep 30", options=("--workdir", str(workdir)))
     runner = subprocess.Popen(cmd, env=runner_env(), cwd=gw.workdir)
     try:
@@ -459,7 +466,7 @@ def test_without_root_a_user_namespace_confines_the_caller(gw: Gateway, origin: 
     )
 
 
-def test_egress_unix_listener_serves_every_worker_and_is_removed_at_exit(upstream) -> None:
+def test_egress_unix_listener_serves_every_worker_and_is_removed_at_exit(upstream, public_dir: Path) -> None:
     home = _public_dir()
     sock = home / "egress.sock"
     config = base_config(upstream.base_url, free_port(), free_port())
@@ -475,7 +482,7 @@ def test_egress_unix_listener_serves_every_worker_and_is_removed_at_exit(upstrea
                                   "http://tollgate/whoami"], capture_output=True, text=True, timeout=10)  # fmt: skip
         assert refused.stdout == "407"
         # A second appliance may not take a live socket over.
-        second = Gateway(_public_dir(), {**config, "listeners": {**config["listeners"], "llm": {"port": free_port()},
+        second = Gateway(public_dir, {**config, "listeners": {**config["listeners"], "llm": {"port": free_port()},
                                                                   "admin": {"port": free_port()}}})  # fmt: skip
         with pytest.raises(RuntimeError, match=f"cannot listen on unix:{sock}: another process is listening there"):
             second.start()
