@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -39,8 +39,12 @@ def to_record(e: AuditEvent) -> tuple[Any, ...]:
     return (
         us_to_datetime(seconds_to_us(e.ts)), e.org_id, e.team_id, e.actor_type, e.actor_id, e.parent_actor_id,
         e.surface, e.action, e.resource, e.result, e.status, e.latency_ms, e.tokens_in, e.tokens_out, e.cost_usd,
-        orjson.dumps(e.pii_counts).decode(), orjson.dumps(e.detail).decode(), e.request_id, e.event_id, e.version,
+        _json(e.pii_counts), _json(e.detail), e.request_id, e.event_id, e.version,
     )  # fmt: skip
+
+
+def _json(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode() if value else "{}"
 
 
 async def connect(dsn: str, timeout_s: float) -> asyncpg.Connection:
@@ -73,7 +77,9 @@ class PostgresSink:
             async with asyncio.timeout(self.write_timeout_s):
                 conn = await self._connection()
                 await self._prepare(conn, events)
-                records = [to_record(e) for e in events]
+                # A generator, not a list: asyncpg sends each filled buffer while the rest is still
+                # being encoded, so PostgreSQL inserts while Python converts.
+                records = (to_record(e) for e in events)
                 if replay:
                     await self._copy_deduplicated(conn, records)
                 else:
@@ -122,7 +128,7 @@ class PostgresSink:
             await ensure_orgs(conn, orgs - self._orgs)
             self._orgs |= orgs
 
-    async def _copy_deduplicated(self, conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    async def _copy_deduplicated(self, conn: asyncpg.Connection, records: Iterable[tuple[Any, ...]]) -> None:
         columns = ", ".join(COLUMNS)
         async with conn.transaction():
             await conn.copy_records_to_table(_STAGING, records=records, columns=COLUMNS)
