@@ -67,11 +67,11 @@ class _Reader:
         self.pos += n
         return out
 
-    def int(self, n: int) -> int:
+    def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
 
     def vec(self, len_bytes: int) -> bytes:
-        return self.take(self.int(len_bytes))
+        return self.take(self.uint(len_bytes))
 
     def done(self) -> bool:
         return self.pos == len(self.buf)
@@ -136,7 +136,7 @@ def _parse(buf: bytes) -> ClientHello:
             raise HelloError("malformed")
         seen: set[int] = set()
         while not exts.done():
-            etype, data = exts.int(2), exts.vec(2)
+            etype, data = exts.uint(2), exts.vec(2)
             if etype in seen:
                 raise HelloError("duplicate_extension")  # RFC 8446 §4.2
             seen.add(etype)
@@ -156,7 +156,7 @@ def _server_name(data: bytes) -> str:
         raise HelloError("malformed")
     host: bytes | None = None
     while not names.done():
-        kind, value = names.int(1), names.vec(2)
+        kind, value = names.uint(1), names.vec(2)
         if kind == 0:
             if host is not None:  # RFC 6066 §3: one name per type
                 raise HelloError("bad_sni")

@@ -26,6 +26,7 @@ from config.schema import AwsCredential, KubernetesCredential
 
 if TYPE_CHECKING:
     from egress.aws import AssumedRoles
+    from egress.policy import Credential
 
 __all__ = [
     "IMPERSONATED_USER_PREFIX",
@@ -47,9 +48,14 @@ Headers = list[tuple[bytes, bytes]]
 
 
 class Identity(Protocol):
-    agent_id: str
-    team_id: str
-    org_id: str
+    """Who a request is for (read-only, so frozen dataclasses such as the LLM door's Principal fit)."""
+
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
 
 
 class CredentialError(Exception):
@@ -201,11 +207,13 @@ class CredentialBroker:
         return source.read()
 
     async def apply(
-        self, spec: KubernetesSpec | AwsSpec, who: Identity, secrets: Mapping[str, str], request: OutgoingRequest
+        self, spec: Credential, who: Identity, secrets: Mapping[str, str], request: OutgoingRequest
     ) -> Headers:
         """The headers to send upstream; CredentialError when the request cannot carry them."""
         if isinstance(spec, KubernetesSpec):
             return request.headers + impersonation_headers(spec, self._token(spec, secrets), who)
+        if not isinstance(spec, AwsSpec):
+            raise TypeError(f"no credential broker for {spec.kind!r}")
         from egress.aws import AssumedRoles, apply_aws
 
         if self._aws is None:

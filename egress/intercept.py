@@ -279,7 +279,7 @@ class RequestLoop:
         if credential is None:
             return plan.headers, None
         headers, body = plan.headers, None
-        if credential.needs_body(plan.client_headers):
+        if credential.needs_body(list(plan.client_headers)):
             body = await whole_body(self.inner, self.reader, first)
             headers = [(n, v) for n, v in headers if n not in (b"content-length", b"transfer-encoding")]
             headers.append((b"content-length", str(len(body)).encode()))

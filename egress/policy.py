@@ -92,12 +92,15 @@ MAX_PATH_PATTERNS = 256
 class Credential(Protocol):
     """What the policy needs of a rule's credential (egress.credentials holds the kinds)."""
 
-    kind: str
-    strips: frozenset[str]  # lower-case header names the credential sets; client copies are removed
-    upgrades: frozenset[str]  # protocol upgrades relayed besides WebSocket (lower case)
-
+    @property
+    def kind(self) -> str: ...
+    @property
+    def strips(self) -> frozenset[str]: ...  # lower-case header names the credential sets; client copies are removed
+    @property
+    def upgrades(self) -> frozenset[str]: ...  # protocol upgrades relayed besides WebSocket (lower case)
     @property
     def secrets(self) -> frozenset[str]: ...
+    def needs_body(self, headers: list[tuple[bytes, bytes]]) -> bool: ...  # signing needs the whole body
 
 
 class PolicyError(ValueError):
@@ -256,9 +259,9 @@ class Rule:
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
 
-        def check(where: str, fn: Callable[[], object]) -> None:
+        def check(where: str, fn: Callable[[str], object], value: str) -> None:
             try:
-                fn()
+                fn(value)
             except PolicyError as e:
                 problems.extend((where, msg) for _, msg in e.problems)
 
@@ -272,7 +275,7 @@ class Rule:
         if not self.hosts:
             problems.append(("hosts", "at least one host pattern"))
         for i, h in enumerate(self.hosts):
-            check(f"hosts[{i}]", lambda h=h: check_host_pattern(h))
+            check(f"hosts[{i}]", check_host_pattern, h)
         if len(set(self.hosts)) != len(self.hosts):
             problems.append(("hosts", "a host pattern is listed twice"))
 
@@ -304,8 +307,8 @@ class Rule:
             problems.append(("paths", 'empty would refuse every request; use ["/**"] for any path'))
         if len(self.paths) > MAX_PATH_PATTERNS:
             problems.append(("paths", f"at most {MAX_PATH_PATTERNS} patterns; use wildcards"))
-        for i, p in enumerate(self.paths):
-            check(f"paths[{i}]", lambda p=p: check_path_pattern(p))
+        for i, pattern in enumerate(self.paths):
+            check(f"paths[{i}]", check_path_pattern, pattern)
 
         if self.mode not in ("tunnel", "intercept"):
             problems.append(("mode", f'{self.mode!r}: "tunnel" or "intercept"'))

@@ -16,8 +16,8 @@ import binascii
 import contextlib
 import ssl
 import time
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, cast
 
 import h11
 
@@ -45,7 +45,7 @@ class EgressProxy:
         self,
         runtime: EgressRuntime,
         ca: CertificateAuthority,
-        own: list[OwnEntry],
+        own: Sequence[OwnEntry],
         new_id: Callable[[], str],
         upstream_ssl: ssl.SSLContext | None = None,
     ) -> None:
@@ -295,7 +295,7 @@ class EgressProxy:
         context = await self.leaves.context_for(session.host)
         # The ClientHello follows our 200 at once; it must stay in the socket for the TLS layer,
         # not land in the plaintext reader's buffer, so reading pauses until start_tls takes over.
-        writer.transport.pause_reading()
+        cast(asyncio.Transport, writer.transport).pause_reading()
         writer.write(conn.send(h11.Response(status_code=200, headers=[], reason=b"Connection established")))
         t = time.perf_counter()
         try:

@@ -11,15 +11,14 @@ from typing import Protocol
 
 from config import Config
 from config.schema import EgressRule, EgressSettings
+from egress.credentials import Identity as CredentialIdentity
 from egress.credentials import credential_spec
 from egress.policy import Policy, PolicyError, Rule, render_inject
 
 
-class Identity(Protocol):
-    agent_id: str
-    team_id: str
-    org_id: str
-    token_hash: str
+class Identity(CredentialIdentity, Protocol):
+    @property
+    def token_hash(self) -> str: ...
 
 
 def rule_from_config(r: EgressRule) -> Rule:

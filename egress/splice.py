@@ -64,8 +64,8 @@ class Splice:
         # Bytes the stream readers had already taken off the sockets belong to the relay too.
         # (asyncio has no public way to drain a StreamReader without awaiting more data.)
         for i, reader in enumerate(self._readers):
-            pending = bytes(reader._buffer)
-            reader._buffer.clear()
+            pending = bytes(reader._buffer)  # type: ignore[attr-defined]
+            reader._buffer.clear()  # type: ignore[attr-defined]
             if pending:
                 self.forward(i, pending)
         for t in self.transports:

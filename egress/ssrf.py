@@ -114,8 +114,8 @@ def _classify(ip: IP) -> tuple[str, bool] | None:
         if inner is not None:
             found = _classify(inner)
             return None if found is None else (f"{carrier}:{found[0]}", found[1])
-        for net, reason, lift in _V6:
-            if ip in net:
+        for net6, reason, lift in _V6:
+            if ip in net6:
                 return reason, lift
         if ip not in _GLOBAL_UNICAST or not ip.is_global:
             return "reserved", False

@@ -12,6 +12,7 @@ import asyncio
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import h11
@@ -94,7 +95,7 @@ def upstream_context(settings: EgressSettings) -> ssl.SSLContext:
 class Dialer:
     """Resolve (or use `settings.resolve`), vet every address (SSRF), connect to the vetted one."""
 
-    def __init__(self, settings: EgressSettings, own: list[OwnEntry], tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, settings: EgressSettings, own: Sequence[OwnEntry], tls: ssl.SSLContext | None = None) -> None:
         self.settings = settings
         self.own = own
         self.tls = tls or upstream_context(settings)

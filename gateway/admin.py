@@ -127,8 +127,8 @@ def admin_app(worker: Worker) -> web.Application:
         try:
             page = await worker.audit_reader.page(query)
         except audit.ReadError as e:
-            error = ApiError(503, str(e), "audit_unavailable").response()
-            return audited(request, "audit.query", error, query.org_id)
+            unavailable = ApiError(503, str(e), "audit_unavailable").response()
+            return audited(request, "audit.query", unavailable, query.org_id)
         headers = {"x-tollgate-next-cursor": page.next_cursor} if page.next_cursor else {}
         content_type = {"json": "application/json", "csv": "text/csv", "table": "text/plain"}[fmt]
         response = web.Response(body=audit.render(page, fmt), content_type=content_type, headers=headers)

@@ -290,7 +290,7 @@ def _audit_query(args: argparse.Namespace) -> int:
 def _token_create(agent: str, config_path: str | None) -> int:
     from config import generate_token, hash_token
 
-    cfg = None
+    cfg, owner = None, None
     if config_path is not None:
         cfg = _load(config_path, "token create")
         if cfg is None:
@@ -300,7 +300,7 @@ def _token_create(agent: str, config_path: str | None) -> int:
             print(f"tollgate token create: no agent {agent!r} in {config_path}", file=sys.stderr)
             return 2
     token = generate_token()
-    if cfg is not None:
+    if cfg is not None and owner is not None:
         import asyncio
 
         import audit

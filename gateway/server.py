@@ -314,7 +314,7 @@ def serve(config_path: str, workers: int) -> int:
             return run_worker(config_path, config, ca, False, egress_unix)
         return Supervisor(config_path, config, ca, workers, egress_unix).run()
     finally:
-        if egress_unix is not None and os.getpid() == pid:
+        if egress_unix is not None and unix_path and os.getpid() == pid:
             egress_unix.close()
             with contextlib.suppress(OSError):
                 os.unlink(unix_path)

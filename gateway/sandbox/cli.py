@@ -25,7 +25,7 @@ from gateway.sandbox.run import SETUP_FAILED, SandboxError, Spec, read_token, re
 NFT_PATHS = ("/usr/sbin/nft", "/sbin/nft")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     sandbox = sub.add_parser("sandbox", help="run an agent where the egress door is the only way out")
     actions = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
 

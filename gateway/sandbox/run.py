@@ -316,7 +316,7 @@ class Supervisor:
         ]
         exited: asyncio.Future[None] = loop.create_future()
         pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+        loop.add_reader(pidfd, lambda: None if exited.done() else exited.set_result(None))
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.end, f"received {signal.Signals(sig).name}")
         loop.add_signal_handler(signal.SIGUSR1, self._recheck.set)
@@ -330,7 +330,7 @@ class Supervisor:
         with contextlib.suppress(OSError):  # the child is gone already: its status tells why
             self.chan.send(b"go")
         self.chan.close()
-        await asyncio.wait([exited, tasks[2]], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([exited, tasks[2]], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
         if not exited.done():
             self._signal_group(signal.SIGTERM)
             try:
