@@ -190,11 +190,12 @@ class AssumedRoles:
         self._clients: dict[tuple[Any, ...], Any] = {}
 
     async def credentials(self, spec: AwsSpec, who: Identity, secrets: Mapping[str, str]) -> Credentials:
-        base = None
+        base: tuple[str, str] | None = None
         if spec.access_key_secret and spec.secret_key_secret:
-            base = (secrets.get(spec.access_key_secret), secrets.get(spec.secret_key_secret))
-            if not all(base):
+            key_id, secret = secrets.get(spec.access_key_secret), secrets.get(spec.secret_key_secret)
+            if not key_id or not secret:
                 raise CredentialError(502, "missing_secret:aws", "tollgate's own AWS key is not configured")
+            base = (key_id, secret)
         key = (spec.role_arn, spec.external_id or "", str(spec.duration_s), spec.sts_endpoint or "", spec.sts_region,
                base[0] if base else "", who.agent_id, who.team_id, who.org_id)  # fmt: skip
         client_key = (spec.sts_endpoint, spec.sts_region, base, spec.sts_ca_bundle)

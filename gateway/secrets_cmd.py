@@ -12,7 +12,7 @@ import sys
 DEFAULT_STORE_HELP = "the config file whose secret_store to use (default: the file store var/secrets.json)"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     secrets = sub.add_parser("secrets", help="the encrypted secret store (AES-256-GCM)")
     actions = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
     for name, help_text in (
