@@ -25,7 +25,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,42 @@ def generated() -> bool:
         for i in miss[:8]:
             print(f"    {i}")
     print(f"PII-free generated texts with a prediction: {len(fps)}/{len(clean)} (target <= 5%)")
-    return ok and len(fps) <= 0.05 * len(clean)
+    ok &= len(fps) <= 0.05 * len(clean)
+    ok &= _leaks("structure: quoted-comma CSV, \\uXXXX-escaped JSON", pii_evalsets.structure_samples(), detect)
+    ok &= _leaks("names and places in other scripts (NER tier's rules, no model)", pii_evalsets.world_samples(), _rules)
+    return ok
+
+
+def _rules(text: str) -> list:
+    from pii import ner
+
+    return [_Found(s, e) for s, e, _ in ner.resolve(ner.rule_candidates(text, []), ner.NER_TYPES)]
+
+
+class _Found:
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+
+def _leaks(title: str, samples: Iterable[dict], find: Callable[[str], list]) -> bool:
+    """Gold spans not masked (< 90% covered), and, for tables, creation dates masked by mistake."""
+    total = leaked = 0
+    by_kind: dict[str, list[int]] = {}
+    for d in samples:
+        found = find(d["text"])
+        kind = str(d["meta"].get("kind") or d["meta"].get("lang"))
+        counts = by_kind.setdefault(kind, [0, 0])
+        for sp in d["spans"]:
+            total += 1
+            counts[0] += 1
+            if not pii_evalsets.masked(found, sp["start"], sp["end"]):
+                leaked += 1
+                counts[1] += 1
+    print(f"\n== {title}: {total} values, leaked {leaked} ({100 * leaked / max(1, total):.1f}%)")
+    print("   " + ", ".join(f"{k} {v[1]}/{v[0]}" for k, v in by_kind.items()))
+    return leaked <= TARGET_LEAK_GENERATED * total
 
 
 def _time(texts: list[str], rounds: int, fn: Callable[[str], object]) -> float:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - names and places in their own scripts
 """Generated evaluation sets for the PII tiers, built the way an outsider would build them.
 
 - `secret_samples()`: a fresh token for every credential family (written here from each provider's
@@ -301,3 +302,74 @@ def masked(spans: list, start: int, end: int) -> bool:
 
 def clean_samples() -> list[dict]:
     return [{"id": f"clean-{k}", "text": t, "spans": [], "meta": {"clean": True}} for k, t in enumerate(_CLEAN)]
+
+
+# --- structure: quoted-comma tables and \uXXXX-escaped JSON -------------------------------------
+
+_FIRST = ("Jane", "Rick", "Ana", "Søren", "Zoë", "Łukasz", "Ayşe", "José")
+_LAST = ("Doe", "Roe", "Müller", "Kierkegaard", "Novák", "Wójcik", "Yılmaz", "García")
+
+
+def _date(rng: random.Random, y0: int, y1: int) -> str:
+    return f"{rng.randint(y0, y1)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def _escape_some(text: str, rng: random.Random) -> str:
+    """JSON-escape `@`, `+`, non-ASCII and a few random letters as `\\uXXXX`, like some encoders do."""
+    return "".join(
+        f"\\u{ord(c):04x}" if c in "@+" or ord(c) > 127 or (c.isalpha() and rng.random() < 0.1) else c for c in text
+    )
+
+
+def structure_samples(seed: int = 7, n: int = 40) -> Iterator[dict]:
+    """CSV tables whose name cells are quoted and hold commas (the date of birth must be masked,
+    the creation date must not), and JSON notes with `\\uXXXX` escapes around an email and phone."""
+    rng = random.Random(seed)
+    for k in range(n):
+        rows, spans = ["id,name,birth_date,created_at,note"], []
+        text = rows[0] + "\n"
+        for r in range(3):
+            name = f'"{rng.choice(_LAST)}, {rng.choice(_FIRST)}"'
+            dob = _date(rng, 1940, 2004)
+            line = f'{r + 1},{name},{dob},{_date(rng, 2019, 2025)},"called, left a message"\n'
+            start = len(text) + line.index(dob)
+            spans.append({"start": start, "end": start + len(dob), "type": "DATE_OF_BIRTH"})
+            text += line
+        yield {"id": f"table-{k}", "text": text, "spans": spans, "meta": {"kind": "quoted-csv"}}
+    for k in range(n):
+        user = rng.choice(_FIRST).lower().replace("ø", "o")
+        email = _escape_some(f"{user}.{rng.randint(1, 99)}@example-corp.io", rng)
+        phone = _escape_some(f"+44 20 7946 {rng.randint(1000, 9999)}", rng)
+        text = f'{{"note": "Customer wrote from {email}, call back on {phone} tomorrow"}}'
+        spans = [
+            {"start": text.index(v), "end": text.index(v) + len(v), "type": t}
+            for v, t in ((email, "EMAIL"), (phone, "PHONE"))
+        ]
+        yield {"id": f"escaped-{k}", "text": text, "spans": spans, "meta": {"kind": "escaped-json"}}
+
+
+# --- names and places in other scripts (the NER tier's rules) -------------------------------------
+
+_WORLD: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    ("ru", ("Иван Петров", "Анна Смирнова", "Ольга Иванова"), ("Москве", "Казани"), "Меня зовут {p}, живу в {c}."),
+    ("he", ("דוד כהן", "שרה לוי", "יוסי מזרחי"), ("בחיפה", "בירושלים"), "שמי {p} ואני גר {c}"),
+    ("ar", ("محمد علي", "فاطمة حسن", "أحمد محمود"), ("القاهرة", "بيروت"), "اسمي {p} من {c}"),
+    ("zh", ("张伟", "王芳", "李娜"), ("北京", "上海"), "我叫{p}，住在{c}。"),
+    ("ko", ("김민준", "이서연", "박지훈"), ("서울", "부산"), "제 이름은 {p}입니다. {c}에 살아요."),
+    ("el", ("Ελένη Παπαδοπούλου", "Νίκος Γεωργίου"), ("Αθήνα", "Θεσσαλονίκη"), "Με λένε {p}, μένω στην {c}."),
+    ("pl", ("Zofia Wójcik", "Piotr Nowak"), ("Krakowa", "Warszawy"), "Nazywam się {p}, jestem z {c}."),
+    ("cs", ("Jiří Novák", "Petra Svobodová"), ("Praze", "Brně"), "Jmenuji se {p} a bydlím v {c}."),
+    ("tr", ("Ayşe Yılmaz", "Mehmet Kaya"), ("İstanbul", "Ankara"), "Sayın {p}, {c} ofisinden yazıyorum."),
+)
+
+
+def world_samples() -> Iterator[dict]:
+    for lang, people, cities, template in _WORLD:
+        for p in people:
+            for c in cities:
+                text = template.format(p=p, c=c)
+                spans = [
+                    {"start": text.index(p), "end": text.index(p) + len(p), "type": "PERSON"},
+                    {"start": text.index(c), "end": text.index(c) + len(c), "type": "LOCATION"},
+                ]
+                yield {"id": f"world-{lang}-{p}-{c}", "text": text, "spans": spans, "meta": {"lang": lang}}
