@@ -1,6 +1,6 @@
 """Every regex of the pattern tier, compiled once at import, and the label vocabularies.
 
-Patterns find candidates; pii/detect.py validates them (checksums, label context, entropy).
+Patterns find candidates; pii/detect/ validates them (checksums, label context, entropy).
 Patterns that begin with a literal let `re` skip to it with a fast substring search, so the
 boundary checks that would need a look-behind are done in Python on the few hits instead.
 """
@@ -210,7 +210,7 @@ DATE = re.compile(
 )
 
 # --- labels --------------------------------------------------------------------------------
-# Matched against a normalised label (pii/detect.py `_norm`): lower case, camelCase split, `_-.`
+# Matched against a normalised label (pii/detect/ `_norm`): lower case, camelCase split, `_-.`
 # as spaces, so `dateOfBirth`, `birth_date`, `D.O.B.` and `Dob` all read as words.
 
 DOB_LABEL = re.compile(

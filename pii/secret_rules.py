@@ -12,7 +12,7 @@ Two kinds of rule:
   literal is what one trie pass finds, the token starts `offset` characters before it.
 - `PROVIDER_WORDS`: names that, inside a key (`telegram_bot_token`, `BUNDLE_GEMS__CONTRIBSYS__COM`,
   `herokuApiKey`), make the value assigned to it a credential even when it is a UUID, a digit run
-  or short (pii/detect.py relaxes its entropy filter for them, placeholder filters still apply).
+  or short (pii/detect/ relaxes its entropy filter for them, placeholder filters still apply).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pattern tier of PII detection (pii/detect.py): pure, so strings in, spans out; no sockets.
+"""Pattern tier of PII detection (pii/detect/): pure, so strings in, spans out; no sockets.
 
 Per detector: positives with exact offsets, and the hard negatives the product promises to leave
 alone (UUIDs, git SHAs, epoch times, versions, order numbers, Luhn-invalid cards, bad IBANs,

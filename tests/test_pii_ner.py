@@ -1,4 +1,4 @@
-"""NER tier (pii/ner.py): the real spaCy model in a real process pool, no mocks.
+"""NER tier (pii/ner/): the real spaCy model in a real process pool, no mocks.
 
 One engine per module (the model loads once); the timeout and crash tests rebuild its pool, as
 production would after a runaway or killed worker.

@@ -1,0 +1,463 @@
+"""Secrets: private keys, JWTs, AWS keys, connection strings with credentials, provider tokens
+(pii/secret_rules.py) and values assigned to a credential's name in any syntax."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from pii import checksums as ck
+from pii import patterns as pt
+from pii import secret_rules as sr
+from pii.detect.document import (
+    _GENERIC_PRIO,
+    _PRIO,
+    _Cand,
+    _Doc,
+    _find_all,
+    _has_digit,
+    _labelled,
+    _line_of,
+    _norm,
+    _strip_trailing,
+)
+
+# --- structural secrets --------------------------------------------------------------------
+
+
+def _private_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text = doc.text
+    if "-----BEGIN" not in text:
+        return
+    for m in pt.PEM_BEGIN.finditer(text):
+        end_line = f"-----END {m.group(1)}PRIVATE KEY{m.group(2) or ''}-----"
+        j = text.find(end_line, m.end(), m.end() + pt.PEM_MAX)
+        body = pt.PEM_BODY.match(text, m.end(), j if j >= 0 else m.end() + pt.PEM_MAX)
+        if j >= 0 and body and body.end() == j:
+            end = j + len(end_line)
+        else:  # a truncated paste (or only the marker, as in code): the key runs as far as its body
+            end = body.end() if body else m.end()
+            while end > m.end():
+                if text[end - 2 : end] in ("\\n", "\\r"):
+                    end -= 2
+                elif text[end - 1].isspace() or text[end - 1] == "\\":
+                    end -= 1
+                else:
+                    break
+            if sum(c.isalnum() for c in text[m.end() : end]) < 32:
+                continue  # a BEGIN line with no key material is not a secret
+        out.append((m.start(), end, "PRIVATE_KEY", _PRIO["PRIVATE_KEY"]))
+
+
+def _b64url_json(part: str) -> object:
+    try:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _jwts(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text = doc.text
+    if "eyJ" not in text:
+        return
+    for m in pt.JWT.finditer(text):
+        s = m.start()
+        if s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
+            continue
+        header = _b64url_json(m.group().split(".", 1)[0])
+        if isinstance(header, dict) and "alg" in header:
+            out.append((s, m.end(), "JWT", _PRIO["JWT"]))
+
+
+def _aws_access_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text = doc.text
+    if "A" not in text:
+        return
+    for m in pt.AWS_ACCESS_KEY.finditer(text):
+        s = m.start()
+        if (s and text[s - 1].isalnum()) or _degenerate(m.group()[4:]):
+            continue  # AWS's own documentation key (…EXAMPLE) is kept: a key's shape is enough
+        out.append((s, m.end(), "AWS_ACCESS_KEY", _PRIO["AWS_ACCESS_KEY"]))
+
+
+def _mixed_case_digits(v: str) -> bool:
+    return any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v)
+
+
+def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    gate = doc.hits("aws")
+    if not gate:
+        return
+    text = doc.text
+    for rs, re_ in doc.regions(gate):
+        for m in pt.AWS_SECRET_VALUE.finditer(text, rs, re_):
+            v = m.group()
+            if not _mixed_case_digits(v) or pt.PLACEHOLDER_HINT.search(v):
+                continue
+            if _labelled(doc, m.start(), m.end(), pt.AWS_SECRET_LABEL, gate, nearest=False):
+                out.append((m.start(), m.end(), "AWS_SECRET_KEY", _PRIO["AWS_SECRET_KEY"]))
+
+
+# --- connection strings --------------------------------------------------------------------
+
+_PLACEHOLDER_PASSWORDS = frozenset(
+    {"password", "pass", "passwd", "pwd", "secret", "changeme", "pw", "xxx", "xxxx", "redacted", "mask", "masked"}
+    | {"none", "null", "nil", "undefined", "empty", "true", "false", "password1", "password123", "secret123"}
+)
+_PLACEHOLDER_CRED = re.compile(r"\$\{|\{\{|<|>|\[|\]|%\(|\*{3,}|x{4,}|X{4,}|•|\.\.\.")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+
+
+def _placeholder_credential(v: str) -> bool:
+    v = v.strip()
+    if not v or v.lower() in _PLACEHOLDER_PASSWORDS or v.startswith("$"):
+        return True
+    return bool(_PLACEHOLDER_CRED.search(v))
+
+
+def _connection_strings(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    text, low = doc.text, doc.low
+    prio = _PRIO["CONNECTION_STRING"]
+    password_word = "password" in low or "pwd" in low or "pass=" in low
+    if "://" in text:
+        has_at = "@" in text
+        for i in _find_all(text, "://"):
+            j = i
+            while j > 0 and i - j < 32 and text[j - 1] in _SCHEME_CHARS:
+                j -= 1
+            if j == i:
+                continue
+            if has_at:
+                m = pt.URL_WITH_CREDS.match(text, j)
+                if m and not _placeholder_credential(m.group(3)):
+                    out.append((j, _strip_trailing(text, j, m.end()), "CONNECTION_STRING", prio))
+                    continue
+            if password_word:
+                m = pt.URL_PASSWORD_QUERY.match(text, j)
+                q = pt.QUERY_PASSWORD.search(m.group()) if m else None
+                if m and q and not _placeholder_credential(q.group(1)):
+                    e = _strip_trailing(text, j, m.end(), ".,:!?)]}'\"`>")
+                    out.append((j, e, "CONNECTION_STRING", prio))
+    if not password_word and "accountkey" not in low and "sharedaccess" not in low:
+        return
+    if "jdbc:" in low:
+        for j in _find_all(low, "jdbc:"):
+            m = pt.URL_PASSWORD_QUERY.match(text, j)
+            q = pt.QUERY_PASSWORD.search(m.group()) if m else None
+            if m and q and not _placeholder_credential(q.group(1)):
+                out.append((j, _strip_trailing(text, j, m.end(), ".,:!?)]}'\"`>"), "CONNECTION_STRING", prio))
+    if "=" not in text:
+        return
+    seen_lines: set[int] = set()
+    for key in ("password=", "pwd=", "accountkey=", "sharedaccesskey=", "sharedaccesssignature="):
+        for p in _find_all(low, key):
+            ls, le = _line_of(text, p)
+            if ls in seen_lines:
+                continue
+            seen_lines.add(ls)
+            if ";" in text[ls:le]:
+                for m in pt.KV_CONN.finditer(text, ls, le):
+                    v = m.group()
+                    sec = pt.KV_CONN_SECRET.search(v)
+                    if v.count("=") >= 2 and sec and not _placeholder_credential(sec.group(1)):
+                        e = _strip_trailing(text, m.start(), m.end(), ".,")
+                        out.append((m.start(), e, "CONNECTION_STRING", prio))
+            if key == "password=" and ("host=" in low or "dbname=" in low):
+                for m in pt.LIBPQ_CONN.finditer(text, ls, le):
+                    pw = _LIBPQ_PASSWORD.search(m.group())
+                    if pw and not _placeholder_credential(pw.group(1).strip("'\",;)")):
+                        out.append((m.start(), m.end(), "CONNECTION_STRING", prio))
+
+
+_LIBPQ_PASSWORD = re.compile(r"password=(\S+)")
+
+# --- API keys and generic secrets ----------------------------------------------------------
+
+
+def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Tokens with a provider's fixed shape (pii/secret_rules.py). Masked whatever their entropy or
+    wording ("EXAMPLE", "test"): only a body of one repeated character (`sk-xxxx…`) is let through."""
+    text, n = doc.text, doc.n
+    prio = _PRIO["API_KEY"]
+    hits = [(m.start(1), m.group(1)) for m in sr.PREFIX_AT_WORD.finditer(text)]
+    if (first := sr.PREFIX_WORD.match(text)) is not None:
+        hits.insert(0, (0, first.group()))
+    hits += [(m.start(), m.group()) for m in sr.PREFIX_INNER.finditer(text)]
+    done = -1
+    for at, lit in sorted(hits):
+        if at < done:
+            continue
+        for family, offset, pat in sr.BY_LITERAL[lit]:
+            s = at - offset
+            m = pat.match(text, s) if s >= 0 else None
+            if m is None:
+                continue
+            e = m.end()
+            if s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
+                continue  # inside a longer identifier: task-…, mask_…
+            if e < n and (text[e].isalnum() or text[e] == "_"):
+                continue
+            if _degenerate(m.group()[offset + len(lit) :] or m.group()):
+                continue
+            body = m.group()
+            if family in sr.WEAK_FAMILIES and (not _has_digit(body) or _identifier(body)):
+                continue
+            if family in sr.URL_FAMILIES:
+                s = _url_start(text, s)
+            out.append((s, e, sr.TYPE_OF_FAMILY.get(family, "API_KEY"), prio))
+            done = e
+            break
+    _scanned_tokens(doc, out)
+
+
+def _degenerate(body: str) -> bool:
+    """`XXXXXXXX`, `x-x-x-x`: a placeholder, the only wording a fixed-shape token is excused for."""
+    return len(set(body)) <= 2
+
+
+def _url_start(text: str, s: int) -> int:
+    """Back from a webhook's host over its subdomain and `https://`."""
+    while s > 0 and (text[s - 1].isalnum() or text[s - 1] in ".-"):
+        s -= 1
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme, s - len(scheme)):
+            return s - len(scheme)
+    return s
+
+
+def _scanned_tokens(doc: _Doc, out: list[_Cand]) -> None:
+    """Fixed shapes without a literal prefix, each behind a substring gate."""
+    text, low = doc.text, doc.low
+    prio = _PRIO["API_KEY"]
+    if ":A" in text:  # Telegram bot token: back from ":A" over the bot id
+        for i in _find_all(text, ":A"):
+            s = i
+            while s > 0 and i - s <= 16 and text[s - 1].isdigit():
+                s -= 1
+            m = sr.TELEGRAM.match(text, s) if i - s >= 5 else None
+            if m:
+                out.append((s, m.end(), "API_KEY", prio))
+    if "facebook" in low:
+        for m in sr.FACEBOOK_APP_TOKEN.finditer(text):
+            out.append((m.start(), m.end(), "API_KEY", prio))
+    if ".acc" in text:
+        for m in sr.AUTHRESS.finditer(text):
+            out.append((m.start(), m.end(), "API_KEY", prio))
+    if "curl" in low:
+        for m in sr.CURL_USER.finditer(text):
+            cred = m.group(2)
+            if not _placeholder_credential(cred.split(":", 1)[1]) and not pt.PLACEHOLDER_HINT.search(cred):
+                out.append((m.start(2), m.end(2), "API_KEY", prio))
+    if "live_" in text or "test_" in text:
+        for m in sr.LOB.finditer(text):
+            if not (m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")):
+                out.append((m.start(), m.end(), "API_KEY", prio))
+
+
+def _is_cursor(v: str) -> bool:
+    """base64 of a JSON object that is not a JWT: a pagination cursor (`eyJvZmZzZXQiOjE5MTR9`)."""
+    return v.startswith("eyJ") and v.count(".") != 2
+
+
+# Dotted identifier chains are code (self._creds, base64.b64decode, ed25519.Ed25519PrivateKey).
+_CODE_EXPR = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Stripe object ids are references, not credentials; its secrets are sk_/rk_/whsec_ (provider rules).
+_STRIPE_OBJECT = re.compile(
+    r"(?:ch|cus|pi|pm|in|ii|evt|sub|si|price|prod|txn|tok|src|card|ba|acct|po|re|seti|cs|py|tr|dp|du|file|il|or"
+    r"|plink|txi|cbtxn|cn|dispute|ic|ipi|iauth|ich|pyr|payatt|bpc|prv|quote|sched|sku|tu|ch)_[A-Za-z0-9]{8,}"
+)
+_ISO_TS = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+_IDENT_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _identifier(v: str) -> bool:
+    """A name made of words (keep_old_secret_for_24_hours, PKCS12PrivateKeyTypes): joined by `_`/`-`
+    or camelCase humps, every segment a pronounceable word of 3+ letters or a short number. Random
+    secrets split into scraps: digits scattered through them, runs without a vowel."""
+    if not v[:1].isalpha() or not v.replace("_", "").replace("-", "").isalnum():
+        return False
+    if "_" not in v and "-" not in v and not _HUMP.search(v):
+        return False  # one lowercase run with digits (esibi6u5seibev) is not a name
+    if "_" not in v and not any(c.islower() for c in v):
+        return False  # API-ERXHAAM18AOEOZ: capitals joined by dashes are a key, MAX_RETRIES a name
+    segs = _IDENT_SEGMENTS.findall(v)
+    if len(segs) < 2 or sum(g.isdigit() for g in segs) > 2:
+        return False  # digits scattered through it: random, not a name (abb9z4fthzyb9acu)
+    words = sum(1 for g in segs if (g.isdigit() and len(g) <= 4) or (g.isalpha() and len(g) >= 3 and _VOWELS & set(g)))
+    return words >= len(segs) - 1 and words >= 2  # one scrap allowed: password_reset_v2
+
+
+_HUMP = re.compile(r"[a-z0-9][A-Z]")
+_VOWELS = frozenset("aeiouyAEIOUY")
+
+
+def _secret_value_ok(v: str, password: bool) -> bool:
+    if pt.UUID.fullmatch(v) or pt.ULID.fullmatch(v) or _is_cursor(v) or "://" in v or _ISO_TS.fullmatch(v):
+        return False
+    if _STRIPE_OBJECT.fullmatch(v):
+        return False
+    if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
+        return False
+    if pt.WORDY.fullmatch(v) or pt.ENV_REFERENCE.fullmatch(v) or v.isdigit() or _identifier(v):
+        return False
+    if "/" in v and pt.PATHLIKE.fullmatch(v) and not _mixed_case_digits(v.replace("/", "")):
+        return False
+    if v.startswith(("-----", "data:")) or _CODE_EXPR.fullmatch(v):
+        return False
+    if "@" in v and "." in v.rsplit("@", 1)[-1]:
+        return False  # an email address is the email detector's
+    classes = sum((any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)))
+    classes += any(not c.isalnum() for c in v)
+    if password:
+        return len(v) >= 8 and classes >= 2 and ck.shannon_entropy(v) >= 2.5
+    if len(v) < 16 or not any(c.isdigit() for c in v) or not any(c.isalpha() for c in v):
+        return False
+    return ck.shannon_entropy(v) >= 3.0
+
+
+def _names_provider(name: str) -> bool:
+    return sr.PROVIDER_WORD.search(name) is not None
+
+
+_SECTION = re.compile(r"\[([\w.\- \"']{1,64})\][ \t]*\r?\n")
+
+
+def _section_name(text: str, pos: int) -> str:
+    """The INI/TOML section header right above a key (`[heroku]`), lower-cased, or ""."""
+    ls = text.rfind("\n", 0, pos) + 1
+    if ls == 0:
+        return ""
+    top = text.rfind("\n[", max(0, ls - 512), ls)
+    at = top + 1 if top >= 0 else (0 if text.startswith("[") and ls <= 512 else -1)
+    if at < 0:
+        return ""
+    m = _SECTION.match(text, at)
+    return m.group(1).lower() if m else ""
+
+
+_HEX_PAIR = re.compile(r"[a-fA-F0-9]{8}:[a-fA-F0-9]{8}")  # Sidekiq Enterprise credentials
+
+
+def _provider_value_ok(v: str) -> bool:
+    """A value next to a provider's name: its ids and keys come in shapes a generic entropy filter
+    refuses (UUIDs, 16-18 digit ids, 14-character keys). Placeholders and code still do not count."""
+    if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v) or pt.ENV_REFERENCE.fullmatch(v):
+        return False
+    if pt.UUID.fullmatch(v) or _HEX_PAIR.fullmatch(v):
+        return True
+    if v.isdigit():
+        return 14 <= len(v) <= 20
+    if len(v) < 14 or ":" in v or "://" in v or "@" in v or _ISO_TS.fullmatch(v):
+        return False
+    if pt.WORDY.fullmatch(v) or _identifier(v) or _CODE_EXPR.fullmatch(v) or pt.PATHLIKE.fullmatch(v):
+        return False
+    if not _has_digit(v) and not (any(c.isupper() for c in v) and any(c.islower() for c in v)):
+        return False
+    return ck.shannon_entropy(v) >= 2.8
+
+
+# Compounds ending in "key" that name a secret; other words ending in it (monkey, hockey) do not.
+_KEY_COMPOUNDS = frozenset(
+    [
+        "key",
+        "keys",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "secretkey",
+        "signingkey",
+        "clientkey",
+        "masterkey",
+        "licensekey",
+        "encryptionkey",
+        "accountkey",
+        "sharedkey",
+        "appkey",
+        "servicekey",
+        "adminkey",
+        "sessionkey",
+        "hmackey",
+        "authkey",
+        "webhookkey",
+    ]
+)
+
+
+def _secret_name_ok(words: list[str]) -> bool:
+    for w in words:
+        if w in _KEY_COMPOUNDS or w.endswith(("token", "tokens", "secret", "secrets", "credential", "credentials")):
+            return True
+        if w.startswith(("secret", "passw", "credential", "bearer")) or w in ("pwd", "pw", "dbpwd"):
+            return True
+        if w.startswith("auth") and not w.startswith("authent") and w not in ("author", "authors", "authored"):
+            return True
+    return False
+
+
+def _basic_credentials(v: str) -> bool:
+    """HTTP Basic: base64 of user:password."""
+    try:
+        raw = base64.b64decode(v + "=" * (-len(v) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in raw and len(raw) >= 3
+
+
+def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Values assigned to a credential's name, in any syntax (pt.SECRET_VALUE). A name with a
+    provider's word in it (`telegram_bot_token`, `discord_client_id`, `BUNDLE_GEMS__CONTRIBSYS__COM`)
+    takes that provider's value shapes too: UUIDs, long digit ids, short keys."""
+    text = doc.text
+    last_name_end = -1
+    for p in doc.hits("secret"):
+        if p < last_name_end:
+            continue
+        tail = pt.SECRET_NAME_TAIL.match(text, p)
+        name_end = tail.end() if tail else p
+        last_name_end = name_end
+        val = pt.SECRET_VALUE.match(text, name_end)
+        if val is None:
+            continue
+        head = p  # cheapest checks first: most keyword hits have no value after them
+        while head > 0 and p - head < 40 and (text[head - 1].isalnum() or text[head - 1] in "_.-$"):
+            head -= 1
+        words = _norm(text[head:name_end]).split()
+        # The provider may also be named by the section the key sits in ([heroku] token = …) or
+        # just before the key in prose ("the discord token we use: …").
+        context = _section_name(text, head) + doc.low[max(0, head - 24) : head]
+        provider = _names_provider("".join(words) + " " + context) and not pt.PROVIDER_NAME_DENY.search(" ".join(words))
+        if not provider:
+            if not _secret_name_ok(words):
+                continue
+            if pt.SECRET_NAME_DENY.search(" ".join(words)) and not any(
+                w.startswith(("secret", "passw")) for w in words
+            ):
+                continue
+        vs, vend = val.start(2), val.end(2)
+        if vend < len(text) and text[vend] in "([":
+            continue  # a call or subscript: code, not a literal
+        ve = _strip_trailing(text, vs, vend)
+        v = text[vs:ve]
+        password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
+        if (
+            (val.group(1) and _basic_credentials(v))
+            or _secret_value_ok(v, password)
+            or (provider and _provider_value_ok(v))
+        ):
+            out.append((vs, ve, "API_KEY", _GENERIC_PRIO))
+            last_name_end = ve
+    for p in doc.hits("rate"):
+        # The sentence around the phrase: back to the previous sentence end, on to the next one.
+        lo = max(0, p - 240)
+        ends = [m.end() for m in pt.SENTENCE_END.finditer(text, lo, p)]
+        s0 = ends[-1] if ends else lo
+        nxt = pt.SENTENCE_END.search(text, p, min(len(text), p + 160))
+        s1 = nxt.start() if nxt else min(len(text), p + 160)
+        for m in pt.SENTENCE_TOKEN.finditer(text, s0, s1):
+            v = m.group()
+            if _secret_value_ok(v, False) and not _STRIPE_OBJECT.fullmatch(v):
+                out.append((m.start(), m.end(), "API_KEY", _GENERIC_PRIO))
