@@ -288,7 +288,13 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
         "key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer", "client_id", "clientid",
         "client-id", "app_id", "appid", "contribsys",
     ),
+    # Sentences that make a bare high-entropy token in them a credential: "… hits the rate limit",
+    # "rotate it"; and instructions, "use … for staging", where a bare hex run is a commit instead.
     "rate": ("rate limit", "rate-limit", "ratelimit", "revoke", "rotate", "public repo", "leaked", "still valid"),
+    "use": (
+        "for staging", "in staging", "for prod", "in prod", "for the staging", "for the prod", "log in with",
+        "login with", "sign in with", "authenticate with", "use this to",
+    ),
 }  # fmt: skip
 LABEL_GROUPS: dict[str, tuple[str, ...]] = {}
 for _group, _words in LABEL_GATES.items():

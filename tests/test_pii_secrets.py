@@ -96,3 +96,18 @@ def test_documentation_shaped_keys_are_masked() -> None:
 )
 def test_provider_names_without_a_credential(text: str) -> None:
     assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Please use `Xk29dLq0Pz7RmW4tBv81NcYs` for staging.", "Xk29dLq0Pz7RmW4tBv81NcYs"),
+        ("Log in with admin and 7f3kQ9pL2xZm8WvR4tYb1NcE, then change it.", "7f3kQ9pL2xZm8WvR4tYb1NcE"),
+    ],
+)
+def test_a_bare_high_entropy_token_in_an_instruction(text: str, value: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "API_KEY")]
+
+
+def test_a_commit_in_an_instruction_is_no_credential() -> None:
+    assert detect("Use commit 9fceb02d0ae598e95dc970b74767f19372d61af8 for staging.") == []

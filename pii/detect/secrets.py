@@ -339,6 +339,7 @@ def _section_name(text: str, pos: int) -> str:
     return m.group(1).lower() if m else ""
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")  # a bare hex run in prose is a commit or a hash far more often
 _HEX_PAIR = re.compile(r"[a-fA-F0-9]{8}:[a-fA-F0-9]{8}")  # Sidekiq Enterprise credentials
 
 
@@ -450,7 +451,8 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         ):
             out.append((vs, ve, "API_KEY", _GENERIC_PRIO))
             last_name_end = ve
-    for p in doc.hits("rate"):
+    rate = set(doc.hits("rate"))
+    for p in sorted(rate.union(doc.hits("use"))):
         # The sentence around the phrase: back to the previous sentence end, on to the next one.
         lo = max(0, p - 240)
         ends = [m.end() for m in pt.SENTENCE_END.finditer(text, lo, p)]
@@ -459,5 +461,7 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         s1 = nxt.start() if nxt else min(len(text), p + 160)
         for m in pt.SENTENCE_TOKEN.finditer(text, s0, s1):
             v = m.group()
+            if _HEX.fullmatch(v) and p not in rate:
+                continue  # "use commit 9fceb02… for staging"
             if _secret_value_ok(v, False) and not _STRIPE_OBJECT.fullmatch(v):
                 out.append((m.start(), m.end(), "API_KEY", _GENERIC_PRIO))
