@@ -153,6 +153,11 @@ TELEGRAM = re.compile(r"(?<![\w:])\d{5,16}:A[\w-]{34}(?![\w-])")
 # Facebook app access tokens: app id, `|` (or its URL encoding), app secret.
 FACEBOOK_APP_TOKEN = re.compile(r"(?<![\w])\d{15,16}(?:\||%7[Cc])[\w-]{27,40}(?![\w-])")
 
+# Sidekiq Enterprise credentials in Bundler's environment name (no digit need be in them).
+SIDEKIQ = re.compile(
+    r"BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[\"']?[ \t]*[:=][ \t]*[\"']?([a-fA-F0-9]{8}:[a-fA-F0-9]{8})\b"
+)
+
 # curl's basic-auth credentials: `curl -u user:password`, `--user='user:pw'`.
 CURL_USER = re.compile(r"""(?:^|\s)(?:-u|--user)(?:=|[ \t]+)(["']?)([^\s"':]{1,64}:[^\s"']{3,200})\1""")
 

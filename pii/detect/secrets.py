@@ -66,8 +66,12 @@ def _jwts(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         s = m.start()
         if s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
             continue
-        header = _b64url_json(m.group().split(".", 1)[0])
-        if isinstance(header, dict) and "alg" in header:
+        head, payload, sig = m.group().split(".", 2)
+        header = _b64url_json(head)
+        # A header that decodes with "alg", or, failing that, the full shape (two JSON-looking parts
+        # and a signature): a token with a damaged header is still one.
+        shaped = payload.startswith("eyJ") and len(head) >= 17 and len(payload) >= 17 and len(sig) >= 10
+        if (isinstance(header, dict) and "alg" in header) or shaped:
             out.append((s, m.end(), "JWT", _PRIO["JWT"]))
 
 
@@ -245,6 +249,9 @@ def _scanned_tokens(doc: _Doc, out: list[_Cand]) -> None:
     if ".acc" in text:
         for m in sr.AUTHRESS.finditer(text):
             out.append((m.start(), m.end(), "API_KEY", prio))
+    if "contribsys" in low:
+        for m in sr.SIDEKIQ.finditer(text):
+            out.append((m.start(1), m.end(1), "API_KEY", prio))
     if "curl" in low:
         for m in sr.CURL_USER.finditer(text):
             cred = m.group(2)
@@ -431,7 +438,9 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         # just before the key in prose ("the discord token we use: …").
         context = _section_name(text, head) + doc.low[max(0, head - 24) : head]
         provider = _names_provider("".join(words) + " " + context) and not pt.PROVIDER_NAME_DENY.search(" ".join(words))
-        if not provider:
+        # An OAuth client or app id with a long random value is treated as a credential (scanners do).
+        client_id = not provider and ("clientid" in "".join(words) or "appid" in "".join(words))
+        if not provider and not client_id:
             if not _secret_name_ok(words):
                 continue
             if pt.SECRET_NAME_DENY.search(" ".join(words)) and not any(
@@ -444,6 +453,8 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         ve = _strip_trailing(text, vs, vend)
         v = text[vs:ve]
         password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
+        if client_id and (len(v) < 24 or not _secret_value_ok(v, False)):
+            continue
         if (
             (val.group(1) and _basic_credentials(v))
             or _secret_value_ok(v, password)
