@@ -64,7 +64,8 @@ SECRET_VALUE = re.compile(
     # assignment in any language (Makefile ::= :::= ?= +=, PHP .= ??=, Go :=), a call or CSV cell
     # (`setProperty("K", "v")`, `k,v`), an XML element (`<k>v`), YAML block scalars and a value on
     # the next line
-    r"(?:=>|->|\?\?=|\|\|=|&&=|:{1,3}=|[.?+|&!]?=|:|,|\(|>|\|\||\{[ \t]*\r?\n?[ \t]*(?:default|value)[ \t]*=)"
+    r"(?:=>|->|\?\?=|\|\|=|&&=|:{1,3}=|[.?+|&!]?=|:|,|\(|>|\|\||\{[ \t]*\r?\n?[ \t]*(?:default|value)[ \t]*="
+    r"|[ \t]+value[ \t]*=)"  # HCL `{ default = …`, XML attributes `<add key="Password" value="…"/>`
     r"(?:[ \t]*[|>][-+]?(?=[ \t]*\r?\n))?[ \t]*(?:\r?\n[ \t]*)?"
     r"|[ \t]+(?:(?:is|was|are|of|for)[ \t]+)?"  # prose: "token abc…", "the password is …"
     r"|(?:[ \t]+[A-Za-z]+){1,5}:[ \t]+"  # prose: "the token we use in staging: …"

@@ -180,7 +180,10 @@ PROVIDER_WORDS: tuple[str, ...] = (
     "firebase", "mongodb", "auth0", "azure", "gcp", "aws", "nuget", "sqreen", "mixpanel",
     "amplitude", "rollbar", "bugsnag", "pusher", "mapquest", "openweather", "razorpay", "paystack",
     "braintree", "paypal", "adyen", "plivo", "nexmo", "vonage", "messente", "mandrill", "postmark",
-    "sparkpost", "mailjet", "npm", "pypi",
+    "sparkpost", "mailjet", "npm", "pypi", "looker", "mistral", "anyscale", "deepseek", "replicate", "pinecone",
+    "weaviate", "qdrant", "langsmith", "openrouter", "elevenlabs", "assemblyai", "deepgram", "cerebras", "runpod",
+    "baseten", "ngrok", "infura", "etherscan", "mapquest", "nexmo", "bugsnag", "honeycomb", "lightstep", "logdna",
+    "loggly", "papertrail", "splunk", "newrelic", "opsgenie", "statuspage", "heap", "fullstory", "hotjar",
 )  # fmt: skip
 
 # Prefixes that also begin ordinary identifiers (`b_`, `live_`, `API-`, `s.`): their tokens must hold
