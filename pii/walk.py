@@ -30,7 +30,7 @@ class Slot:
 
     @property
     def text(self) -> str:
-        return self.container[self.key]  # type: ignore[no-any-return]
+        return self.container[self.key]
 
     def set(self, value: str) -> None:
         self.container[self.key] = value

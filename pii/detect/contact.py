@@ -19,7 +19,7 @@ from pii.detect.document import (
 try:  # libphonenumber metadata; without it, phone numbers are checked by shape and length only
     import phonenumbers as _pn
 except ImportError:  # pragma: no cover - exercised only where the pinned package is missing
-    _pn = None
+    _pn = None  # type: ignore[assignment]
 
 
 # --- contact data --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -162,7 +163,7 @@ class NerEngine:
                     if not futs:
                         raise _BrokenAtSubmit from exc
                     raise BrokenProcessPool(str(exc)) from exc
-                fut.add_done_callback(lambda f, s=sem: _release_from_any_thread(loop, s, f))
+                fut.add_done_callback(functools.partial(_release_from_any_thread, loop, sem))
                 futs.append(fut)
             waits = [asyncio.wrap_future(f) for f in futs]
             return await asyncio.wait_for(asyncio.gather(*waits), max(0.0, deadline - loop.time()))

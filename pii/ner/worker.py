@@ -45,13 +45,13 @@ def _build_analyzer() -> Any:
 
     label_score = {"PERSON": 0.85, "ORG": 0.7, "GPE": 0.8, "LOC": 0.65, "FAC": 0.5}
 
-    class NerOnlySpacyEngine(SpacyNlpEngine):  # type: ignore[misc]
+    class NerOnlySpacyEngine(SpacyNlpEngine):
         """Loads only the `ner` component (its own tok2vec): no parser, tagger or lemmatizer."""
 
         def load(self) -> None:
             nlp = spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
             nlp.max_length = _CHUNK + 1000
-            self.nlp = {"en": nlp}
+            self.nlp = {"en": nlp}  # type: ignore[assignment]  # presidio declares it None until load
 
         def _get_scores_for_entities(self, doc: Any) -> list[float]:
             return [label_score.get(ent.label_, 0.5) for ent in doc.ents]
@@ -69,7 +69,7 @@ def _build_analyzer() -> Any:
                 scores=scores,
             )
 
-    class NoContext(ContextAwareEnhancer):  # type: ignore[misc]
+    class NoContext(ContextAwareEnhancer):
         """Scores come from our own rules; presidio's lemma context needs the lemmatizer we dropped."""
 
         def __init__(self) -> None:
@@ -86,7 +86,7 @@ def _build_analyzer() -> Any:
     def result(c: Cand, name: str) -> Any:
         return RecognizerResult(c[2], c[0], c[1], c[3], recognition_metadata={"recognizer_name": name})
 
-    class FilteredSpacyRecognizer(SpacyRecognizer):  # type: ignore[misc]
+    class FilteredSpacyRecognizer(SpacyRecognizer):
         """spaCy's entities, validated, trimmed and scored by shape and context."""
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
@@ -97,7 +97,7 @@ def _build_analyzer() -> Any:
                     out.append(result(c, "spacy"))
             return out
 
-    class RuleRecognizer(LocalRecognizer):  # type: ignore[misc]
+    class RuleRecognizer(LocalRecognizer):
         """Labelled values, table columns, street lines, legal-form companies, gazetteer places."""
 
         def load(self) -> None:
