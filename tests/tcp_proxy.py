@@ -4,6 +4,10 @@ for tollgate while other engineers' tests keep using it.
 `down()` closes the listener and every relayed connection (clients then get ECONNREFUSED);
 `down(hang=True)` instead keeps accepting but relays nothing, like a database behind a dead
 route (clients wait for their own timeouts); `up()` serves normally again.
+
+Two more ways to make a healthy peer look slow or gone, switchable at any time: `delay_s` holds
+every chunk from the server that long before the client gets it (a late reply), and `blackhole`
+swallows what clients send on connections already open (a silent dead peer).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._hanging = False
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.delay_s = 0.0
+        self.blackhole = False
+        self.connections = 0
 
     def start(self) -> TcpProxy:
         self._thread.start()
@@ -64,6 +71,7 @@ class TcpProxy:
             w.transport.abort()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         if self._hanging:
             self._writers.add(writer)  # held open, never answered; closed by the next up() or down()
             return
@@ -74,12 +82,24 @@ class TcpProxy:
             return
         self._writers |= {writer, up_writer}
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, to_client: bool) -> None:
+            last = 0.0  # when the previous delayed chunk goes out: a change of delay must not reorder bytes
             with contextlib.suppress(OSError, ConnectionError):
                 while data := await src.read(65536):
+                    if not to_client and self.blackhole:
+                        continue
+                    if to_client and (self.delay_s or last > self._loop.time()):
+                        last = max(self._loop.time() + self.delay_s, last)
+                        self._loop.call_at(last, _write, dst, data)
+                        continue
                     dst.write(data)
                     await dst.drain()
-            dst.transport.abort()
+            self._loop.call_at(max(last, self._loop.time()), dst.transport.abort)
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
         self._writers -= {writer, up_writer}
+
+
+def _write(writer: asyncio.StreamWriter, data: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(data)

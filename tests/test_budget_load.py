@@ -27,7 +27,7 @@ import redis
 from budget.resp import key_slot
 from tests.conftest import ALICE, BOB, Gateway
 from tests.https_upstream import make_test_pki
-from tests.tcpproxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 from tests.test_budget_llm import MAX_TOKENS, MESSAGES, budget_config, chat, redis_server
 from tests.upstream import wait_until
 
@@ -84,7 +84,7 @@ def cleanup(prefix: str, client: redis.Redis = REDIS) -> None:
 
 @pytest.fixture
 def proxy() -> Iterator[TcpProxy]:
-    p = TcpProxy(6379).start()
+    p = TcpProxy("127.0.0.1", 6379).start()
     yield p
     p.stop()
 
