@@ -31,7 +31,7 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
 from budget.plan import LevelLimits, Plan, Verdict, make_plan, to_usd
-from budget.resp import RedisError, RedisUnavailable, connect, parse_url
+from budget.resp import RedisError, RedisUnavailable, connect
 from budget.stores import SCRIPTS, UNKNOWABLE, Clamp, MemoryStore, RedisStore, Store
 from config.schema import Budget, BudgetStore, Config, Org
 
@@ -165,15 +165,7 @@ class BudgetGuard:
     @classmethod
     def from_settings(cls, settings: BudgetStore) -> BudgetGuard:
         if settings.store == "redis":
-            target = parse_url(
-                settings.redis_url,
-                settings.timeout_ms / 1000,
-                cluster=settings.redis_cluster,
-                ca_file=settings.redis_ca_file,
-                cert_file=settings.redis_cert_file,
-                key_file=settings.redis_key_file,
-                scripts=SCRIPTS,
-            )
+            target = settings.redis_target(SCRIPTS)
             store: Store = RedisStore(connect(target), settings.key_prefix, settings.settle_dedup_s)
         else:
             store = MemoryStore(settings.settle_dedup_s)

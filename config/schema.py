@@ -7,9 +7,13 @@ silently ignored setting.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from budget.resp import Target
 
 _HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -336,21 +340,26 @@ class BudgetStore(Strict):
     breaker_cooldown_s: float = Field(1.0, gt=0)
     clamp_min_tokens: int = Field(16, gt=0)
 
+    def redis_target(self, scripts: Sequence[str] = ()) -> Target:
+        """Where the Redis store is and how to reach it (raises ValueError or OSError when it cannot be)."""
+        from budget.resp import parse_url  # the one parser; config stays importable without the client
+
+        return parse_url(
+            self.redis_url,
+            self.timeout_ms / 1000,
+            cluster=self.redis_cluster,
+            ca_file=self.redis_ca_file,
+            cert_file=self.redis_cert_file,
+            key_file=self.redis_key_file,
+            scripts=scripts,
+        )
+
     @model_validator(mode="after")
     def _redis(self) -> BudgetStore:
         if self.store != "redis":
             return self
-        from budget.resp import parse_url  # the one parser; a bad URL is a config error with its path
-
         try:
-            parse_url(
-                self.redis_url,
-                self.timeout_ms / 1000,
-                cluster=self.redis_cluster,
-                ca_file=self.redis_ca_file,
-                cert_file=self.redis_cert_file,
-                key_file=self.redis_key_file,
-            )
+            self.redis_target()
         except (ValueError, OSError) as e:  # OSError: an unreadable CA, certificate or key file
             raise ValueError(f"redis_url: {e} (e.g. redis://127.0.0.1:6379/0)") from None
         if self.redis_cert_file and not self.redis_url.startswith("rediss://"):
