@@ -196,8 +196,13 @@ class EgressPolicy(Strict):
 
 
 class EgressSettings(Strict):
-    # Where to write the CA certificate (public part) for sandboxes to trust; None: only /ca.pem.
+    # Where to write the CA bundle (public certificates) for sandboxes to trust, rewritten at each
+    # rotation; None: only /ca.pem.
     ca_cert_path: str | None = None
+    # Each interception CA's validity; a new CA takes over every third of it (egress/rotation.py).
+    # A week: a CA that lives in memory only buys nothing with a long life (CA/B ballot SC-063
+    # calls <= 7 days short-lived).
+    ca_validity_s: float = Field(7 * 86400.0, ge=3)
     # Trust store for upstream TLS; None: the system's.
     upstream_ca_bundle: str | None = None
     connect_timeout_s: float = Field(10.0, gt=0)

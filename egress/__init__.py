@@ -19,8 +19,14 @@ from egress.vet import ForwardPlan, vet_request
 if TYPE_CHECKING:
     from egress.ca import CertificateAuthority, LeafCache
     from egress.proxy import EgressProxy
+    from egress.rotation import CAChain
 
-_LAZY = {"CertificateAuthority": "egress.ca", "LeafCache": "egress.ca", "EgressProxy": "egress.proxy"}
+_LAZY = {
+    "CAChain": "egress.rotation",
+    "CertificateAuthority": "egress.ca",
+    "LeafCache": "egress.ca",
+    "EgressProxy": "egress.proxy",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +38,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CAChain",
     "CertificateAuthority",
     "Decision",
     "EgressProxy",

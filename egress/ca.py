@@ -92,10 +92,19 @@ class CertificateAuthority:
     def generate(cls, validity: timedelta = CA_VALIDITY, *, now: datetime | None = None) -> CertificateAuthority:
         now = now or datetime.now(UTC)
         key = ec.generate_private_key(ec.SECP256R1())
+        return cls.build(key, secrets.token_hex(4), _serial(), now - CLOCK_SKEW, now + validity)
+
+    @classmethod
+    def build(
+        cls, key: ec.EllipticCurvePrivateKey, tag: str, serial: int, not_before: datetime, not_after: datetime
+    ) -> CertificateAuthority:
+        """A CA for a given key, name tag, serial and validity. The signature is deterministic
+        (RFC 6979), so the same inputs give the same certificate bytes in every process: that is
+        what lets forked workers derive one rotation schedule each (`egress.rotation`)."""
         name = x509.Name(
             [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tollgate"),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"tollgate egress CA {secrets.token_hex(4)}"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"tollgate egress CA {tag}"),
             ]
         )
         cert = (
@@ -103,9 +112,9 @@ class CertificateAuthority:
             .subject_name(name)
             .issuer_name(name)
             .public_key(key.public_key())
-            .serial_number(_serial())
-            .not_valid_before(now - CLOCK_SKEW)
-            .not_valid_after(now + validity)
+            .serial_number(serial)
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
             # path_length=0: this CA signs leaves only, never another CA.
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
@@ -123,7 +132,7 @@ class CertificateAuthority:
                 critical=True,
             )
             .add_extension(_ski(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
+            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
         )
         return cls(key, cert)
 
@@ -315,6 +324,12 @@ class LeafCache:
         self._entries.clear()
         self._generation += 1
 
+    def use(self, ca: CertificateAuthority) -> None:
+        """Mint under `ca` from now on (a CA rotation): leaves of the previous CA are dropped."""
+        if ca is not self.ca:
+            self.ca = ca
+            self.clear()
+
     async def context_for(self, host: str) -> ssl.SSLContext:
         """The server SSLContext for a canonical host; concurrent callers share one mint."""
         entry = self._entries.get(host)
@@ -359,8 +374,10 @@ class LeafCache:
         return ctx
 
     def _build(self, host: str) -> tuple[ssl.SSLContext, float]:
-        leaf, key_pem = self.ca._issue(host, datetime.fromtimestamp(self._clock(), UTC))
-        start = leaf.not_valid_before_utc.timestamp()
+        start = self._clock()
+        leaf, key_pem = self.ca._issue(host, datetime.fromtimestamp(start, UTC))
+        # Half the life left from now (not from the backdated not-before): a leaf clamped to a CA
+        # near its end is still reused for a while.
         end = leaf.not_valid_after_utc.timestamp()
         ctx = server_context(host, leaf.public_bytes(serialization.Encoding.PEM), key_pem)
         return ctx, start + (end - start) / 2

@@ -16,13 +16,13 @@ import binascii
 import contextlib
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, cast
 
 import h11
 
 import audit
-from egress.ca import CertificateAuthority, LeafCache
+from egress.ca import LeafCache
 from egress.clienthello import parse_client_hello, vet_client_hello
 from egress.credentials import CredentialBroker
 from egress.hosts import HostError, format_authority, parse_authority
@@ -31,6 +31,7 @@ from egress.intercept import CUT_RESULT, RequestLoop, Session
 from egress.metrics import ACTIVE_TUNNELS, BYTES, CERT_CACHE, HANDSHAKE, REQUESTS, TALLY
 from egress.paths import PathError, split_absolute_form
 from egress.policy import Decision, Rule
+from egress.rotation import CAChain
 from egress.rules import EgressRuntime, Identity
 from egress.splice import Splice
 from egress.ssrf import OwnEntry
@@ -40,24 +41,35 @@ from egress.vet import header
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+def _own_bundle(chain: CAChain) -> Callable[[], Awaitable[bytes]]:
+    async def bundle() -> bytes:
+        return chain.bundle_pem()
+
+    return bundle
+
+
 class EgressProxy:
     def __init__(
         self,
         runtime: EgressRuntime,
-        ca: CertificateAuthority,
+        chain: CAChain,
         own: Sequence[OwnEntry],
         new_id: Callable[[], str],
         upstream_ssl: ssl.SSLContext | None = None,
+        bundle: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self.runtime = runtime
-        self.ca = ca
-        self.leaves = LeafCache(ca, observe=lambda hit: TALLY.add(CERT_CACHE, ("hit",) if hit else ("miss",)))
+        self.chain = chain
+        self.leaves = LeafCache(
+            chain.current(), observe=lambda hit: TALLY.add(CERT_CACHE, ("hit",) if hit else ("miss",))
+        )
         self.dialer = Dialer(runtime.settings, own, upstream_ssl)
         self.pool = UpstreamPool(runtime.settings)
         self.credentials = CredentialBroker()  # its caches (token files) outlive config reloads
         self.new_id = new_id  # the process's request ids, shared with the LLM door
         self.sessions: set[Session] = set()
-        self.ca_pem = ca.cert_pem()
+        # What GET /ca.pem serves: the replicas' bundle when they share one (gateway.ca_trust).
+        self.bundle = bundle or _own_bundle(chain)
 
     def close(self) -> None:
         for s in list(self.sessions):
@@ -142,7 +154,7 @@ class EgressProxy:
     ) -> None:
         target = request.target.decode("latin-1")
         if request.method == b"GET" and target == "/ca.pem":
-            await respond(conn, writer, 200, self.ca_pem, [(b"content-type", b"application/x-pem-file")])
+            await respond(conn, writer, 200, await self.bundle(), [(b"content-type", b"application/x-pem-file")])
             return
         identity = self._authenticate(request, rid)
         if request.method == b"GET" and target == "/whoami":  # a credential check (tollgate sandbox)
@@ -292,6 +304,7 @@ class EgressProxy:
     ) -> None:
         if conn.trailing_data[0]:
             return  # TLS bytes before our 200: a client that does not wait cannot be intercepted
+        self.leaves.use(self.chain.current())  # after a rotation: leaves from the new CA
         context = await self.leaves.context_for(session.host)
         # The ClientHello follows our 200 at once; it must stay in the socket for the TLS layer,
         # not land in the plaintext reader's buffer, so reading pauses until start_tls takes over.

@@ -18,6 +18,7 @@ import socket
 import stat
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,13 @@ import uvloop
 from aiohttp import web
 
 import audit
-from budget import BudgetGuard, agent_budgets
+from budget import BudgetGuard, agent_budgets, resp
 from config import Config, ConfigError, load_config, resolve_secrets
-from egress import CertificateAuthority, EgressProxy, EgressRuntime, PolicyError, policies_from_config
+from egress import CAChain, EgressProxy, EgressRuntime, PolicyError, policies_from_config
 from gateway import metrics
 from gateway.admin import admin_app
 from gateway.auth import Directory
+from gateway.ca_trust import Trust, redis_target, write_atomically
 from gateway.llm import LLMDoor, Runtime, new_request_id
 from gateway.tokenizer import encoding_for_model
 
@@ -120,13 +122,13 @@ class Worker:
         self,
         config_path: str,
         config: Config,
-        ca: CertificateAuthority,
+        chain: CAChain,
         supervised: bool,
         egress_unix: socket.socket | None = None,
     ) -> None:
         self.config_path = config_path
         self.config = config
-        self.ca = ca
+        self.chain = chain
         self.supervised = supervised
         self.egress_unix = egress_unix  # made by the parent before forking; every worker accepts on it
         self.ready = False
@@ -155,7 +157,13 @@ class Worker:
         self.guard = BudgetGuard.from_settings(cfg.budget)
         self.door = LLMDoor(Runtime(cfg, self._session), self.guard)
         own = [(lst.host, lst.port) for lst in (cfg.listeners.llm, cfg.listeners.egress, cfg.listeners.admin)]
-        self.egress = EgressProxy(egress_runtime(cfg, self.door.runtime.directory), self.ca, own, new_request_id)
+        target = redis_target(cfg.budget)
+        self.trust = Trust(self.chain, resp.connect(target) if target else None, cfg.budget.key_prefix)
+        self.egress = EgressProxy(
+            egress_runtime(cfg, self.door.runtime.directory), self.chain, own, new_request_id,
+            bundle=self.trust.bundle_pem,
+        )  # fmt: skip
+        ca_keeper = loop.create_task(self.trust.keep(cfg.egress.ca_cert_path))
         egress_servers = [await asyncio.start_server(self.egress.handle, sock=egress_sock, backlog=1024)]
         if self.egress_unix is not None:
             egress_servers.append(await asyncio.start_unix_server(self.egress.handle, sock=self.egress_unix))
@@ -191,6 +199,7 @@ class Worker:
         await self._stop.wait()
         self.ready = False
         lag_watch.cancel()
+        ca_keeper.cancel()
         log.info("worker %d shutting down (grace %.0fs)", os.getpid(), grace)
         for server in egress_servers:
             server.close()
@@ -201,6 +210,7 @@ class Worker:
         await self.guard.close()  # settles still in flight reach the store before exit
         await self._session.close()
         await self.audit_reader.close()
+        await self.trust.close()
         await audit.uninstall()
 
     async def _warm_ner(self) -> None:
@@ -270,10 +280,10 @@ def preload(config: Config) -> None:
 
 
 def run_worker(
-    config_path: str, config: Config, ca: CertificateAuthority, supervised: bool, egress_unix: socket.socket | None
+    config_path: str, config: Config, chain: CAChain, supervised: bool, egress_unix: socket.socket | None
 ) -> int:
     try:
-        uvloop.run(Worker(config_path, config, ca, supervised, egress_unix).run())
+        uvloop.run(Worker(config_path, config, chain, supervised, egress_unix).run())
     except ListenError as e:
         log.error("%s", e)
         return 1
@@ -297,11 +307,11 @@ def serve(config_path: str, workers: int) -> int:
         return 2
     preload(config)
     # One CA for every worker, made here before forking; its key lives in memory only.
-    ca = CertificateAuthority.generate()
-    if config.egress.ca_cert_path:
-        ca_path = Path(config.egress.ca_cert_path)
-        ca_path.parent.mkdir(parents=True, exist_ok=True)
-        ca_path.write_bytes(ca.cert_pem())
+    # One CA schedule for every worker, seeded here before forking: each worker derives the same
+    # CAs from it (egress/rotation.py); the seed and keys live in memory only.
+    chain = CAChain(timedelta(seconds=config.egress.ca_validity_s))
+    if config.egress.ca_cert_path:  # before the listeners open: a sandbox started next finds it
+        write_atomically(config.egress.ca_cert_path, chain.bundle_pem())
     unix_path = config.listeners.egress_unix
     try:
         egress_unix = listen_unix(unix_path) if unix_path else None
@@ -311,8 +321,8 @@ def serve(config_path: str, workers: int) -> int:
     pid = os.getpid()
     try:
         if workers <= 1:
-            return run_worker(config_path, config, ca, False, egress_unix)
-        return Supervisor(config_path, config, ca, workers, egress_unix).run()
+            return run_worker(config_path, config, chain, False, egress_unix)
+        return Supervisor(config_path, config, chain, workers, egress_unix).run()
     finally:
         if egress_unix is not None and unix_path and os.getpid() == pid:
             egress_unix.close()
@@ -325,13 +335,13 @@ class Supervisor:
         self,
         config_path: str,
         config: Config,
-        ca: CertificateAuthority,
+        chain: CAChain,
         workers: int,
         egress_unix: socket.socket | None,
     ) -> None:
         self.config_path = config_path
         self.config = config
-        self.ca = ca
+        self.chain = chain
         self.n = workers
         self.egress_unix = egress_unix
         self.children: dict[int, float] = {}
@@ -376,7 +386,7 @@ class Supervisor:
                 signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = run_worker(self.config_path, self.config, self.ca, True, self.egress_unix)
+                code = run_worker(self.config_path, self.config, self.chain, True, self.egress_unix)
             finally:
                 logging.shutdown()
                 os._exit(code)

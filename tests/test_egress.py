@@ -401,8 +401,8 @@ def test_the_ca_private_key_is_never_written_to_disk(gw: Gateway):
                     )
                     assert public != ca_public, f"the CA private key is in {dirpath}/{name}"
     assert scanned > 10
-    # The CA certificate on disk is the public part only.
-    assert ca_file(gw).read_text().count("CERTIFICATE") == 2
+    # The CA bundle on disk (the current CA and the next one) is the public part only.
+    assert ca_file(gw).read_text().count("BEGIN CERTIFICATE") == 2
     assert b"PRIVATE" not in ca_file(gw).read_bytes()
 
 
