@@ -130,15 +130,15 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
                 bundle = httpx.get(f"http://127.0.0.1:{gw.egress_port}/ca.pem").text
                 verify, fetched = ssl.create_default_context(cadata=bundle), time.monotonic()
             try:
-                with httpx.Client(proxy=proxy, verify=verify, timeout=5) as c:  # a new CONNECT and handshake
-                    with c.stream("GET", url) as r:
-                        r.read()
-                        cert = r.extensions["network_stream"].get_extra_info("ssl_object").getpeercert()
-                        with lock:
-                            issuers.add(dict(x[0] for x in cert["issuer"])["commonName"])
-                            done += 1
-                            assert r.status_code == 200
-            except Exception as e:  # noqa: BLE001 - every failure is collected and reported
+                # A new client: a new CONNECT and a new handshake each time.
+                with httpx.Client(proxy=proxy, verify=verify, timeout=5) as c, c.stream("GET", url) as r:
+                    r.read()
+                    cert = r.extensions["network_stream"].get_extra_info("ssl_object").getpeercert()
+                    with lock:
+                        issuers.add(dict(x[0] for x in cert["issuer"])["commonName"])
+                        done += 1
+                        assert r.status_code == 200
+            except Exception as e:  # every failure is collected and reported
                 failures.append(repr(e))
 
     threads = [threading.Thread(target=sandbox) for _ in range(3)]
