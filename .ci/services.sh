@@ -23,6 +23,13 @@ if ! command -v nft >/dev/null 2>&1 && [ ! -x /usr/sbin/nft ]; then
   (apt-get install -y -q nftables || (apt-get update -q && apt-get install -y -q nftables)) >/dev/null \
     || echo "could not install nftables: the sandbox rules tests will be skipped" >&2
 fi
+# promtool checks ops/alerts.yml in the tests (Debian's prometheus package; its service is not started).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing promtool (Debian prometheus)"
+  (apt-get install -y -q --no-install-recommends prometheus \
+    || (apt-get update -q && apt-get install -y -q --no-install-recommends prometheus)) >/dev/null \
+    || echo "could not install prometheus: the promtool test will be skipped" >&2
+fi
 for _ in $(seq 1 50); do
   if pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "PostgreSQL and Redis are up"
