@@ -128,9 +128,19 @@ def start_replicas(upstream, world: dict[str, Any], redis_url: str, prefix: str,
     for t in threads:
         t.join()
     # A busy machine may take longer than Gateway.start waits; the processes must be up, then ready.
-    assert all(g.proc is not None and g.proc.poll() is None for g in gateways), [g.log() for g in gateways]
-    assert wait_until(lambda: all(ready(g) for g in gateways), timeout=60), [g.log()[-2000:] for g in gateways]
+    try:
+        assert all(g.proc is not None and g.proc.poll() is None for g in gateways), [g.log() for g in gateways]
+        assert wait_until(lambda: all(ready(g) for g in gateways), timeout=60), [g.log()[-2000:] for g in gateways]
+    except AssertionError:
+        stop_all(gateways)
+        raise
     return gateways
+
+
+def stop_all(gateways: list[Gateway]) -> None:
+    for g in gateways:
+        if g.proc is not None and g.proc.poll() is None:
+            g.stop()
 
 
 def start_quietly(g: Gateway) -> None:
@@ -221,9 +231,7 @@ def test_three_replicas_share_budget_ca_bundle_and_audit(upstream, world: dict[s
         assert all(rows[i] == 1 for i in answered if i in rows)  # exactly once, the killed one's too
     finally:
         llm.stop()
-        for g in gateways:
-            if g.proc is not None and g.proc.poll() is None:
-                g.stop()
+        stop_all(gateways)
 
 
 def test_replicas_on_redis_cluster(upstream, world: dict[str, Any], prefix: str, cluster: list[int]) -> None:  # noqa: F811
@@ -240,5 +248,4 @@ def test_replicas_on_redis_cluster(upstream, world: dict[str, Any], prefix: str,
         assert len(x509.load_pem_x509_certificates(bundle)) == 6
     finally:
         llm.stop()
-        for g in gateways:
-            g.stop()
+        stop_all(gateways)
