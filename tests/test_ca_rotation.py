@@ -109,7 +109,8 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
     pki = make_test_pki(tmp_path, NAMES)
     origin, plain = Origin(pki[1]).start(), Origin(None).start()
     config = egress_config(upstream.base_url, origin, plain, pki[0], tmp_path)
-    validity = 4.5  # a new CA every 1.5 s
+    validity = 7.5  # a new CA every 2.5 s
+    period = validity / 3
     config["egress"]["ca_validity_s"] = validity
     gw = Gateway(tmp_path, config, workers=2).start()
     proxy = f"http://alice:{ALICE}@127.0.0.1:{gw.egress_port}"
@@ -118,17 +119,18 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
     failures: list[str] = []
     done = 0
     lock = threading.Lock()
-    stop = time.monotonic() + 2.2 * validity / 3 * 2  # well past the second switch
+    stop = time.monotonic() + 2.3 * period  # past the second switch
 
     def sandbox() -> None:
         nonlocal done
-        # A sandbox refreshes its trust once per rotation period, from /ca.pem.
+        # A sandbox refreshes its trust from /ca.pem more often than once per rotation period.
         fetched = 0.0
         verify: ssl.SSLContext | None = None
         while time.monotonic() < stop:
-            if time.monotonic() - fetched > validity / 3:
+            if time.monotonic() - fetched > period / 2:
                 bundle = httpx.get(f"http://127.0.0.1:{gw.egress_port}/ca.pem").text
                 verify, fetched = ssl.create_default_context(cadata=bundle), time.monotonic()
+            began = time.monotonic()
             try:
                 # A new client: a new CONNECT and a new handshake each time.
                 with httpx.Client(proxy=proxy, verify=verify, timeout=5) as c, c.stream("GET", url) as r:
@@ -139,7 +141,10 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
                         done += 1
                         assert r.status_code == 200
             except Exception as e:  # every failure is collected and reported
-                failures.append(repr(e))
+                # The contract: a bundle younger than one period is enough. A request that began
+                # later than that (a stalled test thread on a busy machine) proves nothing.
+                if began - fetched < period:
+                    failures.append(repr(e))
 
     threads = [threading.Thread(target=sandbox) for _ in range(3)]
     try:
@@ -149,6 +154,7 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
             t.join()
         # The written bundle follows the rotation too.
         on_disk = certs((tmp_path / "tollgate-ca.pem").read_bytes())
+        asked = datetime.now(UTC)
         served = certs(httpx.get(f"http://127.0.0.1:{gw.egress_port}/ca.pem").content)
     finally:
         gw.stop()
@@ -158,4 +164,4 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
     assert len(issuers) >= 3, issuers  # leaves from three CAs: two rotations
     assert done > 20
     assert len(on_disk) == 3 and {c.subject.rfc4514_string().split("CN=")[1].split(",")[0] for c in on_disk} & issuers
-    assert all(c.not_valid_after_utc > datetime.now(UTC) - timedelta(seconds=2) for c in served)
+    assert all(c.not_valid_after_utc > asked for c in served)  # nothing expired is served
