@@ -96,8 +96,8 @@ class Trust:
         fields = dict(zip(raw[::2], raw[1::2], strict=True))
         bundle, expired = merge_bundles(own, fields, int(time.time() * 1000))
         if expired:
-            with contextlib.suppress(resp.RedisError):
-                self.client.call_nowait("HDEL", self.key, *expired, key=self.key)
+            with contextlib.suppress(resp.RedisError):  # best effort: the next reader tries again
+                self.client.call_nowait("HDEL", self.key, *expired, key=self.key).add_done_callback(_retrieved)
         self._cached = (now, bundle)
         return bundle
 
@@ -130,6 +130,11 @@ class Trust:
     async def close(self) -> None:
         if self.client is not None:
             await self.client.close()
+
+
+def _retrieved(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed clean-up is not worth a "never retrieved" warning
 
 
 def write_atomically(path: str, data: bytes) -> None:

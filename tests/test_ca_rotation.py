@@ -14,11 +14,14 @@ import httpx
 import pytest
 from cryptography import x509
 
+from budget import resp
 from egress import CAChain
 from egress.ca import CLOCK_SKEW, LeafCache
+from gateway.ca_trust import Trust, merge_bundles
 from tests.conftest import ALICE, Gateway
 from tests.https_upstream import Origin, make_test_pki
 from tests.test_egress import NAMES, egress_config
+from tests.upstream import free_port
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -165,3 +168,43 @@ def test_serve_rotates_twice_while_clients_keep_connecting(upstream, tmp_path: P
     assert done > 20
     assert len(on_disk) == 3 and {c.subject.rfc4514_string().split("CN=")[1].split(",")[0] for c in on_disk} & issuers
     assert all(c.not_valid_after_utc > asked for c in served)  # nothing expired is served
+
+
+# --- the replicas' bundle in Redis -----------------------------------------------------------
+
+
+def test_merge_bundles_skips_expired_replicas_and_duplicates() -> None:
+    a, b = CAChain(timedelta(days=7)), CAChain(timedelta(days=7))
+    fields = {b"a": b"9999999999999\n" + a.bundle_pem(), b"b": b"9999999999999\n" + b.bundle_pem(), b"old": b"5\nx"}
+    bundle, expired = merge_bundles(a.bundle_pem(), fields, now_ms=10)
+    assert expired == [b"old"]
+    assert len(certs(bundle)) == 4  # a's two (not twice) and b's two
+    assert merge_bundles(a.bundle_pem(), {b"bad": b"soon\n"}, 10) == (a.bundle_pem(), [b"bad"])
+
+
+async def test_replicas_publish_and_a_dead_redis_serves_the_own_bundle(prefix: str) -> None:
+    target = resp.parse_url("redis://127.0.0.1:6379/0", 0.5)
+    chains = [CAChain(timedelta(days=7)) for _ in range(2)]
+    trusts = [Trust(c, resp.connect(target), prefix) for c in chains]
+    try:
+        for t in trusts:
+            await t.publish()
+        bundle = await trusts[0].bundle_pem()
+        assert {c.serial_number for c in certs(bundle)} == {
+            ca.certificate.serial_number for c in chains for ca in c.served()
+        }
+        assert b"PRIVATE" not in bundle
+        # A replica that stopped publishing leaves the bundle once its entry expires.
+        await trusts[0].client.call("HSET", trusts[0].key, "gone", b"1\n" + CAChain().bundle_pem(), key=trusts[0].key)
+        trusts[0]._cached = None
+        assert len(certs(await trusts[0].bundle_pem())) == 4
+        assert await trusts[0].client.call("HEXISTS", trusts[0].key, "gone", key=trusts[0].key) == 0
+    finally:
+        await trusts[0].client.call("DEL", trusts[0].key, key=trusts[0].key)
+        for t in trusts:
+            await t.close()
+    dead = Trust(chains[0], resp.connect(resp.parse_url(f"redis://127.0.0.1:{free_port()}/0", 0.2)), prefix)
+    try:
+        assert await dead.bundle_pem() == chains[0].bundle_pem()  # Redis down: this replica's own CAs
+    finally:
+        await dead.close()
