@@ -17,6 +17,7 @@ from tests.conftest import ALICE, BOB, ROOT, Gateway
 from tests.https_upstream import Origin, make_test_pki
 from tests.tcp_proxy import TcpProxy
 from tests.test_egress import NAMES, egress_config
+from tests.upstream import wait_until
 
 METRIC = re.compile(r"\btollgate_[a-z0-9_]+")
 
@@ -92,6 +93,9 @@ def test_every_metric_in_alerts_and_dashboard_is_exported(upstream, tmp_path: Pa
         trust = ssl.create_default_context(cafile=str(tmp_path / "tollgate-ca.pem"))
         with httpx.Client(proxy=f"http://alice:{ALICE}@127.0.0.1:{gw.egress_port}", verify=trust) as c:
             assert c.get(f"https://api.test:{origin.port}/user").status_code == 200
+        used = set().union(*named_in_ops().values())
+        # Settles and audit land just after the responses: wait until every named series is there.
+        wait_until(lambda: used <= exported(httpx.get(gw.admin_url + "/metrics").text), timeout=10)
         text = httpx.get(gw.admin_url + "/metrics").text
     finally:
         gw.stop()
