@@ -345,13 +345,13 @@ class BudgetStore(Strict):
     breaker_cooldown_s: float = Field(1.0, gt=0)
     clamp_min_tokens: int = Field(16, gt=0)
 
-    def redis_target(self, scripts: Sequence[str] = ()) -> Target:
+    def redis_target(self, scripts: Sequence[str] = (), timeout_s: float | None = None) -> Target:
         """Where the Redis store is and how to reach it (raises ValueError or OSError when it cannot be)."""
         from budget.resp import parse_url  # the one parser; config stays importable without the client
 
         return parse_url(
             self.redis_url,
-            self.timeout_ms / 1000,
+            self.timeout_ms / 1000 if timeout_s is None else timeout_s,
             cluster=self.redis_cluster,
             ca_file=self.redis_ca_file,
             cert_file=self.redis_cert_file,

@@ -35,16 +35,7 @@ REDIS_TIMEOUT_S = 0.5
 
 def redis_target(settings: BudgetStore) -> resp.Target | None:
     """The budgets' Redis (the only Redis an appliance is configured with), if any."""
-    if settings.store != "redis":
-        return None
-    return resp.parse_url(
-        settings.redis_url,
-        REDIS_TIMEOUT_S,
-        cluster=settings.redis_cluster,
-        ca_file=settings.redis_ca_file,
-        cert_file=settings.redis_cert_file,
-        key_file=settings.redis_key_file,
-    )
+    return settings.redis_target(timeout_s=REDIS_TIMEOUT_S) if settings.store == "redis" else None
 
 
 def merge_bundles(own: bytes, fields: dict[bytes, bytes], now_ms: int) -> tuple[bytes, list[bytes]]:
