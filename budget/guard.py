@@ -156,6 +156,8 @@ class BudgetGuard:
         self.shadow: dict[str, dict[str, int]] = {}  # org -> counter key -> nano-USD not yet in the store
         self._parked: dict[str, _Parked] = {}  # request id -> settle to retry
         self._plans: dict[AgentBudget, tuple[int, Plan]] = {}
+        # plan -> [headroom, tightest counter] as the store last said, less what passed unchecked since
+        self._allowance: dict[Plan, list[int]] = {}
         self._settling: set[asyncio.Future[int]] = set()
         self._retry_task: asyncio.Task[None] | None = None
         self._metrics_task: asyncio.Task[None] | None = None
@@ -179,6 +181,7 @@ class BudgetGuard:
             return cached[1]
         if len(self._plans) > 10_000:
             self._plans.clear()
+            self._allowance.clear()
         plan = make_plan(budget.org_id, list(budget.scopes), now)
         self._plans[budget] = (day, plan)
         return plan
@@ -202,6 +205,8 @@ class BudgetGuard:
             self.breaker.failure()
             return self._unavailable(plan, request_id, amount, sent=not isinstance(e, RedisUnavailable) or e.sent)
         self.breaker.success()
+        if result.index >= 0:
+            self._allowance[plan] = [result.headroom, result.index]
         if not result.ok:
             counter = plan.counters[result.index]
             DENIALS.labels(counter.level, counter.period).inc()
@@ -211,20 +216,32 @@ class BudgetGuard:
         return verdict, Reservation(plan, request_id, result.amount, False, tokens=result.tokens)
 
     def _unavailable(self, plan: Plan, request_id: str, amount: int, sent: bool) -> tuple[Verdict, Reservation | None]:
+        """Fail open, but not blind: what the store last said is left, less what passed since, is
+        all this worker lets through unchecked. A budget known to be spent stays closed through an
+        outage; one never seen here passes (counted and audited)."""
         STORE_ERRORS.labels("reserve").inc()
-        reservation = Reservation(plan, request_id, amount, unchecked=True, sent=sent)
-        if self.settings.fail_closed:
+        allowance = self._allowance.get(plan)
+        spent_out = allowance is not None and allowance[0] < amount
+        if spent_out or self.settings.fail_closed:
             if sent:  # the store may apply it late: release it by request id
                 self._reserved += amount
-                self.settle(reservation, 0)
+                self.settle(Reservation(plan, request_id, amount, unchecked=False, sent=True), 0)
+            if allowance is not None and spent_out:
+                counter = plan.counters[allowance[1]]
+                DENIALS.labels(counter.level, counter.period).inc()
+                return Verdict(False, counter.name, counter, headroom=max(0, allowance[0]), unchecked=True), None
             return Verdict(False, "store_unavailable"), None
+        if allowance is not None:
+            allowance[0] -= amount
         self._reserved += amount
-        return Verdict(True, "store_unavailable", unchecked=True), reservation
+        return Verdict(True, "store_unavailable", unchecked=True), Reservation(plan, request_id, amount, True, sent)
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         """Charge `actual` (0 releases); the store call finishes in the background."""
         self._reserved -= reservation.amount
         plan = reservation.plan
+        if reservation.unchecked and actual < reservation.amount and (allowance := self._allowance.get(plan)):
+            allowance[0] += reservation.amount - actual  # give back what the request did not use
         if actual:
             self._spent[plan.org_id] = self._spent.get(plan.org_id, 0) + actual
         amounts = {c.key: actual for c in plan.counters}

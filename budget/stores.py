@@ -48,7 +48,7 @@ def _same(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class ReserveResult:
     ok: bool
-    index: int  # the tightest counter, when refused; -1 when ok
+    index: int  # the tightest counter (-1: a repeated reserve, nothing checked)
     headroom: int  # nano-USD left on the tightest counter: after reserving (ok) or before (refused)
     amount: int = 0  # nano-USD reserved (the clamped amount when clamped)
     tokens: int = -1  # output tokens per choice that fit, when clamped
@@ -147,7 +147,7 @@ class MemoryStore:
         self._live[rid] = (now + ttl_s, tuple(c.key for c in plan.counters), fit)
         if len(self._expiry) > 10_000:
             self._drop_old_counters(now)
-        return ReserveResult(True, -1, left - fit, fit, tokens)
+        return ReserveResult(True, index, left - fit, fit, tokens)
 
     def settle(
         self, org_id: str, request_id: str, amounts: dict[str, int], now: float, first_sent: float
@@ -234,7 +234,7 @@ for i = 1, n do
 end
 redis.call('HSET', recs, ARGV[3], s .. '|' .. table.concat(KEYS, '|', 1, n))
 redis.call('ZADD', zset, now + tonumber(ARGV[2]), ARGV[3])
-return {1, -1, string.format('%.0f', left - amount), s, tokens}
+return {1, index, string.format('%.0f', left - amount), s, tokens}
 """
 )
 

@@ -392,3 +392,23 @@ def test_scripts_load_once_per_connection_and_bad_auth_leaks_nothing(upstream, t
         admin.close()
         server.kill()
         server.wait()
+
+
+def test_a_store_that_stops_answering_does_not_open_a_spent_budget(
+    upstream, tmp_path: Path, prefix: str, proxy: TcpProxy
+) -> None:
+    """Fail open, but not blind: a worker lets through at most what the store last said was left."""
+    config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=25)
+    gw = Gateway(tmp_path, config).start()
+    try:
+        assert chat(gw, ALICE).status_code == 200  # the store says: room for nine more
+        proxy.delay_s = 0.15  # from now on every answer is too late
+        statuses = burst(gw, ALICE, 40)
+        assert statuses.count(200) <= 9 and statuses.count(429) >= 31, statuses
+        refused = chat(gw, ALICE)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "team_daily"
+        assert metric(gw, "tollgate_budget_store_errors_total") >= 1
+    finally:
+        proxy.delay_s = 0.0
+        gw.stop()
+        cleanup(prefix)
