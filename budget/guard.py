@@ -199,6 +199,11 @@ class BudgetGuard:
             result = await self.store.reserve(
                 plan, request_id, amount, self.clock(), self.settings.reservation_ttl_s, clamp
             )
+        except asyncio.CancelledError:
+            # The client left while the reserve was on the wire; the store may apply it: release it.
+            self._reserved += amount
+            self.settle(Reservation(plan, request_id, amount, unchecked=False, sent=True), 0)
+            raise
         except Exception as e:
             if not _store_failure(e):
                 raise

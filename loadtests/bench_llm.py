@@ -564,10 +564,7 @@ def budget_check(out: Path, prefixes: dict[str, str]) -> dict:
                     "spent_usd": int(h.get("spent", 0)) / 1e9,
                     "reserved": int(h.get("reserved", 0)),
                 }
-        org = "{bench-org}"
-        open_resv = int(redis_cli("zcard", f"{prefix}{org}:resv").strip() or 0)
-        c = {"prefix": prefix, "keys": len(keys), "settled_markers": sum(":done:" in k for k in keys),
-             "counters": counters, "open_reservations": open_resv}  # fmt: skip
+        c = {"prefix": prefix, "keys": len(keys), "counters": counters}
         ap = out / f"audit_{name}.jsonl"
         if ap.exists():
             n = unchecked = ok = 0
@@ -599,16 +596,17 @@ def budget_ran_ok(c: dict) -> list[str]:
     reserved = sum(v["reserved"] for v in c["counters"].values())
     a = c.get("audit") or {}
     events, unchecked = a.get("events", 0), a.get("budget_unchecked", 0)
-    ran = len(spent) >= 3 and min(spent) > 0 and events > 0 and c["settled_markers"] >= 0.9 * events
-    clean = unchecked == 0 and reserved == 0 and c["open_reservations"] == 0
     over = (min(spent, default=0) / a["cost_usd"] - 1) * 100 if a.get("cost_usd") else None
+    # Every request settled exactly once: each level's spend equals the audit's cost (no key per request).
+    ran = len(spent) >= 3 and min(spent) > 0 and events > 0 and over is not None and abs(over) < 0.01
+    clean = unchecked == 0 and reserved == 0
     return [
         f"[{'PASS' if ran else 'FAIL'}] Redis budget path ran: {len(spent)} counters (org/team/agent), spent "
         f"${min(spent, default=0):.4f}-${max(spent, default=0):.4f} vs ${a.get('cost_usd', 0):.4f} in the audit "
-        f"({fmt(over, '.2f', True)}%); {c['settled_markers']} settle markers for {events} audit events",
+        f"({fmt(over, '.2f', True)}%) for {events} audit events; {c['keys']} keys in Redis",
         f"[{'PASS' if clean else 'WARN'}] ran clean: {unchecked} events flagged budget_unchecked "
-        f"({100 * unchecked / max(events, 1):.2f}%, store timeouts / breaker: fail-open); {c['open_reservations']} "
-        f"reservations still open after the run (${reserved / 1e9:.4f} held until reservation_ttl_s)",
+        f"({100 * unchecked / max(events, 1):.2f}%, store timeouts / breaker: fail-open); "
+        f"${reserved / 1e9:.4f} still reserved after the run (held until reservation_ttl_s)",
     ]
 
 

@@ -8,6 +8,7 @@ ones started here), real HTTP clients.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -410,5 +411,31 @@ def test_a_store_that_stops_answering_does_not_open_a_spent_budget(
         assert metric(gw, "tollgate_budget_store_errors_total") >= 1
     finally:
         proxy.delay_s = 0.0
+        gw.stop()
+        cleanup(prefix)
+
+
+def test_a_client_gone_during_the_reserve_leaves_nothing_held(
+    upstream, tmp_path: Path, prefix: str, proxy: TcpProxy
+) -> None:
+    config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=1000)
+    gw = Gateway(tmp_path, config).start()
+    try:
+        assert chat(gw, BOB).status_code == 200
+        spent = bob_total(prefix)[0]
+        proxy.delay_s = 0.3  # the reserve is on the wire, its answer not back yet, when the client leaves
+        body = json.dumps({"model": "fast-gpt", "messages": MESSAGES, "max_tokens": MAX_TOKENS}).encode()
+        port = int(gw.base_url.split(":")[2].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {BOB}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proxy.delay_s = 0.0
+        assert wait_until(lambda: bob_total(prefix) == (spent, 0), timeout=10), bob_total(prefix)
+    finally:
         gw.stop()
         cleanup(prefix)
