@@ -424,6 +424,7 @@ def test_a_client_gone_during_the_reserve_leaves_nothing_held(
     gw = Gateway(tmp_path, config).start()
     try:
         assert chat(gw, BOB).status_code == 200
+        assert wait_until(lambda: bob_total(prefix) != (0, 0) and bob_total(prefix)[1] == 0)  # settled
         spent = bob_total(prefix)[0]
         proxy.delay_s = 0.3  # the reserve is on the wire, its answer not back yet, when the client leaves
         body = json.dumps({"model": "fast-gpt", "messages": MESSAGES, "max_tokens": MAX_TOKENS}).encode()
