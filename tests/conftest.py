@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +184,19 @@ class Gateway:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line]
 
-    def audit_for(self, request_id: str, timeout: float = 3.0) -> dict[str, Any]:
+    def audit_where(self, match: Callable[[dict[str, Any]], bool], timeout: float = 3.0) -> list[dict[str, Any]]:
+        """The audit rows `match` accepts, waiting for at least one (the sink is written asynchronously)."""
         deadline = time.monotonic() + timeout
         while True:
-            for event in self.audit_events():
-                if event["request_id"] == request_id:
-                    return event
+            found = [event for event in self.audit_events() if match(event)]
+            if found:
+                return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"no audit event for {request_id}")
+                raise AssertionError("no matching audit event")
             time.sleep(0.05)
+
+    def audit_for(self, request_id: str, timeout: float = 3.0) -> dict[str, Any]:
+        return self.audit_where(lambda event: event["request_id"] == request_id, timeout)[0]
 
 
 @pytest.fixture(scope="session")

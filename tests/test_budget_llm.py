@@ -129,8 +129,8 @@ def test_429_says_which_level_and_when_it_resets(redis_gateway: Gateway):
     c = openai.OpenAI(base_url=gw.base_url, api_key=ALICE, max_retries=0)
     with pytest.raises(openai.RateLimitError):
         c.chat.completions.create(model="fast-gpt", messages=MESSAGES, max_tokens=MAX_TOKENS)
-    denials = [e for e in gw.audit_events() if e["surface"] == "budget"]
-    assert denials and denials[-1]["result"] == "denied" and denials[-1]["detail"]["reason"] == "team_daily"
+    denials = gw.audit_where(lambda e: e["surface"] == "budget")
+    assert denials[-1]["result"] == "denied" and denials[-1]["detail"]["reason"] == "team_daily"
     metrics = httpx.get(gw.admin_url + "/metrics").text
     assert 'tollgate_budget_denials_total{level="team",period="daily"}' in metrics
 

@@ -113,15 +113,8 @@ def _clear_origins(origin: Origin, plain_origin: Origin) -> None:
 
 
 def last_event(gw: Gateway, **match: str) -> dict:
-    """The newest audit row whose fields equal `match` (the sink is written asynchronously)."""
-    found: list[dict] = []
-
-    def look() -> bool:
-        found[:] = [e for e in gw.audit_events() if all(e.get(k) == v for k, v in match.items())]
-        return bool(found)
-
-    assert wait_until(look), match
-    return found[-1]
+    """The newest audit row whose fields equal `match`."""
+    return gw.audit_where(lambda e: all(e.get(k) == v for k, v in match.items()))[-1]
 
 
 def proxy_url(gw: Gateway, agent: str = "alice", token: str = ALICE) -> str:

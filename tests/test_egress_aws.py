@@ -192,7 +192,7 @@ def test_boto3_with_dummy_keys_reaches_s3_as_the_agents_assumed_role(gw: Gateway
     for _, headers in calls:
         assert "AWS4-HMAC-SHA256 Credential=" in headers["authorization"]
         assert SANDBOX_KEY not in headers["authorization"] and headers["x-amz-security-token"] != SANDBOX_TOKEN
-    event = [e for e in gw.audit_events() if e["surface"] == "egress" and e["action"] == "PUT"][-1]
+    event = gw.audit_where(lambda e: e["surface"] == "egress" and e["action"] == "PUT")[-1]
     assert event["result"] == "allowed" and event["detail"]["injected"] == ["aws-key-id", "aws-secret-key"]
     everything = (gw.workdir / "var" / "audit.jsonl").read_text() + gw.log()
     for _, headers in calls:
