@@ -46,7 +46,7 @@ from pii import (
     agent_pii_policies,
     mask_payload,
     policy_from,
-    text_slots,
+    request_slots,
 )
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ class LLMDoor:
             self._ner.close()
 
     async def _ner_spans(self, call: Call, payload: dict[str, Any], policy: Policy) -> list[list[Span]]:
-        texts = [slot.text for slot in text_slots(call.endpoint.value, payload)]
+        texts = [slot.text for slot in request_slots(call.endpoint.value, payload)]
         started = time.perf_counter()
         try:
             spans = await self.ner().detect(texts, policy.types)

@@ -17,17 +17,16 @@ from typing import Any
 import orjson
 import tiktoken
 
-from gateway.payloads import Endpoint
-from gateway.protocols import ADAPTERS
 from gateway.sse import encode_event
-from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text, iter_message_text
+from gateway.tokenizer import count_request, count_text
+from pii.walk import CHAT, COMPLETIONS, EMBEDDINGS, MESSAGES, RESPONSES, request_slots
 
 
 def reply_text(messages: list[Any]) -> str:
     last = ""
     for m in messages:
         if isinstance(m, dict) and m.get("role") == "user":
-            last = "\n".join(iter_message_text([{"content": m.get("content")}]))
+            last = "\n".join(s.text for s in request_slots(CHAT, {"messages": [{"content": m.get("content")}]}))
     return f"Mock reply to: {last}" if last else "Mock reply."
 
 
@@ -83,7 +82,7 @@ def chat_completion(payload: dict[str, Any], model: str, enc: tiktoken.Encoding)
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": i, "message": message, "finish_reason": finish, "logprobs": None} for i in range(n)],
-            "usage": _usage(count_chat_prompt(enc, messages), completion),
+            "usage": _usage(count_request(enc, CHAT, payload), completion),
         }
     )
 
@@ -127,7 +126,7 @@ def chat_stream(payload: dict[str, Any], model: str, enc: tiktoken.Encoding, chu
             "created": created,
             "model": model,
             "choices": [],
-            "usage": _usage(count_chat_prompt(enc, messages), completion),
+            "usage": _usage(count_request(enc, CHAT, payload), completion),
         }
         out.append(encode_event(orjson.dumps(usage)))
     out.append(encode_event(b"[DONE]"))
@@ -145,7 +144,7 @@ def text_completion(payload: dict[str, Any], model: str, enc: tiktoken.Encoding)
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}],
-            "usage": _usage(count_prompt_input(enc, prompt), count_text(enc, text)),
+            "usage": _usage(count_request(enc, COMPLETIONS, payload), count_text(enc, text)),
         }
     )
 
@@ -163,7 +162,7 @@ def embeddings(payload: dict[str, Any], model: str, enc: tiktoken.Encoding, dims
         if payload.get("encoding_format") == "base64":
             embedding = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
         data.append({"object": "embedding", "index": i, "embedding": embedding})
-    tokens = count_prompt_input(enc, value)
+    tokens = count_request(enc, EMBEDDINGS, payload)
     return orjson.dumps(
         {
             "object": "list",
@@ -253,7 +252,7 @@ def _response_object(
 
 
 def _responses_usage(payload: dict[str, Any], enc: tiktoken.Encoding, completion: int) -> dict[str, Any]:
-    prompt = ADAPTERS[Endpoint.RESPONSES].count_prompt(enc, payload)
+    prompt = count_request(enc, RESPONSES, payload)
     return {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": completion,
             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + completion}  # fmt: skip
 
@@ -331,14 +330,14 @@ def _message_object(model: str, content: list[Any], stop: str | None, usage: dic
 
 def message(payload: dict[str, Any], model: str, enc: tiktoken.Encoding) -> bytes:
     block, stop, completion = _message_content(payload, enc)
-    prompt = ADAPTERS[Endpoint.MESSAGES].count_prompt(enc, payload)
+    prompt = count_request(enc, MESSAGES, payload)
     return orjson.dumps(_message_object(model, [block], stop, {"input_tokens": prompt, "output_tokens": completion}))
 
 
 def messages_stream(payload: dict[str, Any], model: str, enc: tiktoken.Encoding, chunks: int) -> list[bytes]:
     """The events of a streamed Messages reply, `message_stop` last."""
     block, stop, completion = _message_content(payload, enc)
-    prompt = ADAPTERS[Endpoint.MESSAGES].count_prompt(enc, payload)
+    prompt = count_request(enc, MESSAGES, payload)
     out: list[bytes] = []
 
     def event(type_: str, **fields: Any) -> None:

@@ -4,7 +4,7 @@ Responses API and the Messages API, as pure functions over the request and reply
 The door's pipeline (auth → mask → reserve → provider → relay → settle) is the same for all;
 an adapter tells it how to count the prompt, what caps the output, how the provider wants the
 request, where usage is in the reply, which relay reads the stream and how errors are shaped.
-Text slots for masking, restoring and counting come from `pii`'s walkers, one per protocol.
+Text slots for masking, restoring, counting and accounting come from one walker (pii/walk.py).
 """
 
 from __future__ import annotations
@@ -12,20 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import tiktoken
 
 from config import Provider
 from gateway.errors import bad_request
 from gateway.payloads import Endpoint, output_cap
 from gateway.relay import EventRelay, MessagesRelay, ResponsesRelay, StreamRelay, anthropic_usage
-from gateway.tokenizer import count_chat_prompt, count_prompt_input, count_text
-from pii import StreamUnmasker, Vault, choice_slots, reply_slots, restore_slots, text_slots, unmask_reply
-
-# Per-item framing tokens, as the chat format counts them (OpenAI cookbook: 3 per message, 3 to
-# prime the reply); the Responses and Messages formats frame items much the same way.
-_PER_ITEM = 3
-_REPLY_PRIMER = 3
+from gateway.tokenizer import count_request
+from pii import StreamUnmasker, Vault, reply_slots, unmask_reply
 
 
 class Adapter:
@@ -45,7 +39,7 @@ class Adapter:
         return {}
 
     def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        raise NotImplementedError
+        return count_request(enc, self.endpoint.value, payload)
 
     def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
         return output_cap(payload, model_cap)
@@ -66,10 +60,10 @@ class Adapter:
         return None
 
     def reply_text(self, reply: dict[str, Any]) -> list[str]:
-        return _chat_reply_text(reply)
+        return [slot.text for slot in reply_slots(self.endpoint.value, reply)]
 
     def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
-        unmask_reply(reply, vault)
+        unmask_reply(self.endpoint.value, reply, vault)
 
     def relay(self, unmasker: StreamUnmasker | None, strip_usage: bool) -> EventRelay:
         return StreamRelay(strip_usage=strip_usage, unmasker=unmasker)
@@ -88,35 +82,16 @@ class ChatAdapter(Adapter):
                 detail["usage_injected"] = True
                 payload["stream_options"] = {**options, "include_usage": True}
 
-    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        return count_chat_prompt(enc, payload["messages"])
-
 
 class CompletionsAdapter(ChatAdapter):
     endpoint = Endpoint.COMPLETIONS
-
-    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        return count_prompt_input(enc, payload["prompt"])
 
 
 class EmbeddingsAdapter(Adapter):
     endpoint = Endpoint.EMBEDDINGS
 
-    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        return count_prompt_input(enc, payload["input"])
-
     def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
         return 0
-
-
-def _count_slots(enc: tiktoken.Encoding, endpoint: Endpoint, payload: dict[str, Any], items: int) -> int:
-    """Every text slot the protocol's walker finds, tool definitions, and framing per item."""
-    text = "\n".join(slot.text for slot in text_slots(endpoint.value, payload))
-    tools = payload.get("tools")
-    if tools:
-        # Tool schemas are prompt too; agents such as Claude Code send tens of them.
-        text += "\n" + orjson.dumps(tools).decode()
-    return count_text(enc, text) + _PER_ITEM * items + _REPLY_PRIMER
 
 
 def _capped(asked: Any, model_cap: int) -> int:
@@ -124,16 +99,10 @@ def _capped(asked: Any, model_cap: int) -> int:
 
 
 class _TypedAdapter(Adapter):
-    """The Responses and Messages APIs: one reply per request, its text slots found by `pii`'s walker."""
+    """The Responses and Messages APIs: one reply per request."""
 
     def choices(self, payload: dict[str, Any]) -> int:
         return 1
-
-    def reply_text(self, reply: dict[str, Any]) -> list[str]:
-        return [slot.text for slot in reply_slots(self.endpoint.value, reply)]
-
-    def unmask_reply(self, reply: dict[str, Any], vault: Vault) -> None:
-        restore_slots(reply_slots(self.endpoint.value, reply), vault)
 
 
 class ResponsesAdapter(_TypedAdapter):
@@ -156,10 +125,6 @@ class ResponsesAdapter(_TypedAdapter):
             # The provider would keep the (masked) conversation; without state there is nothing to keep.
             detail["store_disabled"] = True
             payload["store"] = False
-
-    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        items = payload["input"]
-        return _count_slots(enc, self.endpoint, payload, len(items) if isinstance(items, list) else 1)
 
     def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
         return _capped(payload.get("max_output_tokens"), model_cap)
@@ -189,9 +154,6 @@ class MessagesAdapter(_TypedAdapter):
             out["anthropic-beta"] = beta
         return out
 
-    def count_prompt(self, enc: tiktoken.Encoding, payload: dict[str, Any]) -> int:
-        return _count_slots(enc, self.endpoint, payload, len(payload["messages"]))
-
     def output_cap(self, payload: dict[str, Any], model_cap: int) -> int:
         return _capped(payload.get("max_tokens"), model_cap)
 
@@ -212,7 +174,3 @@ ADAPTERS: dict[Endpoint, Adapter] = {
     a.endpoint: a
     for a in (ChatAdapter(), CompletionsAdapter(), EmbeddingsAdapter(), ResponsesAdapter(), MessagesAdapter())
 }
-
-
-def _chat_reply_text(reply: dict[str, Any]) -> list[str]:
-    return [slot.text for slot in choice_slots(reply)]

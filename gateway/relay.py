@@ -21,7 +21,7 @@ from gateway.errors import anthropic_error_body, error_body
 from gateway.sse import Event, SSEError, SSEParser, encode_event
 from pii import (
     StreamUnmasker,
-    chunk_slots,
+    delta_slots,
     leftover_chunk,
     messages_leftover,
     responses_leftover,
@@ -29,6 +29,7 @@ from pii import (
     unmask_messages_event,
     unmask_responses_event,
 )
+from pii.walk import CHAT, MESSAGES, RESPONSES
 
 DONE = b"[DONE]"
 
@@ -140,7 +141,7 @@ class StreamRelay(EventRelay):
         if obj is None:
             return None
         choices = obj.get("choices")
-        self._text.extend(slot.text for _, slot in chunk_slots(obj))
+        self._text.extend(slot.text for _, slot in delta_slots(CHAT, obj))
         changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):
@@ -225,9 +226,8 @@ class ResponsesRelay(_TypedRelay):
         kind = event.get("type")
         if isinstance(event.get("sequence_number"), int):
             self._sequence = event["sequence_number"]
-        if isinstance(kind, str) and kind.endswith(".delta") and isinstance(event.get("delta"), str):
-            self._text.append(event["delta"])
-        elif kind in _RESPONSES_END:
+        self._text.extend(slot.text for _, slot in delta_slots(RESPONSES, event))
+        if kind in _RESPONSES_END:
             self.done = True
             usage = (event.get("response") or {}).get("usage")
             if isinstance(usage, dict):
@@ -253,10 +253,7 @@ class MessagesRelay(_TypedRelay):
     def _observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "content_block_delta":
-            delta = event["delta"]
-            for key in ("text", "partial_json", "thinking"):
-                if isinstance(delta.get(key), str):
-                    self._text.append(delta[key])
+            self._text.extend(slot.text for _, slot in delta_slots(MESSAGES, event))
         elif kind == "message_start":
             self._count(event["message"].get("usage"))
         elif kind == "message_delta":

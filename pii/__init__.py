@@ -11,23 +11,22 @@ from pii.mask import (
     mask_payload,
     merge_spans,
     policy_from,
-    text_slots,
 )
 from pii.unmask import (
     StreamUnmasker,
     holdback,
     leftover_chunk,
     messages_leftover,
-    reply_slots,
     responses_leftover,
     restore_slots,
     unmask_chunk,
+    unmask_event,
     unmask_messages_event,
     unmask_reply,
     unmask_responses_event,
 )
 from pii.vault import PLACEHOLDER_RE, Vault
-from pii.walk import Slot, choice_slots, chunk_slots, request_slots
+from pii.walk import Slot, delta_slots, reply_slots, request_items, request_labels, request_slots, whole_slots
 
 __all__ = [
     "PLACEHOLDER_RE",
@@ -40,8 +39,7 @@ __all__ = [
     "StreamUnmasker",
     "Vault",
     "agent_pii_policies",
-    "choice_slots",
-    "chunk_slots",
+    "delta_slots",
     "detect",
     "holdback",
     "leftover_chunk",
@@ -50,12 +48,15 @@ __all__ = [
     "messages_leftover",
     "policy_from",
     "reply_slots",
+    "request_items",
+    "request_labels",
     "request_slots",
     "responses_leftover",
     "restore_slots",
-    "text_slots",
     "unmask_chunk",
+    "unmask_event",
     "unmask_messages_event",
     "unmask_reply",
     "unmask_responses_event",
+    "whole_slots",
 ]

@@ -9,12 +9,23 @@ flushes what is held when that choice finishes or the stream ends.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable
 from typing import Any
 
-from pii.mask import message_blocks
 from pii.vault import MAX_PLACEHOLDER, Vault
-from pii.walk import Slot, choice_slots, chunk_slots
+from pii.walk import (
+    CHAT,
+    MESSAGES,
+    MESSAGES_DELTAS,
+    RESPONSES,
+    RESPONSES_DELTAS,
+    RESPONSES_ENDS,
+    Slot,
+    delta_slots,
+    reply_slots,
+    responses_key,
+    whole_slots,
+)
 
 _PARTIAL = re.compile(r"<(?:[A-Z][A-Z_]{0,19}(?:_[0-9]{0,9})?)?")
 # The same inside JSON text, where any character may arrive as `\u00XX` and a delta may end
@@ -48,26 +59,23 @@ def _holdback_escaped(text: str) -> int:
 class StreamUnmasker:
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
-        self._held: dict[Hashable, str] = {}
+        self._held: dict[Hashable, tuple[str, bool]] = {}  # key → (held text, is JSON text)
 
     def feed(self, key: Hashable, text: str, escape: bool = False) -> str:
-        buf = self._held.pop(key, "") + text if self._held else text
+        held = self._held.pop(key, None) if self._held else None
+        buf = held[0] + text if held else text
         n = holdback(buf, escape)
         if n:
-            self._held[key] = buf[-n:]
+            self._held[key] = (buf[-n:], escape)
             buf = buf[:-n]
         return self.vault.restore(buf, escape)
 
-    def flush(self, key: Hashable, escape: bool = False) -> str:
-        return self.vault.restore(self._held.pop(key, ""), escape)
+    def flush(self, key: Hashable) -> str:
+        text, escape = self._held.pop(key, ("", False))
+        return self.vault.restore(text, escape)
 
     def held_keys(self) -> list[Hashable]:
         return list(self._held)
-
-
-def unmask_reply(reply: dict[str, Any], vault: Vault) -> None:
-    """Restore values in a non-stream chat or completions reply, in place."""
-    restore_slots(choice_slots(reply), vault)
 
 
 def restore_slots(slots: Iterable[Slot], vault: Vault) -> None:
@@ -75,10 +83,27 @@ def restore_slots(slots: Iterable[Slot], vault: Vault) -> None:
         slot.set(vault.restore(slot.text, slot.json))
 
 
+def unmask_reply(endpoint: str, reply: dict[str, Any], vault: Vault) -> None:
+    """Restore values in a non-stream reply of any endpoint, in place."""
+    restore_slots(reply_slots(endpoint, reply), vault)
+
+
+def unmask_event(endpoint: str, event: dict[str, Any], unmasker: StreamUnmasker) -> None:
+    """Restore values in one stream event, in place: streamed pieces through the holdback, whole
+    texts the event repeats at once."""
+    for key, slot in delta_slots(endpoint, event):
+        slot.set(unmasker.feed(key, slot.text, slot.json))
+    restore_slots(whole_slots(endpoint, event), unmasker.vault)
+
+
+# -- Chat Completions and Completions: held text goes out in the chunk that finishes its choice --
+
+
 def unmask_chunk(chunk: dict[str, Any], unmasker: StreamUnmasker) -> None:
     """Restore values in one streamed chunk, in place; a finishing choice gets its held text."""
-    for key, slot in chunk_slots(chunk):
-        slot.set(unmasker.feed(key, slot.text, slot.json))
+    unmask_event(CHAT, chunk, unmasker)
+    if not unmasker.held_keys():
+        return
     for choice in chunk.get("choices") or ():
         if not isinstance(choice, dict) or choice.get("finish_reason") is None:
             continue
@@ -93,13 +118,12 @@ def _flush_choice(i: int, delta: dict[str, Any], unmasker: StreamUnmasker) -> No
     for key in unmasker.held_keys():
         if not (isinstance(key, tuple) and key[0] == i):
             continue
-        if key[1] == "content":
-            delta["content"] = (delta.get("content") or "") + unmasker.flush(key)
-        elif key[1] == "tool":
+        field = key[1]
+        if field == "tool":
             calls = delta.setdefault("tool_calls", [])
-            calls.append({"index": key[2], "function": {"arguments": unmasker.flush(key, escape=True)}})
-        else:  # "text": a completions stream has no delta; the caller moves it to the choice
-            delta["text"] = unmasker.flush(key)
+            calls.append({"index": key[2], "function": {"arguments": unmasker.flush(key)}})
+        else:  # content, refusal; "text": a completions stream has no delta, the caller moves it
+            delta[field] = (delta.get(field) or "") + unmasker.flush(key)
 
 
 def leftover_chunk(unmasker: StreamUnmasker, template: dict[str, Any]) -> dict[str, Any] | None:
@@ -118,83 +142,19 @@ def leftover_chunk(unmasker: StreamUnmasker, template: dict[str, Any]) -> dict[s
             "choices": list(choices.values())}  # fmt: skip
 
 
-# -- the Responses API and the Messages API: reply slots, whole replies, stream events -----------
-
-
-def responses_output_slots(item: Any) -> Iterator[Slot]:
-    """The text slots of one Responses output item."""
-    if not isinstance(item, dict):
-        return
-    kind = item.get("type")
-    if kind == "message":
-        for part in item.get("content") or ():
-            if isinstance(part, dict):
-                for key in ("text", "refusal"):
-                    if isinstance(part.get(key), str):
-                        yield Slot(part, key)
-    elif kind == "function_call" and isinstance(item.get("arguments"), str):
-        yield Slot(item, "arguments", json=True)
-    elif kind == "custom_tool_call" and isinstance(item.get("input"), str):
-        yield Slot(item, "input")
-    elif kind == "reasoning":
-        for part in item.get("summary") or ():
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield Slot(part, "text")
-
-
-def reply_slots(endpoint: str, reply: dict[str, Any]) -> Iterator[Slot]:
-    """Every text slot of a Responses (`response` object) or Messages (`message`) reply."""
-    if endpoint == "/responses":
-        for item in reply.get("output") or ():
-            yield from responses_output_slots(item)
-    else:
-        yield from message_blocks(reply.get("content"))
-
-
-# Responses stream events that carry a piece of text: (the delta's text field is always `delta`)
-# event type prefix → (the field of the `.done` event with the whole text, sub-index field, JSON text?)
-_RESPONSES_DELTAS: dict[str, tuple[str, str | None, bool]] = {
-    "response.output_text": ("text", "content_index", False),
-    "response.refusal": ("refusal", "content_index", False),
-    "response.function_call_arguments": ("arguments", None, True),
-    "response.custom_tool_call_input": ("input", None, False),
-    "response.reasoning_summary_text": ("text", "summary_index", False),
-}
-_RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
+# -- the Responses API: held text goes out as a delta of its own just before its `.done` event ----
 
 
 def unmask_responses_event(event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
-    """Restore values in one Responses stream event, in place. Returns the events to send: held
-    text flushed as a delta of its own goes out just before the `.done` event of its part."""
-    kind = event.get("type")
-    if not isinstance(kind, str):
-        return [event]
-    prefix, _, suffix = kind.rpartition(".")
-    spec = _RESPONSES_DELTAS.get(prefix)
-    if spec is not None:
-        full, sub, escape = spec
-        key = (prefix, event.get("item_id"), event.get("output_index"), event.get(sub) if sub else None)
-        if suffix == "delta" and isinstance(event.get("delta"), str):
-            event["delta"] = unmasker.feed(key, event["delta"], escape)
-        elif suffix == "done":
-            out = _responses_flush([key], unmasker, event.get("sequence_number"))
-            if isinstance(event.get(full), str):
-                event[full] = unmasker.vault.restore(event[full], escape)
-            return [*out, event]
-        return [event]
-    if kind == "response.output_item.done" or kind == "response.output_item.added":
-        restore_slots(responses_output_slots(event.get("item")), unmasker.vault)
-    elif kind == "response.content_part.done" or kind == "response.content_part.added":
-        part = event.get("part")
-        if isinstance(part, dict):
-            restore_slots(responses_output_slots({"type": "message", "content": [part]}), unmasker.vault)
-    elif kind in _RESPONSES_ENDS:
+    """Restore values in one Responses stream event, in place. Returns the events to send."""
+    found = responses_key(event)
+    out: list[dict[str, Any]] = []
+    if found is not None and found[0] == "done":
+        out = _responses_flush([found[1]], unmasker, event.get("sequence_number"))
+    elif event.get("type") in RESPONSES_ENDS:
         out = responses_leftover(unmasker, event.get("sequence_number"))
-        response = event.get("response")
-        if isinstance(response, dict):
-            restore_slots(reply_slots("/responses", response), unmasker.vault)
-        return [*out, event]
-    return [event]
+    unmask_event(RESPONSES, event, unmasker)
+    return [*out, event]
 
 
 def _responses_flush(keys: Iterable[Hashable], unmasker: StreamUnmasker, sequence: Any) -> list[dict[str, Any]]:
@@ -202,11 +162,11 @@ def _responses_flush(keys: Iterable[Hashable], unmasker: StreamUnmasker, sequenc
     for key in keys:
         assert isinstance(key, tuple)
         prefix, item_id, output_index, sub_index = key
-        _, sub, escape = _RESPONSES_DELTAS[prefix]
-        text = unmasker.flush(key, escape)
+        text = unmasker.flush(key)
         if not text:
             continue
         delta: dict[str, Any] = {"type": prefix + ".delta", "item_id": item_id, "output_index": output_index}
+        sub = RESPONSES_DELTAS[prefix][1]
         if sub:
             delta[sub] = sub_index
         out.append({**delta, "delta": text, "sequence_number": sequence})
@@ -218,34 +178,20 @@ def responses_leftover(unmasker: StreamUnmasker, sequence: Any) -> list[dict[str
     return _responses_flush(unmasker.held_keys(), unmasker, sequence)
 
 
-# Messages stream deltas that carry text: delta type → (its text field, JSON text?)
-_MESSAGES_DELTAS = {"text_delta": ("text", False), "input_json_delta": ("partial_json", True),
-                    "thinking_delta": ("thinking", False)}  # fmt: skip
+# -- the Messages API: held text goes out as a delta of its own just before `content_block_stop` --
 
 
 def unmask_messages_event(event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
-    """Restore values in one Messages stream event, in place. Returns the events to send: held
-    text flushed as a delta of its own goes out just before its block's `content_block_stop`."""
+    """Restore values in one Messages stream event, in place. Returns the events to send."""
     kind = event.get("type")
-    if kind == "content_block_delta":
-        delta = event.get("delta")
-        spec = _MESSAGES_DELTAS.get(str(delta.get("type"))) if isinstance(delta, dict) else None
-        if spec is not None and isinstance(delta, dict) and isinstance(delta.get(spec[0]), str):
-            field, escape = spec
-            delta[field] = unmasker.feed((event.get("index"), delta["type"]), delta[field], escape)
-    elif kind == "content_block_stop":
+    out: list[dict[str, Any]] = []
+    if kind == "content_block_stop":
         index = event.get("index")
-        held = [k for k in unmasker.held_keys() if isinstance(k, tuple) and k[0] == index]
-        return [*_messages_flush(held, unmasker), event]
-    elif kind == "content_block_start":
-        restore_slots(message_blocks([event.get("content_block")]), unmasker.vault)
-    elif kind == "message_start":
-        message = event.get("message")
-        if isinstance(message, dict):
-            restore_slots(reply_slots("/messages", message), unmasker.vault)
+        out = _messages_flush([k for k in unmasker.held_keys() if isinstance(k, tuple) and k[0] == index], unmasker)
     elif kind == "message_delta" or kind == "message_stop":
-        return [*messages_leftover(unmasker), event]
-    return [event]
+        out = messages_leftover(unmasker)
+    unmask_event(MESSAGES, event, unmasker)
+    return [*out, event]
 
 
 def _messages_flush(keys: Iterable[Hashable], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
@@ -253,9 +199,9 @@ def _messages_flush(keys: Iterable[Hashable], unmasker: StreamUnmasker) -> list[
     for key in keys:
         assert isinstance(key, tuple)
         index, kind = key
-        field, escape = _MESSAGES_DELTAS[kind]
-        text = unmasker.flush(key, escape)
+        text = unmasker.flush(key)
         if text:
+            field = MESSAGES_DELTAS[kind][0]
             out.append({"type": "content_block_delta", "index": index, "delta": {"type": kind, field: text}})
     return out
 

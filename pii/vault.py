@@ -20,8 +20,9 @@ import orjson
 # Longest placeholder the grammar allows: "<" + type (≤ 20) + "_" + number (≤ 9 digits) + ">".
 MAX_PLACEHOLDER = 32
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]{0,19})_([1-9][0-9]{0,8})>")
-# Inside JSON text (tool-call arguments) a placeholder may come with its characters written as
-# `\u00XX` escapes: Go's encoder (Ollama, several vLLM front ends) writes `<` as `\u003c`.
+# Inside JSON text (tool-call arguments) a placeholder may come with any of its characters written
+# as a `\u00XX` escape (hex digits in either case): Go's encoder (Ollama, several vLLM front ends)
+# writes `<` as `\u003c`, others escape letters too. JSON has no other escape for these characters.
 # Candidates are decoded, then held to PLACEHOLDER_RE like any other.
 ESCAPED_PLACEHOLDER_RE = re.compile(r"(?:<|\\u003[cC])(?:[A-Z0-9_]|\\u00[0-9a-fA-F]{2}){3,30}?(?:>|\\u003[eE])")
 _ESCAPE_RE = re.compile(r"\\u00([0-9a-fA-F]{2})")
@@ -44,8 +45,8 @@ class Vault:
             self._reserved.update(m.group(0) for m in PLACEHOLDER_RE.finditer(text))
         if "\\u00" in text:  # written with JSON escapes (`\\u003cEMAIL_1\\u003e`), it is reserved too
             for m in ESCAPED_PLACEHOLDER_RE.finditer(text):
-                decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
-                if PLACEHOLDER_RE.fullmatch(decoded):
+                decoded = _decoded(m)
+                if decoded is not None:
                     self._reserved.add(decoded)
 
     def placeholder(self, type_: str, value: str) -> str:
@@ -94,13 +95,35 @@ class Vault:
         return m.group(0) if value is None else json_escape(value)
 
     def _sub_escaped(self, m: re.Match[str]) -> str:
-        decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
-        if not PLACEHOLDER_RE.fullmatch(decoded):
-            return m.group(0)
-        value = self._lookup(decoded)
+        decoded = _decoded(m)
+        value = None if decoded is None else self._lookup(decoded)
         return m.group(0) if value is None else json_escape(value)
+
+
+def _decoded(m: re.Match[str]) -> str | None:
+    """The placeholder an ESCAPED_PLACEHOLDER_RE match spells, or None: not one, or its first
+    backslash is itself escaped (an escaped backslash followed by `u003c` is text, not a `<`)."""
+    backslashes = 0
+    while m.start() - backslashes > 0 and m.string[m.start() - backslashes - 1] == "\\":
+        backslashes += 1
+    if backslashes % 2:
+        return None
+    decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
+    return decoded if PLACEHOLDER_RE.fullmatch(decoded) else None
 
 
 def json_escape(value: str) -> str:
     """`value` as it must appear between the quotes of a JSON string."""
     return orjson.dumps(value).decode()[1:-1]
+
+
+def json_unescape(text: str) -> str:
+    """A piece of a JSON string's contents as it reads (escapes decoded); as it is if the piece
+    does not decode on its own (a cut escape, a bare quote)."""
+    if "\\" not in text:
+        return text
+    try:
+        value = orjson.loads(f'"{text}"')
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, str) else text

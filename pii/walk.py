@@ -1,17 +1,23 @@
-"""Every piece of text in OpenAI request and response JSON, found by one walker.
+"""Every piece of text in the JSON of the five endpoints the LLM door serves, found by one walker.
 
-Masking, unmasking and token counting all read these slots, so a field is handled the same way
-everywhere: a message's `name` is counted, masked and restored like its content.
+Masking, unmasking (whole replies and streams), token counting and reply-text accounting all read
+these slots, so a field is handled the same way everywhere: a message's `name` is counted, masked
+and restored like its content, and a tool call's JSON text is treated as JSON wherever it appears.
 
-- `request_slots`: chat messages (string content, text parts, `name`, assistant tool-call
-  arguments), `/v1/completions` prompts, `/v1/embeddings` inputs, in conversation order (placeholder
-  numbers follow first appearance).
-- `choice_slots`: a non-stream reply's message contents, tool-call arguments and completion texts.
-- `chunk_slots`: the same in one streamed chunk, each with a stream key (choice, field, tool call)
-  under which a streaming unmasker holds back a split placeholder.
-
-The Responses and Messages APIs have their own walkers (pii/mask.py, pii/unmask.py) yielding the
-same `Slot`s.
+- `request_slots`: what a request sends, in conversation order (placeholder numbers follow first
+  appearance). Chat Completions: message contents (strings, text parts), `name`, assistant
+  tool-call arguments, refusals. `/v1/completions` prompts, `/v1/embeddings` inputs. Responses:
+  `instructions`, then `input` (a string, or items: message text parts, function and custom tool
+  calls with their arguments and outputs, reasoning summaries). Messages: `system`, then each
+  message's blocks (text, every string inside tool_use inputs, tool_result contents, thinking,
+  plain-text documents).
+- `request_labels` and `request_items`: what a provider also reads but masking leaves alone (roles,
+  names of called tools, tool definitions) and how many framed items there are, for counting.
+- `reply_slots`: the same in a non-stream reply of any endpoint.
+- `delta_slots`: the pieces of text in one stream event (a chat chunk, a Responses or Messages
+  event), each with a stream key under which a streaming unmasker holds back a split placeholder.
+- `whole_slots`: whole texts that stream events repeat (Responses `.done` and lifecycle events,
+  Messages `message_start`/`content_block_start`): restored as they are, never held back.
 """
 
 from __future__ import annotations
@@ -19,6 +25,14 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
+
+CHAT = "/chat/completions"
+COMPLETIONS = "/completions"
+EMBEDDINGS = "/embeddings"
+RESPONSES = "/responses"
+MESSAGES = "/messages"
 
 
 @dataclass(slots=True)
@@ -36,38 +50,44 @@ class Slot:
         self.container[self.key] = value
 
 
-def _str_slot(container: dict[str, Any], key: str, **kind: bool) -> Iterator[Slot]:
-    if isinstance(container.get(key), str):
-        yield Slot(container, key, **kind)
+def _str(container: Any, key: str, json: bool = False, name: bool = False) -> Iterator[Slot]:
+    if isinstance(container, dict) and isinstance(container.get(key), str):
+        yield Slot(container, key, json, name)
 
 
-def _tool_call_slots(calls: Any) -> Iterator[tuple[int, Slot]]:
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    for item in value if isinstance(value, list) else ():
+        if isinstance(item, dict):
+            yield item
+
+
+# -- Chat Completions, completions, embeddings -----------------------------------------------
+
+
+def _tool_calls(calls: Any) -> Iterator[tuple[int, Slot]]:
+    """(index, arguments slot) of each tool call (`index` is what identifies one in a stream)."""
     for n, call in enumerate(calls if isinstance(calls, list) else ()):
-        fn = call.get("function") if isinstance(call, dict) else None
-        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-            yield call.get("index", n), Slot(fn, "arguments", json=True)
+        if isinstance(call, dict):
+            for slot in _str(call.get("function"), "arguments", json=True):
+                yield call.get("index", n), slot
 
 
-def _message_slots(m: dict[str, Any]) -> Iterator[Slot]:
+def _chat_message(m: dict[str, Any]) -> Iterator[Slot]:
+    """A request message or a reply's message: contents, refusal, name, tool-call arguments."""
     content = m.get("content")
     if isinstance(content, str):
         yield Slot(m, "content")
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict):
-                yield from _str_slot(part, "text")
-    yield from _str_slot(m, "name", name=True)
-    for _, slot in _tool_call_slots(m.get("tool_calls")):
+    else:
+        yield from _parts(content)
+    yield from _str(m, "refusal")
+    yield from _str(m, "name", name=True)
+    for _, slot in _tool_calls(m.get("tool_calls")):
         yield slot
 
 
-def request_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
-    if endpoint == "/chat/completions":
-        for m in payload.get("messages") or ():
-            if isinstance(m, dict):
-                yield from _message_slots(m)
-        return
-    key = "prompt" if endpoint == "/completions" else "input"
+def _prompts(payload: dict[str, Any], key: str) -> Iterator[Slot]:
+    """`prompt` or `input` of /v1/completions and /v1/embeddings: a string or a list of them
+    (token-id lists carry no text)."""
     value = payload.get(key)
     if isinstance(value, str):
         yield Slot(payload, key)
@@ -77,30 +97,233 @@ def request_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
                 yield Slot(value, i)
 
 
-def choice_slots(reply: dict[str, Any]) -> Iterator[Slot]:
-    for choice in reply.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message")
-        if isinstance(message, dict):
-            yield from _str_slot(message, "content")
-            for _, slot in _tool_call_slots(message.get("tool_calls")):
-                yield slot
-        yield from _str_slot(choice, "text")
+# -- the Responses API -------------------------------------------------------------------------
 
 
-def chunk_slots(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
-    """(stream key, slot) per text in one streamed chunk; keys start with the choice index."""
-    for choice in chunk.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
+def _parts(parts: Any) -> Iterator[Slot]:
+    """The text of each part in a list of parts (other parts, e.g. images, carry no text)."""
+    for part in _dicts(parts):
+        yield from _str(part, "text")
+        yield from _str(part, "refusal")
+
+
+def _text_or(container: dict[str, Any], key: str, parts: Any = _parts) -> Iterator[Slot]:
+    """`container[key]` when it is a string, else the slots `parts` finds in it."""
+    if isinstance(container.get(key), str):
+        yield Slot(container, key)
+    else:
+        yield from parts(container.get(key))
+
+
+def _responses_item(item: dict[str, Any]) -> Iterator[Slot]:
+    """One input or output item of the Responses API (requests and replies share the shapes)."""
+    kind = item.get("type", "message")
+    if kind == "message":
+        yield from _text_or(item, "content")
+    elif kind == "function_call":
+        yield from _str(item, "arguments", json=True)
+    elif kind == "custom_tool_call":
+        yield from _str(item, "input")
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        yield from _text_or(item, "output")
+    elif kind == "reasoning":
+        yield from _parts(item.get("summary"))
+
+
+def _responses_request(payload: dict[str, Any]) -> Iterator[Slot]:
+    yield from _str(payload, "instructions")
+    if isinstance(payload.get("input"), str):
+        yield Slot(payload, "input")
+        return
+    for item in _dicts(payload.get("input")):
+        yield from _responses_item(item)
+
+
+# -- the Messages API --------------------------------------------------------------------------
+
+
+def json_leaves(value: Any) -> Iterator[Slot]:
+    """Every string inside a JSON value (a tool call's `input` object), keys excepted."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(item, str):
+            yield Slot(value, key)
+        elif isinstance(item, dict | list):
+            yield from json_leaves(item)
+
+
+def _blocks(blocks: Any) -> Iterator[Slot]:
+    """The text slots of Messages API content blocks (requests and replies have the same shape)."""
+    for block in _dicts(blocks):
+        kind = block.get("type")
+        if kind == "text":
+            yield from _str(block, "text")
+        elif kind in ("tool_use", "server_tool_use"):
+            yield from json_leaves(block.get("input"))
+        elif kind == "tool_result":
+            yield from _text_or(block, "content", _blocks)
+        elif kind == "thinking":
+            yield from _str(block, "thinking")
+        elif kind == "document":
+            source = block.get("source")
+            if isinstance(source, dict) and source.get("type") == "text":
+                yield from _str(source, "data")
+
+
+def _messages_request(payload: dict[str, Any]) -> Iterator[Slot]:
+    yield from _text_or(payload, "system", _blocks)
+    for m in _dicts(payload.get("messages")):
+        yield from _text_or(m, "content", _blocks)
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def request_slots(endpoint: str, payload: dict[str, Any]) -> Iterator[Slot]:
+    """Every text a request sends, in conversation order."""
+    if endpoint == CHAT:
+        for m in _dicts(payload.get("messages")):
+            yield from _chat_message(m)
+    elif endpoint == RESPONSES:
+        yield from _responses_request(payload)
+    elif endpoint == MESSAGES:
+        yield from _messages_request(payload)
+    else:
+        yield from _prompts(payload, "prompt" if endpoint == COMPLETIONS else "input")
+
+
+def request_labels(endpoint: str, payload: dict[str, Any]) -> Iterator[str]:
+    """What a provider reads besides the text slots, which masking leaves alone: roles, the names
+    of called tools, and the tool definitions (agents send tens of them)."""
+    if endpoint in (COMPLETIONS, EMBEDDINGS):
+        return
+    items = payload.get("messages") if endpoint != RESPONSES else payload.get("input")
+    for item in _dicts(items):
+        for key in ("role", "name") if endpoint == RESPONSES else ("role",):
+            if isinstance(item.get(key), str):
+                yield item[key]
+        for call in _dicts(item.get("tool_calls")):  # chat
+            fn = call.get("function")
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                yield fn["name"]
+        for block in _dicts(item.get("content")):  # messages
+            if block.get("type") in ("tool_use", "server_tool_use") and isinstance(block.get("name"), str):
+                yield block["name"]
+    if payload.get("tools"):
+        yield orjson.dumps(payload["tools"]).decode()
+
+
+def request_items(endpoint: str, payload: dict[str, Any]) -> int:
+    """How many items (messages, input items) a conversation's provider frames."""
+    items = payload.get("messages") if endpoint != RESPONSES else payload.get("input")
+    return len(items) if isinstance(items, list) else 1
+
+
+# -- replies -----------------------------------------------------------------------------------
+
+
+def reply_slots(endpoint: str, reply: dict[str, Any]) -> Iterator[Slot]:
+    """Every text slot of a non-stream reply: chat and completion choices, a Responses `response`
+    object's output items, a Messages `message`'s content blocks."""
+    if endpoint == RESPONSES:
+        for item in _dicts(reply.get("output")):
+            yield from _responses_item(item)
+    elif endpoint == MESSAGES:
+        yield from _blocks(reply.get("content"))
+    else:
+        for choice in _dicts(reply.get("choices")):
+            message = choice.get("message")
+            if isinstance(message, dict):
+                yield from _chat_message(message)
+            yield from _str(choice, "text")
+
+
+# -- stream events -----------------------------------------------------------------------------
+
+# Responses stream events that carry a piece of text (always in `delta`):
+# event type prefix → (the field of its `.done` event with the whole text, sub-index field, JSON text?)
+RESPONSES_DELTAS: dict[str, tuple[str, str | None, bool]] = {
+    "response.output_text": ("text", "content_index", False),
+    "response.refusal": ("refusal", "content_index", False),
+    "response.function_call_arguments": ("arguments", None, True),
+    "response.custom_tool_call_input": ("input", None, False),
+    "response.reasoning_summary_text": ("text", "summary_index", False),
+}
+RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
+
+# Messages `content_block_delta` deltas that carry text: delta type → (its text field, JSON text?)
+MESSAGES_DELTAS = {"text_delta": ("text", False), "input_json_delta": ("partial_json", True),
+                   "thinking_delta": ("thinking", False)}  # fmt: skip
+
+
+def responses_key(event: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """(`.delta` or `.done`, stream key) of a Responses event on a streamed text, else None."""
+    kind = event.get("type")
+    if not isinstance(kind, str):
+        return None
+    prefix, _, suffix = kind.rpartition(".")
+    spec = RESPONSES_DELTAS.get(prefix)
+    if spec is None:
+        return None
+    sub = spec[1]
+    return suffix, (prefix, event.get("item_id"), event.get("output_index"), event.get(sub) if sub else None)
+
+
+def delta_slots(endpoint: str, event: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
+    """(stream key, slot) per piece of streamed text in one event. Chat keys start with the choice
+    index; Responses keys are (event prefix, item id, output index, sub-index); Messages keys are
+    (block index, delta type)."""
+    if endpoint == RESPONSES:
+        found = responses_key(event)
+        if found is not None and found[0] == "delta":
+            json = RESPONSES_DELTAS[found[1][0]][2]
+            for slot in _str(event, "delta", json=json):
+                yield found[1], slot
+    elif endpoint == MESSAGES:
+        delta = event.get("delta")
+        if event.get("type") == "content_block_delta" and isinstance(delta, dict):
+            kind = delta.get("type")
+            spec = MESSAGES_DELTAS.get(kind) if isinstance(kind, str) else None
+            if spec is not None:
+                for slot in _str(delta, spec[0], json=spec[1]):
+                    yield (event.get("index"), kind), slot
+    else:
+        yield from _chunk_slots(event)
+
+
+def _chunk_slots(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
+    for choice in _dicts(chunk.get("choices")):
         i = choice.get("index", 0)
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            for slot in _str_slot(delta, "content"):
-                yield (i, "content"), slot
-            for n, slot in _tool_call_slots(delta.get("tool_calls")):
+            for field in ("content", "refusal"):
+                for slot in _str(delta, field):
+                    yield (i, field), slot
+            for n, slot in _tool_calls(delta.get("tool_calls")):
                 yield (i, "tool", n), slot
         else:  # /v1/completions streams carry the text on the choice
-            for slot in _str_slot(choice, "text"):
+            for slot in _str(choice, "text"):
                 yield (i, "text"), slot
+
+
+def whole_slots(endpoint: str, event: dict[str, Any]) -> Iterator[Slot]:
+    """Whole texts a Responses or Messages stream event repeats (none in chat chunks)."""
+    kind = event.get("type")
+    if endpoint == RESPONSES:
+        found = responses_key(event)
+        if found is not None:
+            if found[0] == "done":
+                field, _, json = RESPONSES_DELTAS[found[1][0]]
+                yield from _str(event, field, json=json)
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            if isinstance(event.get("item"), dict):
+                yield from _responses_item(event["item"])
+        elif kind in ("response.content_part.added", "response.content_part.done"):
+            yield from _parts([event.get("part")])
+        elif kind in RESPONSES_ENDS and isinstance(event.get("response"), dict):
+            yield from reply_slots(RESPONSES, event["response"])
+    elif endpoint == MESSAGES:
+        if kind == "content_block_start":
+            yield from _blocks([event.get("content_block")])
+        elif kind == "message_start" and isinstance(event.get("message"), dict):
+            yield from reply_slots(MESSAGES, event["message"])

@@ -20,14 +20,14 @@ import redis
 
 from budget import to_nano, to_usd
 from config import hash_token
-from gateway.tokenizer import count_chat_prompt, encoding
+from gateway.tokenizer import count_request, encoding
 from tests.conftest import ALICE, BOB, CAROL, Gateway, base_config
 from tests.upstream import free_port, wait_until
 
 MESSAGES = [{"role": "user", "content": "please repeat all of these words back to me right now"}]
 MAX_TOKENS = 10
 PRICE = 1000.0  # USD per 1M tokens: a thousandth of a dollar per token keeps the arithmetic readable
-PROMPT = count_chat_prompt(encoding("o200k_base"), MESSAGES)
+PROMPT = count_request(encoding("o200k_base"), "/chat/completions", {"messages": MESSAGES})
 WORST = to_usd(to_nano((PROMPT + MAX_TOKENS) * PRICE / 1e6))  # what tollgate reserves per request
 ADMIN = {"Authorization": "Bearer tg-admin-test-token"}
 

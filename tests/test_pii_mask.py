@@ -105,7 +105,7 @@ def test_an_escaped_placeholder_in_json_text_split_at_every_position_is_restored
     assert v.restore(args) == args  # plain text: an escape is just characters
     for size in (1, 2, 3, 5, 7):
         u = StreamUnmasker(v)
-        out = "".join(u.feed("k", args[i : i + size], True) for i in range(0, len(args), size)) + u.flush("k", True)
+        out = "".join(u.feed("k", args[i : i + size], True) for i in range(0, len(args), size)) + u.flush("k")
         assert out == want
 
 
@@ -175,7 +175,7 @@ def test_non_stream_reply_restores_content_and_tool_arguments():
             {"index": 1, "text": "<EMAIL_1>"},
         ]
     }  # fmt: skip
-    unmask_reply(reply, v)
+    unmask_reply("/chat/completions", reply, v)
     assert reply["choices"][0]["message"]["content"] == "hi a@x.io"
     assert orjson.loads(reply["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]) == {"to": "a@x.io"}
     assert reply["choices"][1]["text"] == "a@x.io"

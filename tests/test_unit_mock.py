@@ -11,7 +11,7 @@ import pytest
 
 from gateway import mock
 from gateway.sse import SSEParser
-from gateway.tokenizer import count_chat_prompt, count_text, encoding
+from gateway.tokenizer import count_request, count_text, encoding
 
 ENC = encoding("o200k_base")
 USER = [{"role": "user", "content": "What is 2+2?"}]
@@ -78,9 +78,10 @@ def test_reply_without_a_user_message():
 def test_usage_matches_tiktoken_counts():
     reply = chat()
     assert reply["usage"] == {
-        "prompt_tokens": count_chat_prompt(ENC, USER),
+        "prompt_tokens": count_request(ENC, "/chat/completions", {"messages": USER}),
         "completion_tokens": count_text(ENC, "Mock reply to: What is 2+2?"),
-        "total_tokens": count_chat_prompt(ENC, USER) + count_text(ENC, "Mock reply to: What is 2+2?"),
+        "total_tokens": count_request(ENC, "/chat/completions", {"messages": USER})
+        + count_text(ENC, "Mock reply to: What is 2+2?"),
     }
 
 

@@ -16,7 +16,7 @@ from gateway.protocols import ADAPTERS
 from gateway.relay import MessagesRelay, ResponsesRelay
 from gateway.sse import SSEParser
 from gateway.tokenizer import encoding
-from pii import StreamUnmasker, Vault, mask_payload, policy_from, text_slots
+from pii import StreamUnmasker, Vault, mask_payload, policy_from, request_slots
 
 ENC = encoding("o200k_base")
 EMAIL = "zoë@exämple.io"
@@ -59,7 +59,7 @@ def test_walkers_find_every_text_slot_in_conversation_order():
             {"type": "reasoning", "summary": [{"type": "summary_text", "text": "e"}]},
         ],
     }  # fmt: skip
-    assert [s.text for s in text_slots("/responses", responses)] == ["i", "a", "b", '{"x": "c"}', "d", "e"]
+    assert [s.text for s in request_slots("/responses", responses)] == ["i", "a", "b", '{"x": "c"}', "d", "e"]
     messages = {
         "system": [{"type": "text", "text": "s"}],
         "messages": [
@@ -72,7 +72,7 @@ def test_walkers_find_every_text_slot_in_conversation_order():
                                           "content": [{"type": "text", "text": "g"}]}]},
         ],
     }  # fmt: skip
-    assert [s.text for s in text_slots("/messages", messages)] == ["s", "a", "b", "c", "d", "e", "f", "g"]
+    assert [s.text for s in request_slots("/messages", messages)] == ["s", "a", "b", "c", "d", "e", "f", "g"]
 
 
 def test_masking_a_messages_request_reaches_strings_inside_tool_inputs():
