@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 LOWER = string.ascii_lowercase
 UPPER = string.ascii_uppercase
@@ -32,7 +32,8 @@ BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l".upper()
 # (alphabet, length) pair. `fixed` families have a shape that needs no context; the others are
 # recognisable only next to their provider's name, like the scanners' keyword rules.
 Part = str | tuple[str, int]
-FIXED: tuple[tuple[str, str, tuple[Part, ...]], ...] = (
+Table = tuple[tuple[str, str, tuple[Part, ...]], ...]
+FIXED: Table = (
     ("aws-access-key", "aws_access_key_id", ("AKIA", (UPPER_ALNUM, 16))),
     ("aws-docs-key", "aws_access_key_id", ("AKIA", (UPPER_ALNUM, 9), "EXAMPLE")),
     ("aws-sts-key", "aws", ("ASIA", (UPPER_ALNUM, 16))),
@@ -147,7 +148,7 @@ FIXED: tuple[tuple[str, str, tuple[Part, ...]], ...] = (
     ("sourcegraph", "sourcegraph", ("sgp_", (HEX, 16), "_", (HEX, 40))),
     ("yandex", "yandex", ("AQVN", (URLSAFE, 36))),
 )
-KEYWORD: tuple[tuple[str, str, tuple[Part, ...]], ...] = (
+KEYWORD: Table = (
     ("heroku-uuid", "heroku", ((HEX, 8), "-", (HEX, 4), "-", (HEX, 4), "-", (HEX, 4), "-", (HEX, 12))),
     (
         "hubspot-uuid",
@@ -247,22 +248,37 @@ def _camel(ident: str) -> str:
 
 
 def secret_samples(seed: int = 7) -> Iterator[dict]:
-    """Every family in every syntax, one fresh token each."""
+    """Every family in every syntax, one fresh token each; identifiers camel-cased or upper-cased
+    as each language does."""
+    return _samples("secret", (("fixed", FIXED), ("keyword", KEYWORD)), SYNTAXES, seed, styled=True)
+
+
+def _samples(
+    prefix: str,
+    tables: Iterable[tuple[str, Table]],
+    syntaxes: tuple[tuple[str, str], ...],
+    seed: int,
+    *,
+    styled: bool = False,
+) -> Iterator[dict]:
     rng = random.Random(seed)
-    for kind, table in (("fixed", FIXED), ("keyword", KEYWORD)):
+    for kind, table in tables:
         for family, ident, parts in table:
-            for syntax, template in SYNTAXES:
-                if kind == "keyword" and syntax in ("curl-header",):
+            for syntax, template in syntaxes:
+                if styled and kind == "keyword" and syntax == "curl-header":
                     continue  # a bare header value carries no provider name
                 secret = _render(parts, rng)
-                i = ident if ident.isupper() else _camel(ident)
-                text = template.format(i=i, U=ident.upper().replace("-", "_"), s=secret)
-                if ident.isupper():  # an environment name used as-is (Sidekiq's BUNDLE_…)
-                    text = text.replace(f"{ident}Token", ident).replace(f"{ident}_token", ident)
-                    text = text.replace(f"{ident}_TOKEN", ident)
+                if styled:
+                    i = ident if ident.isupper() else _camel(ident)
+                    text = template.format(i=i, U=ident.upper().replace("-", "_"), s=secret)
+                    if ident.isupper():  # an environment name used as-is (Sidekiq's BUNDLE_…)
+                        text = text.replace(f"{ident}Token", ident).replace(f"{ident}_token", ident)
+                        text = text.replace(f"{ident}_TOKEN", ident)
+                else:
+                    text = template.format(i=ident, s=secret)
                 start = text.index(secret)
                 yield {
-                    "id": f"secret-{family}-{syntax}",
+                    "id": f"{prefix}-{family}-{syntax}",
                     "text": text,
                     "spans": [{"start": start, "end": start + len(secret), "type": "SECRET", "value": secret}],
                     "meta": {"family": family, "syntax": syntax, "kind": kind},
@@ -291,6 +307,27 @@ _CLEAN: tuple[str, ...] = (
     "docker pull python:3.11-slim-bookworm && docker run --rm -it python:3.11-slim-bookworm",
     "The token bucket refills 100 tokens per second; the auth service caches sessions for 15 minutes.",
     'const authorName = "release-manager"; const keyboardLayout = "qwerty";',
+    # names of credentials holding words, code, references and public identifiers
+    'tokenizer = "bert-base-uncased"\napi_key_header = "X-Api-Key"\ntoken_type: "Bearer"',
+    'secret_name: "prod-database-credentials"\nauth_method: client_credentials\npassword_policy: strict',
+    'KEY_ALGORITHM = "RSASSA_PSS_SHA_256"\nSIGNING_KEY_PATH = "/etc/keys/signing.pem"',
+    "heroku_app: shrouded-everglades\ntravis_dist: jammy\nsumo_category: prod/api/nginx",
+    'github_repo: "octocat/Hello-World"\nslack_channel: "#deploys"\ntwitter_handle: "@nasa"',
+    "const accessToken = await getAccessTokenForUser(userId);\nconst refreshToken = session.refreshToken;",
+    'String apiKey = System.getenv("PAYMENTS_API_KEY");\nvar authHeader = request.getHeader("Authorization");',
+    "export GITHUB_TOKEN=$(gh auth token)\nexport NPM_TOKEN=${NPM_TOKEN:-}\nAWS_PROFILE=staging",
+    "secretKeyRef:\n  name: stripe-credentials\n  key: STRIPE_SECRET_KEY",
+    'password = getpass.getpass("Password: ")\ntoken = os.environ["SLACK_BOT_TOKEN"]',
+    '<add key="ApiKeyHeaderName" value="X-Functions-Key" />\n<add key="TokenLifetime" value="01:00:00" />',
+    "The Stripe dashboard shows the publishable key prefix; the Discord bot posts release notes daily.",
+    "Rotate the Twilio credentials quarterly and keep the Datadog API key in the vault, never in code.",
+    "keyboardShortcuts: {save: 'CtrlOrCommandS', quit: 'CtrlOrCommandQ'}",
+    'auth_token_name = "XMLHttpRequestAuthorization"\nsession_key = "UserPreferencesStore"',
+    "Use the staging cluster for load tests; the production cluster is reserved for the release candidate.",
+    "cache_key = f\"user:{user_id}:profile\"\nlock_key = 'scheduler:leader:lock'",
+    'jwt_audience: "https://api.internal.example"\njwt_issuer: "https://auth.internal.example/"',
+    "The confluence page on onboarding lists the jira project keys for every team in the platform group.",
+    "docker run -e DATADOG_API_KEY=$DD_API_KEY -e DD_SITE=datadoghq.eu datadog/agent:latest",
 )
 
 
@@ -373,3 +410,243 @@ def world_samples() -> Iterator[dict]:
                     {"start": text.index(c), "end": text.index(c) + len(c), "type": "LOCATION"},
                 ]
                 yield {"id": f"world-{lang}-{p}-{c}", "text": text, "spans": spans, "meta": {"lang": lang}}
+
+
+# --- held-out-style secrets: a scanner's rule fixtures ----------------------------------------------
+# Written as a scanner's own fixtures are: a rule's keyword is the identifier, used as it is
+# (`sumoToken`, `sumo_token`, `sumo_TOKEN`), and the secret is a random draw from the rule's
+# character class, so letters-only draws, lowercase-only draws and odd lengths all occur. The
+# families and classes come from providers' documented formats and the scanners' public rule
+# descriptions (not from pii/secret_rules.py); some identifiers are compound (`linked-in`,
+# `CO_API_KEY`), as the scanners' keyword lists have them.
+AN = LOWER_ALNUM  # [a-z0-9]
+ANX = LOWER_ALNUM + "=_-"  # [a-z0-9=_-]
+ANS = LOWER_ALNUM + "_-"  # [a-z0-9_-]
+ANL = LOWER_ALNUM + "/=_+-"  # [a-z0-9/=_+-]
+MIXED = LOWER + UPPER + DIGITS
+
+
+def _uuid(alphabet: str = HEX) -> tuple[Part, ...]:
+    return ((alphabet, 8), "-", (alphabet, 4), "-", (alphabet, 4), "-", (alphabet, 4), "-", (alphabet, 12))
+
+
+HELDOUT_KEYWORD: Table = (
+    ("adafruit-api-key", "adafruit", ((ANS, 32),)),
+    ("adobe-client-id", "adobe", ((HEX, 32),)),
+    ("airtable-api-key", "airtable", ((AN, 17),)),
+    ("algolia-api-key", "algolia", ((AN, 32),)),
+    ("alibaba-secret-key", "alibaba", ((AN, 30),)),
+    ("asana-client-id", "asana", ((DIGITS, 16),)),
+    ("asana-client-secret", "asana", ((AN, 32),)),
+    ("atlassian-api-token", "atlassian", ((AN, 24),)),
+    ("confluence-api-token", "confluence", ((AN, 24),)),
+    ("jira-api-token", "jira", ((AN, 24),)),
+    ("bitbucket-client-id", "bitbucket", ((AN, 32),)),
+    ("bitbucket-client-secret", "bitbucket", ((ANX, 64),)),
+    ("bittrex-access-key", "bittrex", ((AN, 32),)),
+    ("cisco-meraki-api-key", "meraki", ((HEX, 40),)),
+    ("cloudflare-api-key", "cloudflare", ((ANS, 40),)),
+    ("cloudflare-global-api-key", "cloudflare", ((HEX, 37),)),
+    ("codecov-access-token", "codecov", ((AN, 32),)),
+    ("cohere-api-token", "cohere", ((MIXED, 40),)),
+    ("cohere-env", "CO_API_KEY", ((MIXED, 40),)),
+    ("coinbase-access-token", "coinbase", ((ANS, 64),)),
+    ("confluent-access-token", "confluent", ((AN, 16),)),
+    ("confluent-secret-key", "confluent", ((AN, 64),)),
+    ("contentful-delivery-api-token", "contentful", ((ANX, 43),)),
+    ("datadog-access-token", "datadog", ((AN, 40),)),
+    ("discord-api-token", "discord", ((HEX, 64),)),
+    ("discord-client-id", "discord", ((DIGITS, 18),)),
+    ("discord-client-secret", "discord", ((ANX, 32),)),
+    ("droneci-access-token", "droneci", ((AN, 32),)),
+    ("dropbox-api-token", "dropbox", ((AN, 15),)),
+    ("dropbox-short-lived", "dropbox", ("sl.", (ANX, 135))),
+    ("dropbox-long-lived", "dropbox", ((AN, 11), "AAAAAAAAAA", (ANX, 43))),
+    ("etsy-access-token", "etsy", ((AN, 24),)),
+    ("facebook-secret", "facebook", ((HEX, 32),)),
+    ("facebook-access-token", "facebook", ((DIGITS, 15), "|", (ANS, 32))),
+    ("fastly-api-token", "fastly", ((ANX, 32),)),
+    ("finicity-api-token", "finicity", ((HEX, 32),)),
+    ("finicity-client-secret", "finicity", ((AN, 20),)),
+    ("finnhub-access-token", "finnhub", ((AN, 20),)),
+    ("flickr-access-token", "flickr", ((AN, 32),)),
+    ("freshbooks-access-token", "freshbooks", ((AN, 64),)),
+    ("gitter-access-token", "gitter", ((ANS, 40),)),
+    ("gocardless-api-token", "gocardless", ("live_", (ANX, 40))),
+    ("heroku-api-key", "heroku", _uuid()),
+    ("hubspot-api-key", "hubspot", _uuid(HEX.upper())),
+    ("intercom-api-key", "intercom", ((ANX, 60),)),
+    ("jfrog-api-key", "jfrog", ((AN, 73),)),
+    ("jfrog-identity-token", "artifactory", ((AN, 64),)),
+    ("kraken-access-token", "kraken", ((ANL, 86),)),
+    ("kucoin-access-token", "kucoin", ((HEX, 24),)),
+    ("kucoin-secret-key", "kucoin", _uuid()),
+    ("launchdarkly-access-token", "launchdarkly", ((ANX, 40),)),
+    ("linear-client-secret", "linear", ((HEX, 32),)),
+    ("linkedin-client-id", "linkedin", ((AN, 14),)),
+    ("linkedin-client-secret", "linked-in", ((AN, 16),)),
+    ("lob-api-key", "lob", ("live_", (HEX, 35))),
+    ("lob-pub-api-key", "lob", ("test_pub_", (HEX, 31))),
+    ("looker-client-id", "looker", ((AN, 20),)),
+    ("looker-client-secret", "looker", ((AN, 24),)),
+    ("mailchimp-api-key", "mailchimp", ((HEX, 32), "-us20")),
+    ("mailgun-signing-key", "mailgun", ((HEX, 32), "-", (HEX, 8), "-", (HEX, 8))),
+    ("mattermost-access-token", "mattermost", ((AN, 26),)),
+    ("messagebird-api-token", "messagebird", ((AN, 25),)),
+    ("messagebird-client-id", "message_bird", _uuid()),
+    ("netlify-access-token", "netlify", ((ANX, 43),)),
+    ("new-relic-user-api-id", "new-relic", ((AN, 64),)),
+    ("nytimes-access-token", "nytimes", ((ANX, 32),)),
+    ("okta-access-token", "okta", ("00", (URLSAFE, 40))),
+    ("plaid-client-id", "plaid", ((AN, 24),)),
+    ("plaid-secret-key", "plaid", ((AN, 30),)),
+    ("plaid-api-token", "plaid", ("access-sandbox-", *_uuid())),
+    ("privateai-api-token", "private_ai", ((AN, 32),)),
+    ("rapidapi-access-token", "rapidapi", ((ANS, 50),)),
+    ("sendbird-access-id", "sendbird", _uuid()),
+    ("sendbird-access-token", "sendbird", ((HEX, 40),)),
+    ("sentry-access-token", "sentry", ((HEX, 64),)),
+    ("snyk-api-token", "snyk", _uuid()),
+    ("sonar-api-token", "sonar", ("squ_", (ANX, 40))),
+    ("squarespace-access-token", "squarespace", _uuid()),
+    ("sumologic-access-id", "sumo", ("su", (MIXED, 12))),
+    ("sumologic-access-token", "SUMO", ((MIXED, 64),)),
+    ("travisci-access-token", "travis", ((AN, 22),)),
+    ("twitch-api-token", "twitch", ((AN, 30),)),
+    ("twitter-api-key", "twitter", ((AN, 25),)),
+    ("twitter-api-secret", "twitter", ((AN, 50),)),
+    ("twitter-access-token", "twitter", ((DIGITS, 19), "-", (MIXED, 40))),
+    ("twitter-access-secret", "twitter", ((AN, 45),)),
+    ("twitter-bearer-token", "twitter", ("A" * 22, (MIXED + "%", 90))),
+    ("zendesk-secret-key", "zendesk", ((AN, 40),)),
+    ("yandex-aws-access-token", "yandex", ("YC", (URLSAFE, 38))),
+    ("yandex-access-token", "yandex", ("t1.", (URLSAFE, 40), ".", (URLSAFE, 86))),
+    ("beamer-api-token", "beamer", ("b_", (ANX, 44))),
+    ("nuget-password", "nuget", ((MIXED, 24),)),
+    ("generic-client-secret", "client", ((MIXED + "._-", 32),)),
+    ("generic-api", "api", ((MIXED, 28),)),
+)
+# Fixed shapes the first table does not repeat: found with no keyword, so the identifier is neutral.
+HELDOUT_FIXED: Table = (
+    ("aws-abia", "storage", ("ABIA", (UPPER_ALNUM, 16))),
+    ("aws-acca", "storage", ("ACCA", (UPPER_ALNUM, 16))),
+    ("anthropic-short", "claude", ("sk-ant-api03-", (URLSAFE, 93), "AA")),
+    ("openai-svcacct", "llm", ("sk-svcacct-", (URLSAFE, 58), "T3BlbkFJ", (URLSAFE, 58))),
+    ("openai-admin", "llm", ("sk-admin-", (URLSAFE, 58), "T3BlbkFJ", (URLSAFE, 58))),
+    ("github-user-to-server", "gh", ("ghu_", (B62, 36))),
+    ("gitlab-feed", "gl", ("glft-", (URLSAFE, 20))),
+    ("gitlab-cicd-job", "gl", ("glcbt-", (HEX, 5), "_", (URLSAFE, 20))),
+    ("gitlab-incoming-mail", "gl", ("glimt-", (LOWER_ALNUM, 25))),
+    ("gitlab-agent", "gl", ("glagent-", (URLSAFE, 50))),
+    ("gitlab-oauth-secret", "gl", ("gloas-", (URLSAFE, 64))),
+    ("gitlab-scim", "gl", ("glsoat-", (URLSAFE, 20))),
+    ("gitlab-ff-client", "gl", ("glffct-", (URLSAFE, 20))),
+    ("gitlab-pat-routable", "gl", ("glpat-", (URLSAFE, 27), ".", (LOWER_ALNUM, 2), (LOWER_ALNUM, 7))),
+    ("slack-legacy-bot", "chat", ("xoxb-", (DIGITS, 10), "-", (B62, 24))),
+    ("slack-legacy-workspace", "chat", ("xoxa-2-", (B62, 60))),
+    ("slack-config-access", "chat", ("xoxe.xoxp-1-", (B62, 163))),
+    ("slack-config-refresh", "chat", ("xoxe-1-", (B62, 146))),
+    (
+        "slack-workflow-webhook",
+        "chat",
+        (
+            "https://hooks.slack.com/workflows/T",
+            (UPPER_ALNUM, 10),
+            "/A",
+            (UPPER_ALNUM, 10),
+            "/",
+            (DIGITS, 18),
+            "/",
+            (B62, 24),
+        ),
+    ),
+    (
+        "teams-webhook",
+        "chat",
+        (
+            "https://contoso.webhook.office.com/webhookb2/",
+            *_uuid(),
+            "@",
+            *_uuid(),
+            "/IncomingWebhook/",
+            (HEX, 32),
+            "/",
+            *_uuid(),
+        ),
+    ),
+    ("discord-webhook", "chat", ("https://discord.com/api/webhooks/", (DIGITS, 18), "/", (URLSAFE, 68))),
+    ("stripe-prod", "pay", ("sk_prod_", (B62, 99))),
+    ("stripe-restricted-test", "pay", ("rk_test_", (B62, 99))),
+    ("square-secret", "pay", ("sq0csp-", (URLSAFE, 43))),
+    ("shopify-custom", "shop", ("shpca_", (HEX, 32))),
+    ("shopify-private", "shop", ("shppa_", (HEX, 32))),
+    ("twilio-upper", "sms", ("SK", (HEX.upper(), 32))),
+    ("sendgrid-short", "mail", ("SG.", (URLSAFE, 22), ".", (URLSAFE, 43))),
+    ("mailgun-pub", "mail", ("pubkey-", (HEX, 32))),
+    ("mailgun-private", "mail", ("key-", (HEX, 32))),
+    ("huggingface-short", "hub", ("hf_", (LOWER + UPPER, 34))),
+    ("huggingface-org-mixed", "hub", ("api_org_", (LOWER + UPPER, 34))),
+    ("grafana-cloud-b64", "dash", ("glc_", (B64, 60), "==")),
+    ("grafana-api-b64", "dash", ("eyJrIjoi", (B64, 70), "=")),
+    ("vault-service-short", "secrets", ("hvs.", (URLSAFE, 90))),
+    ("vault-batch-long", "secrets", ("hvb.", (URLSAFE, 138))),
+    ("terraform-hex", "infra", ((HEX, 14), ".atlasv1.", (ANX, 67))),
+    ("doppler-service", "cfg", ("dp.st.", (LOWER_ALNUM, 43))),
+    ("doppler-scim", "cfg", ("dp.scim.", (B62, 43))),
+    ("dynatrace-mixed", "apm", ("dt0c01.", (UPPER_ALNUM, 24), ".", (UPPER_ALNUM, 64))),
+    ("newrelic-insert", "apm", ("NRII-", (URLSAFE, 32))),
+    ("newrelic-browser", "apm", ("NRJS-", (HEX, 19))),
+    ("age-lower", "crypt", ("AGE-SECRET-KEY-1", (BECH32, 58))),
+    ("sentry-org", "err", ("sntrys_eyJpYXQiOjE2ODQ4NzU1MjMuMjgyMTU3LCJ1cmwiOiJodHRwczovL3NlbnRyeS5pbyIs", (B64, 80))),
+    ("pypi-upload", "pkg", ("pypi-AgEIcHlwaS5vcmc", (URLSAFE, 50))),
+    ("npm-access", "pkg", ("npm_", (B62, 36))),
+    ("rubygems", "pkg", ("rubygems_", (HEX, 48))),
+    ("artifactory-reference", "pkg", ("cmVmdGtuOjAxOjE", (B62, 49))),
+    ("planetscale-oauth", "db", ("pscale_oauth_", (URLSAFE, 43))),
+    ("planetscale-password", "db", ("pscale_pw_", (URLSAFE, 43))),
+    ("clickhouse-secret", "db", ("4b1d", (B62, 38))),
+    ("defined-networking", "net", ("dnkey-", (URLSAFE, 26), "-", (URLSAFE, 52))),
+    ("flyio-macaroon", "deploy", ("fm2_", (B64, 120))),
+    ("harness-sat", "ci", ("sat.", (URLSAFE, 22), ".", (B62, 24), ".", (B62, 20))),
+    ("easypost-test", "ship", ("EZTK", (B62, 54))),
+    ("flutterwave-public", "pay", ("FLWPUBK_TEST-", (HEX, 32), "-X")),
+    ("flutterwave-encryption", "pay", ("FLWSECK_TEST-", (HEX, 12))),
+    ("settlemint-app", "chain", ("sm_aat_", (B62, 16))),
+    ("settlemint-service", "chain", ("sm_sat_", (B62, 16))),
+    (
+        "authress",
+        "auth",
+        ("sc_", (LOWER_ALNUM, 12), ".", (LOWER_ALNUM, 5), ".acc_", (LOWER_ALNUM, 20), ".", (URLSAFE, 60)),
+    ),
+    ("sidekiq-url", "gems", ("https://", (HEX, 8), ":", (HEX, 8), "@gems.contribsys.com/")),
+    ("mapbox-secret", "maps", ("sk.", (LOWER_ALNUM, 60), ".", (LOWER_ALNUM, 22))),
+    ("cohere-prefixed", "llm", ("co_", (B62, 40))),
+    ("azure-ad-secret", "ad", ((B62, 3), "7Q~", (URLSAFE, 31))),
+    ("jwt-hs256", "session", ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ", (B62, 60), ".", (URLSAFE, 43))),
+    ("jwt-base64-rs", "session", ("ZXlKaGJHY2lPaUpTVXpJMU5pSjkuZXlK", (B62, 80))),
+    ("jwt-base64-wrapped", "session", ("ZXlKaGJHY2lPaUpJVXpJMU5pSXNJblI1Y0NJNklrcFhWQ0o5LmV5SnpkV0lp", (B64, 16))),
+)
+
+# The scanner's generator: its syntaxes with the identifier as the rule names it.
+# The syntaxes of the scanner's fixture generator (the first table's, with the identifier where it
+# puts `{U}`), and three more that agents paste.
+_GENERATOR = frozenset(
+    {
+        "ini-quoted", "ini-spaced", "ini-unquoted", "ini-unquoted-spaced", "json", "json-escaped", "xml",
+        "xml-multiline", "yaml", "yaml-single", "yaml-double", "yaml-literal", "yaml-folded", "csharp", "go",
+        "go-short", "go-backticks", "java", "kotlin", "php-concat", "python-single", "python-double", "csv",
+        "logstash", "make-recursive", "make-simple", "make-shell", "make-evaluated", "make-conditional",
+        "make-append", "shell-export", "hcl", "toml", "java-property", "ts-typed", "ruby",
+    }
+)  # fmt: skip
+HELDOUT_SYNTAXES: tuple[tuple[str, str], ...] = (
+    *((name, t.replace("{U}", "{i}")) for name, t in SYNTAXES if name in _GENERATOR),
+    ("php-coalesce", '${i}Token ??= "{s}";'),
+    ("xml-attribute", '<entry name="{i}Token" value="{s}" />'),
+    ("curl-header", 'curl -H "X-{i}-Token: {s}" https://api.example.com/v1/me'),
+)
+
+
+def heldout_secret_samples(seed: int = 11) -> Iterator[dict]:
+    """Every held-out-style family in every syntax, one fresh draw each; the identifier as it stands."""
+    return _samples("heldout", (("fixed", HELDOUT_FIXED), ("keyword", HELDOUT_KEYWORD)), HELDOUT_SYNTAXES, seed)

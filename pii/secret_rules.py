@@ -83,7 +83,7 @@ _RULES: tuple[tuple[str, str, int, str], ...] = (
     ("openshift", "sha256~", 0, r"sha256~[\w-]{43}"),
     ("clickhouse", "4b1d", 0, rf"4b1d{_B}{{38}}"),
     ("azure-ad-client-secret", "Q~", 4, r"[\w~.]{3}\dQ~[\w~.-]{31,34}"),
-    ("grafana-api-key", "eyJrIjoi", 0, rf"eyJrIjoi{_B}{{70,400}}={{0,3}}"),
+    ("grafana-api-key", "eyJrIjoi", 0, r"eyJrIjoi[A-Za-z0-9+/]{70,400}={0,3}"),  # base64 of {"k":…}: + and / too
     ("grafana-cloud", "glc_", 0, r"glc_[A-Za-z0-9+/]{32,400}={0,3}"),
     ("grafana-service-account", "glsa_", 0, rf"glsa_{_B}{{32}}_[A-Fa-f0-9]{{8}}"),
     ("newrelic", "NR", 0, r"NRAK-[A-Z0-9]{27}|NRII-[\w-]{32}|NRJS-[a-f0-9]{19}"),
@@ -94,6 +94,8 @@ _RULES: tuple[tuple[str, str, int, str], ...] = (
     ("age", "AGE-SECRET-KEY-1", 0, r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
     ("maxmind", "_mmk", 36, rf"{_B}{{6}}_{_B}{{29}}_mmk"),
     ("yandex", "AQVN", 0, r"AQVN[\w-]{35,38}"),
+    ("yandex-access", "t1.", 0, r"t1\.[\w-]{20,}={0,2}\.[\w-]{86}={0,2}"),
+    ("yandex-aws", "YC", 0, r"YC[\w-]{38}"),
     # --- messaging, payments, commerce, SaaS
     ("slack", "xox", 0, r"xoxe\.xox[bp]-\d-[A-Za-z0-9]{100,}|xox[abposre]-[A-Za-z0-9-]{10,}"),
     ("slack-app", "xapp-", 0, r"xapp-\d-[A-Za-z0-9-]{20,}"),
@@ -189,7 +191,17 @@ PROVIDER_WORDS: tuple[str, ...] = (
 # Prefixes that also begin ordinary identifiers (`b_`, `live_`, `API-`, `s.`): their tokens must hold
 # a digit and must not read as words, so `b_render_the_list_of_items…` stays code.
 WEAK_FAMILIES: frozenset[str] = frozenset(
-    {"beamer", "gocardless", "octopus", "vault-legacy", "square-access", "cohere", "notion-legacy", "harness"}
+    {
+        "beamer",
+        "gocardless",
+        "octopus",
+        "yandex-aws",
+        "vault-legacy",
+        "square-access",
+        "cohere",
+        "notion-legacy",
+        "harness",
+    }
 )
 # Families whose token sits inside a URL: the span takes in the scheme and host before the literal.
 URL_FAMILIES: frozenset[str] = frozenset({"slack-webhook", "teams-webhook"})

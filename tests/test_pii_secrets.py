@@ -40,6 +40,23 @@ def test_keyword_families_are_masked_next_to_their_provider_name() -> None:
     assert sum(missed.values()) <= 0.02 * sum(total.values()), missed.most_common(5)
 
 
+def test_heldout_style_fixtures_every_fixed_family_and_nearly_every_keyword_value() -> None:
+    """The scanner-fixture-style set: the rule's keyword used as the identifier as it stands
+    (`sumo_TOKEN`), random draws from each rule's alphabet (letters-only draws included)."""
+    total, leaks = Counter(), Counter()
+    fixed_leaks = []
+    for d in pii_evalsets.heldout_secret_samples(seed=5):
+        sp = d["spans"][0]
+        kind = d["meta"]["kind"]
+        total[kind] += 1
+        if not _masked(d["text"], sp["start"], sp["end"]):
+            leaks[kind] += 1
+            if kind == "fixed":
+                fixed_leaks.append(d["id"])
+    assert fixed_leaks == []
+    assert leaks["keyword"] <= 0.01 * total["keyword"], leaks
+
+
 def test_generated_clean_texts_stay_untouched() -> None:
     assert {d["id"]: detect(d["text"]) for d in pii_evalsets.clean_samples() if detect(d["text"])} == {}
 
@@ -68,6 +85,24 @@ def test_generated_clean_texts_stay_untouched() -> None:
         # a base64-wrapped JWT and curl's credentials
         ("auth={v}", "ZXlKaGJHY2lPaUpJVXpJMU5pSXNJblI1Y0NJNklrcFhWQ0o5LmV5SnpkV0lpT2lJeE1qTTBOVFkzT0Rrd0luMA"),
         ("curl -u deploy:{v} https://registry.internal/v2/", "Xk9!mQ2#pL7zR4"),
+        # letters-only keys drawn at random, next to their provider's name
+        ('travisToken = "{v}"', "hikphqwrlmuwjmcdvbmdbv"),
+        ("sumo_TOKEN := '{v}'", "suPzqzUPdiCrlF"),
+        ('$fastlyToken .= "{v}";', "B-tZAZtcmsvoLMLYHvuyWGQBzIoBn-Sn"),
+        # a dotted value whose parts are random is no code expression
+        ('client_secret = "{v}"', "nQdygp_c4C2ENoOKQesI1.VynJx72eCj"),
+        (
+            "yandexToken := `{v}`",
+            "t1.LuLolPa7BBhxdbTmhlnThcl8yChTEp2sOv_jl21S." + "xMAmWptjV3cmUyI7LyCZ" * 4 + "fbkuqK",
+        ),
+        # webhooks on a tenant's subdomain; base64 with + and / in a Grafana key
+        (
+            "url: {v}",
+            "https://contoso.webhook.office.com/webhookb2/5267c197-6806-53e9-fa5b-dbffe3174ba8@bc9bae20-c2f4-618e"
+            "-c6f0-2cc4609bf363/IncomingWebhook/483848540dacb425e03ef33677325fc9/b9331d38-0bc4-c176-bc74-bf9a7241e306",
+        ),
+        ("key={v}", "eyJrIjoiVJLa9sH/q/ei2r92UjEVOqw2sr32hhqO3pvEI+gzCxGfPYe54PTn6Z7RCCMI2o+pPOZL6x="),
+        ("[message_bird]\ntoken = {v}", "659bd2be-f0ef-3061-449a-22bd0e796142"),
     ],
 )
 def test_secret_in_the_syntaxes_that_used_to_hide_it(text: str, value: str) -> None:
@@ -92,6 +127,11 @@ def test_documentation_shaped_keys_are_masked() -> None:
         'STRIPE_API_KEY = os.environ["STRIPE_API_KEY"]',
         "curl -u $CI_USER:$CI_PASSWORD https://example.com",
         "b_render_the_list_of_items_in_the_sidebar_for_v2 = None",
+        # letters-only values that read as names stay
+        'travis_token_name = "releaseManagerToken"',
+        "sumo_category: productionNginxAccessLogs",
+        "private_key = ed25519.Ed25519PrivateKey.generate()",
+        'signing_key_class = "XMLHttpRequestSigner"',
     ],
 )
 def test_provider_names_without_a_credential(text: str) -> None:

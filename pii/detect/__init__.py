@@ -45,7 +45,7 @@ _DETECTORS: tuple[tuple[frozenset[str], bool, _Detector], ...] = (
     (frozenset({"AWS_SECRET_KEY"}), True, _aws_secret_keys),
     (frozenset({"CONNECTION_STRING"}), False, _connection_strings),
     (frozenset({"API_KEY"}), False, _provider_keys),
-    (frozenset({"API_KEY"}), True, _generic_secrets),
+    (frozenset({"API_KEY"}), False, _generic_secrets),
     (frozenset({"EMAIL"}), False, _emails),
     (frozenset({"PHONE"}), True, _phones),
     (frozenset({"IP_ADDRESS"}), False, _ipv6),

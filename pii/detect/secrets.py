@@ -199,7 +199,9 @@ def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             if m is None:
                 continue
             e = m.end()
-            if s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
+            if family in sr.URL_FAMILIES:
+                s = _url_start(text, s)  # the host's subdomain and scheme are part of the URL
+            elif s and (text[s - 1].isalnum() or text[s - 1] in "_-"):
                 continue  # inside a longer identifier: task-…, mask_…
             if e < n and (text[e].isalnum() or text[e] == "_"):
                 continue
@@ -208,8 +210,6 @@ def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             body = m.group()
             if family in sr.WEAK_FAMILIES and (not _has_digit(body) or _identifier(body)):
                 continue
-            if family in sr.URL_FAMILIES:
-                s = _url_start(text, s)
             out.append((s, e, sr.TYPE_OF_FAMILY.get(family, "API_KEY"), prio))
             done = e
             break
@@ -268,8 +268,21 @@ def _is_cursor(v: str) -> bool:
     return v.startswith("eyJ") and v.count(".") != 2
 
 
-# Dotted identifier chains are code (self._creds, base64.b64decode, ed25519.Ed25519PrivateKey).
+# Dotted identifier chains are code (self._creds, base64.b64decode, ed25519.Ed25519PrivateKey,
+# settings.SECRET_KEY); a random part (`nQdygp_c4C2ENoOK.VynJx72e`, `t1.LuLolPa7…`) makes it a token.
 _CODE_EXPR = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _code_expr(v: str) -> bool:
+    return _CODE_EXPR.fullmatch(v) is not None and not any(_random_part(p) for p in v.split("."))
+
+
+def _random_part(part: str) -> bool:
+    """A dotted part that no one would name: long, and letters and digits switching back and forth
+    (`c4C2ENo`), or letters that read as no word."""
+    return len(part) >= 12 and (_scrappy(part) or _gibberish(part))
+
+
 # Stripe object ids are references, not credentials; its secrets are sk_/rk_/whsec_ (provider rules).
 _STRIPE_OBJECT = re.compile(
     r"(?:ch|cus|pi|pm|in|ii|evt|sub|si|price|prod|txn|tok|src|card|ba|acct|po|re|seti|cs|py|tr|dp|du|file|il|or"
@@ -300,6 +313,34 @@ def _identifier(v: str) -> bool:
 
 _HUMP = re.compile(r"[a-z0-9][A-Z]")
 _VOWELS = frozenset("aeiouyAEIOUY")
+_CONSONANT_RUN = re.compile(r"[b-df-hj-np-tv-xz]{5}")
+
+
+_PIECE_SEPS = re.compile(r"[_-]")
+
+
+def _scrappy(v: str) -> bool:
+    """Mixed case whose humps are mostly scraps (no vowel, or under three letters): `suPzqzUPdiCrlF`,
+    `PNo274bfCDrjNr`; a name's humps are words (`getAccessToken`, `XMLHttpRequest`)."""
+    segs = [g for g in _IDENT_SEGMENTS.findall(v) if not g.isdigit()]
+    scraps = sum(1 for g in segs if len(g) < 3 or not _VOWELS & set(g))
+    return scraps >= 3 and 2 * scraps >= len(segs)
+
+
+def _gibberish(v: str) -> bool:
+    """Letters that read as no word in any case style: a random draw from a key's alphabet
+    (`xmjnhxhfxwtglfjw`, `suPzqzUPdiCrlF`), not a name (`passwordResetTemplate`, `releasemanager`).
+    Mixed case: most camelCase humps are scraps without a vowel or shorter than a syllable. One
+    case: five consonants in a row, or hardly any vowels; English spelling has neither."""
+    if not v.isascii():
+        return False
+    if not v.isalpha():  # kebab or snake pieces: one long random piece is enough (`B-tZAZtcmsvoLM…-Sn`)
+        pieces = _PIECE_SEPS.split(v)
+        return all(p.isalpha() for p in pieces if p) and any(len(p) >= 12 and _gibberish(p) for p in pieces)
+    if not v.islower() and not v.isupper():
+        return _scrappy(v)
+    low = v.lower()
+    return _CONSONANT_RUN.search(low) is not None or 4 * sum(c in _VOWELS for c in low) < len(low)
 
 
 def _secret_value_ok(v: str, password: bool) -> bool:
@@ -309,11 +350,15 @@ def _secret_value_ok(v: str, password: bool) -> bool:
         return False
     if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
         return False
-    if pt.WORDY.fullmatch(v) or pt.ENV_REFERENCE.fullmatch(v) or v.isdigit() or _identifier(v):
+    if pt.ENV_REFERENCE.fullmatch(v):
+        return False
+    if len(v) >= 16 and not password and _gibberish(v):
+        return ck.shannon_entropy(v) >= 3.0  # letters only, but a random draw (`PnsOeESEbjTcRhap…`)
+    if pt.WORDY.fullmatch(v) or v.isdigit() or _identifier(v):
         return False
     if "/" in v and pt.PATHLIKE.fullmatch(v) and not _mixed_case_digits(v.replace("/", "")):
         return False
-    if v.startswith(("-----", "data:")) or _CODE_EXPR.fullmatch(v):
+    if v.startswith(("-----", "data:")) or _code_expr(v):
         return False
     if "@" in v and "." in v.rsplit("@", 1)[-1]:
         return False  # an email address is the email detector's
@@ -343,7 +388,7 @@ def _section_name(text: str, pos: int) -> str:
     if at < 0:
         return ""
     m = _SECTION.match(text, at)
-    return m.group(1).lower() if m else ""
+    return _norm(m.group(1)).replace(" ", "") if m else ""  # [message_bird] names messagebird
 
 
 _HEX = re.compile(r"[0-9a-fA-F]+")  # a bare hex run in prose is a commit or a hash far more often
@@ -361,7 +406,9 @@ def _provider_value_ok(v: str) -> bool:
         return 14 <= len(v) <= 20
     if len(v) < 14 or ":" in v or "://" in v or "@" in v or _ISO_TS.fullmatch(v):
         return False
-    if pt.WORDY.fullmatch(v) or _identifier(v) or _CODE_EXPR.fullmatch(v) or pt.PATHLIKE.fullmatch(v):
+    if _gibberish(v):
+        return True  # letters only, 14+ of them, reading as no word: a key drawn from letters
+    if pt.WORDY.fullmatch(v) or _identifier(v) or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
     if not _has_digit(v) and not (any(c.isupper() for c in v) and any(c.islower() for c in v)):
         return False
@@ -415,11 +462,17 @@ def _basic_credentials(v: str) -> bool:
     return b":" in raw and len(raw) >= 3
 
 
+_LETTERS_ONLY_GATE = ("token", "key", "secret", "pass", "pwd", "auth", "cred", "bearer")
+
+
 def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     """Values assigned to a credential's name, in any syntax (pt.SECRET_VALUE). A name with a
     provider's word in it (`telegram_bot_token`, `discord_client_id`, `BUNDLE_GEMS__CONTRIBSYS__COM`)
     takes that provider's value shapes too: UUIDs, long digit ids, short keys."""
     text = doc.text
+    digit = _has_digit(text)
+    if not digit and not any(w in doc.low for w in _LETTERS_ONLY_GATE):
+        return  # without a digit only a letters-only key can be here, and only under a secret's name
     last_name_end = -1
     for p in doc.hits("secret"):
         if p < last_name_end:
@@ -462,6 +515,8 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         ):
             out.append((vs, ve, "API_KEY", _GENERIC_PRIO))
             last_name_end = ve
+    if not digit:
+        return  # a bare token in a sentence is taken only when it holds a digit
     rate = set(doc.hits("rate"))
     for p in sorted(rate.union(doc.hits("use"))):
         # The sentence around the phrase: back to the previous sentence end, on to the next one.
