@@ -8,6 +8,7 @@ ones started here), real HTTP clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -83,6 +84,18 @@ def cleanup(prefix: str, client: redis.Redis = REDIS) -> None:
         client.delete(*keys)
 
 
+@contextlib.contextmanager
+def serving(workdir: Path, config: dict[str, Any], prefix: str | None = None, workers: int = 1) -> Iterator[Gateway]:
+    """A gateway for the body of a `with`: stopped, and the test's Redis keys removed, however it ends."""
+    gw = Gateway(workdir, config, workers=workers).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+        if prefix is not None:
+            cleanup(prefix)
+
+
 @pytest.fixture
 def proxy() -> Iterator[TcpProxy]:
     p = TcpProxy("127.0.0.1", 6379).start()
@@ -102,8 +115,7 @@ def cpu_hog() -> Iterator[None]:
 def test_late_replies_charge_exactly_once_and_hold_nothing(upstream, tmp_path: Path, prefix: str, proxy: TcpProxy):
     """Redis applies the reserve and the settle, but its replies come 150 ms late (timeout 25 ms)."""
     config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=25)
-    gw = Gateway(tmp_path, config).start()
-    try:
+    with serving(tmp_path, config, prefix) as gw:
         warm = chat(gw, BOB)
         assert warm.status_code == 200 and "x-tollgate-budget-remaining" in warm.headers
         charged = [cost_nano(gw, warm)]
@@ -121,9 +133,6 @@ def test_late_replies_charge_exactly_once_and_hold_nothing(upstream, tmp_path: P
         assert bob_total(prefix) == (sum(charged), 0)
         assert metric(gw, "tollgate_budget_store_errors_total") >= 3
         assert metric(gw, "tollgate_budget_settles_unresolved_total") == 0
-    finally:
-        gw.stop()
-        cleanup(prefix)
 
 
 def test_a_late_reserve_refused_by_fail_closed_is_released(
@@ -131,8 +140,7 @@ def test_a_late_reserve_refused_by_fail_closed_is_released(
 ) -> None:
     config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=25)
     config["budget"]["fail_closed"] = True
-    gw = Gateway(tmp_path, config).start()
-    try:
+    with serving(tmp_path, config, prefix) as gw:
         warm = chat(gw, BOB)
         assert warm.status_code == 200
         spent = cost_nano(gw, warm)
@@ -144,9 +152,6 @@ def test_a_late_reserve_refused_by_fail_closed_is_released(
         assert wait_until(lambda: bob_total(prefix)[1] == 0, timeout=10), bob_total(prefix)  # nothing held
         # Cancelled with the client (nothing charged), or finished first (charged once, like the first).
         assert bob_total(prefix)[0] in (spent, 2 * spent), (bob_total(prefix), spent)
-    finally:
-        gw.stop()
-        cleanup(prefix)
 
 
 def test_a_stalled_event_loop_on_a_busy_machine_does_not_open_the_budget(
@@ -191,8 +196,7 @@ def test_a_silent_dead_store_opens_the_breaker_and_spend_is_replayed_once(
     upstream, tmp_path: Path, prefix: str, proxy: TcpProxy
 ) -> None:
     config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=25)
-    gw = Gateway(tmp_path, config).start()
-    try:
+    with serving(tmp_path, config, prefix) as gw:
         warm = chat(gw, BOB)
         charged = [cost_nano(gw, warm)]
         proxy.blackhole = True  # connected, and nothing ever comes back
@@ -205,9 +209,6 @@ def test_a_silent_dead_store_opens_the_breaker_and_spend_is_replayed_once(
         proxy.blackhole = False
         assert wait_until(lambda: bob_total(prefix) == (sum(charged), 0), timeout=10), (bob_total(prefix), charged)
         assert chat(gw, BOB).status_code == 200 and proxy.connections >= 2  # the dead connection was replaced
-    finally:
-        gw.stop()
-        cleanup(prefix)
 
 
 def _cluster_port() -> int:
@@ -289,8 +290,7 @@ def test_redis_cluster_holds_the_burst_across_a_slot_move(upstream, tmp_path: Pa
     seeds = ",".join(f"127.0.0.1:{p}" for p in cluster[:2])
     config = budget_config(upstream.base_url, f"redis://{seeds}", prefix)
     config["budget"]["redis_cluster"] = True
-    gw = Gateway(tmp_path, config, workers=2).start()
-    try:
+    with serving(tmp_path, config, workers=2) as gw:
         first = [chat(gw, ALICE).status_code for _ in range(4)]
         assert first == [200] * 4
         _move_slot(cluster, key_slot("{acme}"))  # the org's keys now live on another node
@@ -298,8 +298,6 @@ def test_redis_cluster_holds_the_burst_across_a_slot_move(upstream, tmp_path: Pa
         assert statuses.count(200) == 6 and statuses.count(429) == 194, statuses
         assert metric(gw, "tollgate_budget_store_errors_total") == 0
         assert chat(gw, BOB).status_code == 200
-    finally:
-        gw.stop()
 
 
 def test_rediss_verifies_the_server_and_enforces_limits(upstream, tmp_path: Path, prefix: str):
@@ -318,27 +316,21 @@ def test_rediss_verifies_the_server_and_enforces_limits(upstream, tmp_path: Path
         config = budget_config(upstream.base_url, f"rediss://localhost:{port}/0", prefix)
         config["budget"]["redis_ca_file"] = str(ca)
         (tmp_path / "good").mkdir()
-        gw = Gateway(tmp_path / "good", config).start()
-        try:
+        with serving(tmp_path / "good", config) as gw:
             statuses = [chat(gw, ALICE).status_code for _ in range(12)]
             assert statuses == [200] * 10 + [429] * 2
             assert usage(prefix, "agent:alice:total", tls) == (0, 0)  # alice has no own limit
             assert tls.exists(f"{prefix}{{acme}}:recs")
-        finally:
-            gw.stop()
         # A server whose certificate the configured CA did not sign is not trusted: fail open, counted.
         (tmp_path / "other").mkdir()
         (tmp_path / "bad").mkdir()
         other_ca, _ = make_test_pki(tmp_path / "other", ["localhost"])
         config["budget"]["redis_ca_file"] = str(other_ca)
         config["budget"]["key_prefix"] = prefix + "x:"
-        gw = Gateway(tmp_path / "bad", config).start()
-        try:
+        with serving(tmp_path / "bad", config) as gw:
             r = chat(gw, ALICE)
             assert r.status_code == 200 and gw.audit_for(r.headers["x-request-id"])["detail"].get("budget_unchecked")
             assert metric(gw, "tollgate_budget_store_errors_total") >= 1
-        finally:
-            gw.stop()
         tls.close()
     finally:
         server.kill()
@@ -358,8 +350,7 @@ def test_scripts_load_once_per_connection_and_bad_auth_leaks_nothing(upstream, t
     admin = redis.Redis(port=port, password="s3cret-pw")
     try:
         config = budget_config(upstream.base_url, f"redis://:s3cret-pw@127.0.0.1:{port}/0", prefix)
-        gw = Gateway(tmp_path, config, workers=2).start()
-        try:
+        with serving(tmp_path, config, workers=2) as gw:
             statuses = burst(gw, ALICE)
             assert statuses.count(200) == 10
             stats: dict[str, Any] = admin.info("commandstats")
@@ -367,30 +358,22 @@ def test_scripts_load_once_per_connection_and_bad_auth_leaks_nothing(upstream, t
             loads = stats["cmdstat_script|load"]["calls"]  # Redis 7 names subcommands
             assert 2 <= loads <= 4, loads
             assert "s3cret-pw" not in gw.log()
-        finally:
-            gw.stop()
         # An ACL user with its own password (Redis 6+), as managed Redis services hand them out.
         admin.execute_command("ACL", "SETUSER", "tollgate", "on", ">acl-pw", "~*", "+@all")
         config = budget_config(upstream.base_url, f"redis://tollgate:acl-pw@127.0.0.1:{port}/0", prefix + "acl:")
         (tmp_path / "acl").mkdir()
-        gw = Gateway(tmp_path / "acl", config).start()
-        try:
+        with serving(tmp_path / "acl", config) as gw:
             checked = chat(gw, ALICE)
             assert checked.status_code == 200 and "x-tollgate-budget-remaining" in checked.headers
-        finally:
-            gw.stop()
         config = budget_config(upstream.base_url, f"redis://:wrong-pw@127.0.0.1:{port}/0", prefix)
         (tmp_path / "bad").mkdir()
-        gw = Gateway(tmp_path / "bad", config).start()
-        try:
+        with serving(tmp_path / "bad", config) as gw:
             for _ in range(12):
                 r = chat(gw, ALICE)
                 assert r.status_code == 200  # fail open: the store refuses us, the agent is not punished
             assert admin.info("clients")["connected_clients"] <= 2  # ours, and no transport left per attempt
             assert metric(gw, "tollgate_budget_store_errors_total") >= 1
             assert "wrong-pw" not in gw.log()
-        finally:
-            gw.stop()
     finally:
         admin.close()
         server.kill()
@@ -402,8 +385,7 @@ def test_a_store_that_stops_answering_does_not_open_a_spent_budget(
 ) -> None:
     """Fail open, but not blind: a worker lets through at most what the store last said was left."""
     config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=25)
-    gw = Gateway(tmp_path, config).start()
-    try:
+    with serving(tmp_path, config, prefix) as gw:
         assert chat(gw, ALICE).status_code == 200  # the store says: room for nine more
         proxy.delay_s = 0.15  # from now on every answer is too late
         statuses = burst(gw, ALICE, 40)
@@ -411,18 +393,13 @@ def test_a_store_that_stops_answering_does_not_open_a_spent_budget(
         refused = chat(gw, ALICE)
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "team_daily"
         assert metric(gw, "tollgate_budget_store_errors_total") >= 1
-    finally:
-        proxy.delay_s = 0.0
-        gw.stop()
-        cleanup(prefix)
 
 
 def test_a_client_gone_during_the_reserve_leaves_nothing_held(
     upstream, tmp_path: Path, prefix: str, proxy: TcpProxy
 ) -> None:
     config = budget_config(upstream.base_url, f"redis://127.0.0.1:{proxy.port}/0", prefix, timeout_ms=1000)
-    gw = Gateway(tmp_path, config).start()
-    try:
+    with serving(tmp_path, config, prefix) as gw:
         assert chat(gw, BOB).status_code == 200
         assert wait_until(lambda: bob_total(prefix) != (0, 0) and bob_total(prefix)[1] == 0)  # settled
         spent = bob_total(prefix)[0]
@@ -441,6 +418,3 @@ def test_a_client_gone_during_the_reserve_leaves_nothing_held(
         assert wait_until(lambda: bob_total(prefix)[1] == 0, timeout=10), bob_total(prefix)  # nothing held
         # Cancelled with the client (nothing charged), or finished first (charged once, like the first).
         assert bob_total(prefix)[0] in (spent, 2 * spent), (bob_total(prefix), spent)
-    finally:
-        gw.stop()
-        cleanup(prefix)
