@@ -47,7 +47,9 @@ import httpx  # noqa: E402
 
 from audit import AuditEvent, Pipeline, PostgresSink, Spool, Tenancy  # noqa: E402
 from audit.event import new_event_id  # noqa: E402
+from tests.pg import admin_execute  # noqa: E402
 from tests.tcp_proxy import TcpProxy  # noqa: E402
+from tests.upstream import free_port  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TOLLGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "tg-bench-audit-0123456789abcdefghijklmnopq"
@@ -65,22 +67,14 @@ def dsn_with(database: str, port: int | None = None) -> str:
     return urllib.parse.urlunsplit((u.scheme, netloc, f"/{database}", u.query, ""))
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def create_database() -> tuple[str, str]:
     name = "tollgate_bench_" + uuid.uuid4().hex[:10]
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(f'CREATE DATABASE "{name}"', ADMIN_DSN))
     return name, dsn_with(name)
 
 
 def drop_database(name: str) -> None:
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', ADMIN_DSN))
 
 
 def query(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -155,16 +149,6 @@ def bench_throughput(events: int, batch_sizes: list[int]) -> list[dict[str, Any]
 
 
 # ------------------------------------------------------------------ tollgate processes
-def free_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Tollgate:
     def __init__(self, workdir: Path, audit_settings: dict[str, Any]) -> None:
         self.workdir = workdir

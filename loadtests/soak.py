@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -39,57 +40,21 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from soak_budget import ADMIN_TOKEN, TOKEN, free_port, rss_mb, tollgate_pids  # noqa: E402
+from soak_budget import TOKEN, rss_mb, soak_config, tollgate_pids  # noqa: E402
 
-from config import hash_token  # noqa: E402  (the repo's own packages, found through the path above)
-from tests.https_upstream import Origin, make_test_pki  # noqa: E402
+from tests.https_upstream import Origin, make_test_pki  # noqa: E402  (the repo's own packages, found through the path above)
 
 HOST = "api.test"  # resolved by the config's egress.resolve, never by DNS
 
 
-def config(prefix: str, redis_url: str, dsn: str, origin_ca: Path, origin_port: int) -> dict[str, object]:
+def config(prefix: str, redis_url: str, dsn: str, origin_ca: Path, origin_port: int) -> dict[str, Any]:
+    rule = {"name": "origin", "hosts": [HOST], "ports": [origin_port], "mode": "intercept", "allow_private": True}
     return {
-        "listeners": {name: {"host": "127.0.0.1", "port": free_port()} for name in ("llm", "admin", "egress")},
-        "admin": {"token_sha256": hash_token(ADMIN_TOKEN)},
-        "providers": [
-            {
-                "name": "mock",
-                "kind": "mock",
-                "mock": {"chunks": 8},
-                "models": [{"name": "mock-gpt", "input_usd_per_1m": 0.15, "output_usd_per_1m": 0.6}],
-            }
-        ],
-        "orgs": [
-            {
-                "id": "soak",
-                "budget": {"monthly_usd": 1_000_000},
-                "teams": [
-                    {
-                        "id": "t",
-                        "budget": {"daily_usd": 100_000},
-                        "agents": [
-                            {
-                                "id": "a",
-                                "budget": {"total_usd": 50_000},
-                                "tokens": [hash_token(TOKEN)],
-                                "egress": {
-                                    "rules": [
-                                        {
-                                            "name": "origin",
-                                            "hosts": [HOST],
-                                            "ports": [origin_port],
-                                            "mode": "intercept",
-                                            "allow_private": True,
-                                        },
-                                    ]
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
-        "budget": {"store": "redis", "redis_url": redis_url, "key_prefix": prefix},
+        **soak_config(
+            {"store": "redis", "redis_url": redis_url, "key_prefix": prefix},
+            agent={"egress": {"rules": [rule]}},
+            mock={"chunks": 8},
+        ),
         "audit": {"sink": "postgres", "dsn": dsn, "spool_dir": "var/audit-spool"},
         "egress": {"upstream_ca_bundle": str(origin_ca), "resolve": {HOST: ["127.0.0.1"]}},
     }

@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -33,35 +34,25 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from config import hash_token  # noqa: E402  (the repo's own package, found through the path above)
+from config import hash_token  # noqa: E402  (the repo's own packages, found through the path above)
+from tests.upstream import free_port  # noqa: E402
 
 TOKEN = "tg-soak-agent-0123456789abcdefghijklmn"
 ADMIN_TOKEN = "tg-soak-admin-0123456789abcdefghijklm"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def config(store: str, prefix: str, dedup_s: float, redis_url: str) -> dict[str, object]:
-    budget: dict[str, object] = {"store": store, "settle_dedup_s": dedup_s, "key_prefix": prefix}
-    if store == "redis":
-        budget["redis_url"] = redis_url
+def soak_config(
+    budget: dict[str, Any], agent: dict[str, Any] | None = None, mock: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One org, team and agent on the mock provider, with budgets at every level that are never reached."""
     return {
-        "listeners": {
-            "llm": {"host": "127.0.0.1", "port": free_port()},
-            "admin": {"host": "127.0.0.1", "port": free_port()},
-            "egress": {"host": "127.0.0.1", "port": free_port()},
-        },
+        "listeners": {name: {"host": "127.0.0.1", "port": free_port()} for name in ("llm", "admin", "egress")},
         "admin": {"token_sha256": hash_token(ADMIN_TOKEN)},
         "providers": [
             {
                 "name": "mock",
                 "kind": "mock",
+                "mock": mock or {},
                 "models": [{"name": "mock-gpt", "input_usd_per_1m": 0.15, "output_usd_per_1m": 0.6}],
             }
         ],
@@ -73,7 +64,9 @@ def config(store: str, prefix: str, dedup_s: float, redis_url: str) -> dict[str,
                     {
                         "id": "t",
                         "budget": {"daily_usd": 100_000},
-                        "agents": [{"id": "a", "budget": {"total_usd": 50_000}, "tokens": [hash_token(TOKEN)]}],
+                        "agents": [
+                            {"id": "a", "budget": {"total_usd": 50_000}, "tokens": [hash_token(TOKEN)], **(agent or {})}
+                        ],
                     }
                 ],
             }
@@ -81,6 +74,13 @@ def config(store: str, prefix: str, dedup_s: float, redis_url: str) -> dict[str,
         "budget": budget,
         "audit": {"sink": "none"},
     }
+
+
+def config(store: str, prefix: str, dedup_s: float, redis_url: str) -> dict[str, Any]:
+    budget: dict[str, Any] = {"store": store, "settle_dedup_s": dedup_s, "key_prefix": prefix}
+    if store == "redis":
+        budget["redis_url"] = redis_url
+    return soak_config(budget)
 
 
 def rss_mb(pids: list[int]) -> float:

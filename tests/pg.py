@@ -20,8 +20,9 @@ def dsn_for(database: str, port: int = PG_PORT) -> str:
     return f"postgresql://postgres@{PG_HOST}:{port}/{database}"
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
+async def admin_execute(sql: str, dsn: str = ADMIN_DSN) -> None:
+    """One statement on a connection of its own (CREATE/DROP DATABASE cannot run in a transaction)."""
+    conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(sql)
     finally:
@@ -32,11 +33,11 @@ async def _admin(sql: str) -> None:
 def fresh_database() -> Iterator[str]:
     """CREATE DATABASE with a random name; yields its name; DROP … WITH (FORCE) after."""
     name = "tollgate_test_" + uuid.uuid4().hex[:12]
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(f'CREATE DATABASE "{name}"'))
     try:
         yield name
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def fetch(dsn: str, sql: str, *args: Any) -> list[dict[str, Any]]:
