@@ -103,6 +103,9 @@ def test_generated_clean_texts_stay_untouched() -> None:
         ),
         ("key={v}", "eyJrIjoiVJLa9sH/q/ei2r92UjEVOqw2sr32hhqO3pvEI+gzCxGfPYe54PTn6Z7RCCMI2o+pPOZL6x="),
         ("[message_bird]\ntoken = {v}", "659bd2be-f0ef-3061-449a-22bd0e796142"),
+        # a literal assigned to a password key, whatever its wording
+        ('administrator_login_password = "{v}"', "thisIsDog11"),
+        ("DB_PASSWORD={v}", "rootpasswd"),
     ],
 )
 def test_secret_in_the_syntaxes_that_used_to_hide_it(text: str, value: str) -> None:
@@ -132,6 +135,11 @@ def test_documentation_shaped_keys_are_masked() -> None:
         "sumo_category: productionNginxAccessLogs",
         "private_key = ed25519.Ed25519PrivateKey.generate()",
         'signing_key_class = "XMLHttpRequestSigner"',
+        # password keys set to a reference, a type or a setting; words about a password
+        "password: required",
+        "password = user_password",
+        'password_hash_scheme = "bcryptSha256"',
+        "If the password is incorrect three times, the account locks.",
     ],
 )
 def test_provider_names_without_a_credential(text: str) -> None:

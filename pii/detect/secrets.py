@@ -462,6 +462,39 @@ def _basic_credentials(v: str) -> bool:
     return b":" in raw and len(raw) >= 3
 
 
+# Words a password key is set to that are no password: types, schema words, settings.
+_PASSWORD_WORDS = frozenset(
+    {
+        "string", "str", "text", "required", "optional", "hidden", "disabled", "enabled", "hashed", "plaintext",
+        "bcrypt", "argon2", "scrypt", "sha256", "random", "generated", "prompt", "ask", "env", "file", "vault",
+        "unset", "default", "invalid", "incorrect", "wrong", "expired", "missing", "strong", "weak", "same",
+    }
+)  # fmt: skip
+
+
+def _names_password(words: list[str]) -> bool:
+    """The key ends in the password itself (`administrator_login_password`, `DB_PWD`), not in
+    something about it (`password_reset_template`, `password_hash`)."""
+    return (
+        bool(words) and words[-1].startswith(("passw", "pwd", "pw")) and not pt.SECRET_NAME_DENY.search(" ".join(words))
+    )
+
+
+def _assigned_password(text: str, name_end: int, vs: int, v: str) -> bool:
+    """A literal assigned to a password key (`password = "rootpasswd"`, `DB_PASSWORD=thisIsDog11`) is
+    the password whatever its wording; in prose ("the password is incorrect") the strict test holds.
+    Unquoted, a name-shaped value (`user_password`, `cfg.db.pass`) is a reference, not a literal."""
+    between = text[name_end:vs]
+    if not any(c in between for c in "=:(,>") or len(v) < 6 or len(v) > 64:
+        return False
+    if v.lower() in _PASSWORD_WORDS or _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
+        return False
+    if pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
+        return False
+    quoted = text[vs - 1] in "\"'`"
+    return quoted or not (_identifier(v) or (pt.WORDY.fullmatch(v) and not v.isalpha()))
+
+
 _LETTERS_ONLY_GATE = ("token", "key", "secret", "pass", "pwd", "auth", "cred", "bearer")
 
 
@@ -512,6 +545,7 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             (val.group(1) and _basic_credentials(v))
             or _secret_value_ok(v, password)
             or (provider and _provider_value_ok(v))
+            or (_names_password(words) and _assigned_password(text, name_end, vs, v))
         ):
             out.append((vs, ve, "API_KEY", _GENERIC_PRIO))
             last_name_end = ve
