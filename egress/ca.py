@@ -243,6 +243,11 @@ def server_context(host: str, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_RENEGOTIATION
     ctx.set_alpn_protocols(["http/1.1"])  # the interceptor speaks h11; never let a client pick h2
+    # No TLS 1.3 session tickets: OpenSSL sends two by default after every handshake, about a
+    # sixth of the handshake's CPU and another write, for a resumption that Go's and Python's
+    # clients (most agents' tools) never attempt, and that would save little here (psk_dhe_ke
+    # still does the key exchange; only the leaf's signature is skipped).
+    ctx.num_tickets = 0
     _load_chain_from_memory(ctx, cert_pem + key_pem)
 
     def check_sni(obj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:

@@ -31,7 +31,7 @@ from egress.http1 import (
     whole_body,
     within,
 )
-from egress.metrics import BYTES, REQUESTS, TALLY
+from egress.metrics import BYTES, REQUESTS
 from egress.paths import PathError, split_absolute_form
 from egress.policy import Decision, Rule
 from egress.rules import Identity
@@ -175,9 +175,9 @@ class RequestLoop:
             self._record(ex)
 
     def _record(self, ex: Exchange) -> None:
-        TALLY.add(REQUESTS, (ex.result, self.mode))
-        TALLY.add(BYTES, ("out",), ex.moved[0])
-        TALLY.add(BYTES, ("in",), ex.moved[1])
+        REQUESTS.labels(ex.result, self.mode).inc()
+        BYTES.labels("out").inc(ex.moved[0])
+        BYTES.labels("in").inc(ex.moved[1])
         detail: dict[str, object] = {"rule": self.rule.label}
         if ex.reason is not None:
             detail["reason"] = ex.reason

@@ -1,48 +1,121 @@
-"""The egress door's Prometheus metrics (bounded labels: decision, mode, direction, result)."""
+"""The egress door's Prometheus metrics (bounded labels: decision, mode, direction, result), and the
+process's tally through which both doors' per-request metrics reach Prometheus."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-REQUESTS = Counter("tollgate_egress_requests", "Egress decisions", ["decision", "mode"])
-BYTES = Counter("tollgate_egress_bytes", "Bytes relayed by the egress door", ["direction"])
-HANDSHAKE = Histogram(
-    "tollgate_egress_tls_handshake_seconds",
-    "Client-side TLS handshakes of intercepted tunnels",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
-)
-CERT_CACHE = Counter("tollgate_egress_cert_cache", "Leaf certificate cache lookups", ["result"])
-ACTIVE_TUNNELS = Gauge("tollgate_egress_active_tunnels", "Open CONNECT tunnels", multiprocess_mode="livesum")
-
-# How often tallied counts reach Prometheus: scrapes are 15 s apart or more.
+# How often tallied updates reach Prometheus: scrapes are 15 s apart or more.
 FLUSH_S = 1.0
+
+Metric = Counter | Gauge | Histogram
 
 
 class Tally:
-    """Counter increments gathered in process and added to Prometheus once a second. With
-    multiprocess metrics every `inc()` is a locked write to an mmap'd file, several per request:
-    4-8% of an intercepted request's CPU (the budget guard batches its metrics the same way)."""
+    """Metric updates gathered in process and applied to Prometheus once a second (and before every
+    scrape this process serves). With multiprocess metrics every `inc()` is a locked write to an
+    mmap'd file, an `observe()` two: 4-8% of a request's CPU with the handful each request makes
+    (the budget guard batches its metrics the same way). Counters and gauges add up deltas;
+    histograms count per bucket and write each bucket once per flush.
+
+    Histogram flushes use the children's `_buckets` and `_sum` values (prometheus_client has no
+    public call to add n observations at once); the pin in pyproject.toml and
+    tests/test_unit_metrics.py hold that to the same exposition as one `observe()` per value.
+    """
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[Counter, tuple[str, ...]], float] = {}
+        self._deltas: dict[tuple[Counter | Gauge, tuple[str, ...]], float] = {}
+        # (histogram, labels) -> [count per bucket..., sum]
+        self._observed: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, counter: Counter, labels: tuple[str, ...], amount: float = 1) -> None:
-        key = (counter, labels)
-        self._pending[key] = self._pending.get(key, 0) + amount
+    def add(self, metric: Counter | Gauge, labels: tuple[str, ...], amount: float = 1) -> None:
+        key = (metric, labels)
+        self._deltas[key] = self._deltas.get(key, 0) + amount
         if self._timer is None:
+            self._schedule()
+
+    def observe(self, histogram: Histogram, labels: tuple[str, ...], bucket: int, value: float) -> None:
+        key = (histogram, labels)
+        counts = self._observed.get(key)
+        if counts is None:
+            counts = self._observed[key] = [0.0] * (len(histogram._upper_bounds) + 1)
+        counts[bucket] += 1
+        counts[-1] += value
+        if self._timer is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+        except RuntimeError:  # no event loop (a CLI command, a test): nothing to batch with
+            self.flush()
 
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        pending, self._pending = self._pending, {}
-        for (counter, labels), amount in pending.items():
+        deltas, self._deltas = self._deltas, {}
+        observed, self._observed = self._observed, {}
+        for (metric, labels), amount in deltas.items():
             if amount:
-                counter.labels(*labels).inc(amount)
+                (metric.labels(*labels) if labels else metric).inc(amount)
+        for (histogram, labels), counts in observed.items():
+            child: Any = histogram.labels(*labels) if labels else histogram
+            for i, n in enumerate(counts[:-1]):
+                if n:
+                    child._buckets[i].inc(n)
+            child._sum.inc(counts[-1])
 
 
 TALLY = Tally()
+
+
+class Tallied:
+    """A Prometheus metric whose updates go through the tally, called like the metric itself:
+    `labels(...).inc()`, `.dec()` (gauges), `.observe()` (histograms)."""
+
+    __slots__ = ("_bounds", "_children", "_labels", "metric")
+
+    def __init__(self, metric: Metric, labels: tuple[str, ...] = ()) -> None:
+        self.metric = metric
+        self._labels = labels
+        self._children: dict[tuple[str, ...], Tallied] = {}
+        self._bounds: list[float] = list(metric._upper_bounds) if isinstance(metric, Histogram) else []
+
+    def labels(self, *values: str) -> Tallied:
+        child = self._children.get(values)
+        if child is None:  # label values are bounded (see each metric), so is this cache
+            self.metric.labels(*values)  # checks the label count now, not at the flush
+            child = self._children[values] = Tallied(self.metric, values)
+        return child
+
+    def inc(self, amount: float = 1) -> None:
+        assert not isinstance(self.metric, Histogram)
+        TALLY.add(self.metric, self._labels, amount)
+
+    def dec(self, amount: float = 1) -> None:
+        assert isinstance(self.metric, Gauge)
+        TALLY.add(self.metric, self._labels, -amount)
+
+    def observe(self, value: float) -> None:
+        assert isinstance(self.metric, Histogram)
+        # the first bucket whose upper bound is >= value, as Histogram.observe picks it
+        TALLY.observe(self.metric, self._labels, bisect.bisect_left(self._bounds, value), value)
+
+
+REQUESTS = Tallied(Counter("tollgate_egress_requests", "Egress decisions", ["decision", "mode"]))
+BYTES = Tallied(Counter("tollgate_egress_bytes", "Bytes relayed by the egress door", ["direction"]))
+HANDSHAKE = Tallied(
+    Histogram(
+        "tollgate_egress_tls_handshake_seconds",
+        "Client-side TLS handshakes of intercepted tunnels",
+        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
+    )
+)
+CERT_CACHE = Tallied(Counter("tollgate_egress_cert_cache", "Leaf certificate cache lookups", ["result"]))
+ACTIVE_TUNNELS = Tallied(Gauge("tollgate_egress_active_tunnels", "Open CONNECT tunnels", multiprocess_mode="livesum"))

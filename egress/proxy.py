@@ -60,9 +60,7 @@ class EgressProxy:
     ) -> None:
         self.runtime = runtime
         self.chain = chain
-        self.leaves = LeafCache(
-            chain.current(), observe=lambda hit: TALLY.add(CERT_CACHE, ("hit",) if hit else ("miss",))
-        )
+        self.leaves = LeafCache(chain.current(), observe=lambda hit: CERT_CACHE.labels("hit" if hit else "miss").inc())
         self.dialer = Dialer(runtime.settings, own, upstream_ssl)
         self.pool = UpstreamPool(runtime.settings)
         self.credentials = CredentialBroker()  # its caches (token files) outlive config reloads
@@ -184,7 +182,7 @@ class EgressProxy:
                     detail={"door": "egress", "reason": "missing" if value is None else "invalid"},
                 )
             )
-            TALLY.add(REQUESTS, ("denied_auth", "-"))
+            REQUESTS.labels("denied_auth", "-").inc()
             raise ProxyError(
                 407,
                 "proxy_auth_required",
@@ -196,7 +194,7 @@ class EgressProxy:
     def _deny(
         self, identity: Identity, rid: str, action: str, resource: str, decision: Decision, started: float
     ) -> NoReturn:
-        TALLY.add(REQUESTS, ("denied", decision.rule.mode if decision.rule else "-"))
+        REQUESTS.labels("denied", decision.rule.mode if decision.rule else "-").inc()
         detail = {"reason": decision.reason, "rule": decision.rule.label if decision.rule else None}
         self.audit(identity, rid, action, resource, "denied", 403, started, detail)
         raise ProxyError(403, decision.reason, f"egress to {resource} is not allowed ({decision.reason})")
@@ -242,7 +240,7 @@ class EgressProxy:
         resource = format_authority(session.host, session.port)
 
         def record(result: audit.Result, status: int, **detail: Any) -> None:
-            TALLY.add(REQUESTS, (result, "tunnel"))
+            REQUESTS.labels(result, "tunnel").inc()
             detail["rule"] = rule.label
             self.audit(session.identity, rid, "tunnel", resource, result, status, started, detail)
 
@@ -287,8 +285,8 @@ class EgressProxy:
         splice = Splice(client, upstream, settings.tunnel_max_bytes, settings.idle_timeout_s)
         splice.bytes[:] = moved  # the byte cap counts what crossed before the relay too
         sent, received = await splice.run(settings.tunnel_max_duration_s)
-        TALLY.add(BYTES, ("out",), sent - moved[0])
-        TALLY.add(BYTES, ("in",), received - moved[1])
+        BYTES.labels("out").inc(sent - moved[0])
+        BYTES.labels("in").inc(received - moved[1])
         moved[:] = sent, received
         return splice.cut
 
@@ -317,7 +315,7 @@ class EgressProxy:
             # Our SNI callback's refusal surfaces as CALLBACK_FAILED on this side, not UNRECOGNIZED_NAME.
             refused = any(s in str(e).upper() for s in ("CALLBACK_FAILED", "UNRECOGNIZED_NAME"))
             reason = "sni_mismatch" if refused else "client_tls_failed"
-            TALLY.add(REQUESTS, ("denied" if refused else "error", "intercept"))
+            REQUESTS.labels("denied" if refused else "error", "intercept").inc()
             resource = format_authority(session.host, session.port)
             detail = {"reason": reason, "rule": rule.label}
             self.audit(session.identity, rid, "intercept", resource, "denied", 403, started, detail)

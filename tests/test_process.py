@@ -182,9 +182,10 @@ def test_two_workers_share_the_port(fresh_gateway: Gateway):
     client = openai.OpenAI(base_url=gw.base_url, api_key=ALICE, max_retries=0)
     for _ in range(20):
         assert client.chat.completions.create(**CHAT).choices[0].message.content
-    metrics = httpx.get(gw.admin_url + "/metrics").text
-    # Summed over both workers whichever one serves the scrape.
-    assert 'tollgate_llm_requests_total{model="up-gpt",route="chat/completions",status="200"} 20.0' in metrics
+    # Summed over both workers whichever one serves the scrape; the other one's last second of
+    # counts reaches the files at its next metrics flush.
+    served = 'tollgate_llm_requests_total{model="up-gpt",route="chat/completions",status="200"} 20.0'
+    assert wait_until(lambda: served in httpx.get(gw.admin_url + "/metrics").text, timeout=5)
     gw.signal(signal.SIGHUP)
     assert wait_until(lambda: gw.log().count("config reloaded") == 2)
     assert gw.stop() == 0
