@@ -48,7 +48,9 @@ class BudgetCounter:
         return f"{self.level}_{self.period}"
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a plan is built once per budget and day and then keys the guard's per-plan state;
+# identity hashing costs nothing, a field-wise hash of every counter cost ~2 µs per lookup.
+@dataclass(frozen=True, slots=True, eq=False)
 class Plan:
     org_id: str
     counters: tuple[BudgetCounter, ...]

@@ -280,18 +280,20 @@ class RedisStore:
     def _key(self, org: str, suffix: str) -> str:
         return f"{self.prefix}{{{org}}}:{suffix}"
 
-    def _run(self, script: str, keys: list[str], args: list[object]) -> asyncio.Future[Any]:
+    def _run(
+        self, script: str, keys: list[str], args: list[object], convert: Callable[[Any], T] = _same
+    ) -> asyncio.Future[T]:
         route = keys[0]
         reply = self.redis.call_nowait("EVALSHA", _SHA[script], len(keys), *keys, *args, key=route)
-        result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
         def done(f: asyncio.Future[Any]) -> None:
-            error = f.exception()
+            error = f.exception() if not f.cancelled() else None
             if isinstance(error, RedisError) and str(error).startswith("NOSCRIPT"):
                 again = self.redis.call_nowait("EVAL", script, len(keys), *keys, *args, key=route)
-                again.add_done_callback(lambda g: _pass(result, g, _same))
+                again.add_done_callback(lambda g: _pass(result, g, convert))
             else:
-                _pass(result, f, _same)
+                _pass(result, f, convert)
 
         reply.add_done_callback(done)
         return result
@@ -310,7 +312,7 @@ class RedisStore:
         fixed, per_token, minimum = (clamp.fixed, clamp.per_token, clamp.min_tokens) if clamp else (0, 0, 0)
         args: list[object] = [f"{now:.3f}", f"{ttl_s:.3f}", request_id, amount, fixed, repr(float(per_token)), minimum]
         args += [*(c.limit for c in plan.counters), *expire]
-        reply = await self._run(_RESERVE, keys, args)
+        reply: list[Any] = await self._run(_RESERVE, keys, args)
         ok, index, headroom, reserved, tokens = reply
         return ReserveResult(ok == 1, int(index), int(headroom), int(reserved), int(tokens))
 
@@ -320,10 +322,7 @@ class RedisStore:
         keys = [self._key(org_id, "c:" + key) for key in amounts]
         keys += [self._key(org_id, "resv"), self._key(org_id, "recs")]
         args: list[object] = [request_id, f"{now:.3f}", f"{self.dedup_s:.3f}", f"{first_sent:.3f}", *amounts.values()]
-        reply = self._run(_SETTLE, keys, args)
-        result: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        reply.add_done_callback(lambda f: _pass(result, f, int))
-        return result
+        return self._run(_SETTLE, keys, args, int)
 
     async def usage(self, plan: Plan) -> list[tuple[int, int]]:
         out = []
