@@ -30,7 +30,7 @@ ANTHROPIC_KEY = "sk-ant-provider-secret-0123456789"
 
 UPSTREAM_MODELS = [
     "up-gpt", "slow-3000", "error-429", "error-500", "html-502", "cut", "garbage", "drip", "nousage", "charwise",
-    "goenc",
+    "goenc", "hexenc",
 ]  # fmt: skip
 
 
@@ -74,7 +74,18 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
                 "api_key": ANTHROPIC_KEY,
                 "models": [
                     {"name": "claude-" + m, "input_usd_per_1m": 1.0, "output_usd_per_1m": 2.0}
-                    for m in ("up", "slow-3000", "error-429", "html-502", "cut", "garbage", "drip", "charwise")
+                    for m in (
+                        "up",
+                        "slow-3000",
+                        "error-429",
+                        "html-502",
+                        "cut",
+                        "garbage",
+                        "drip",
+                        "charwise",
+                        "goenc",
+                        "hexenc",
+                    )
                 ],
             },
         ],

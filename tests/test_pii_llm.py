@@ -78,10 +78,11 @@ def test_stream_with_placeholders_split_across_chunks_is_restored_exactly(pii_ga
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("go_encoder", [False, True])
-def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstream, stream: bool, go_encoder: bool):
-    # go_encoder: the provider writes `<EMAIL_1>` as `\u003cEMAIL_1\u003e` inside the arguments' JSON
-    # text (Go's encoder: Ollama, several vLLM front ends), split across chunks when streaming.
+@pytest.mark.parametrize("escaping", [None, "goenc", "hexenc"])
+def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstream, stream: bool, escaping: str | None):
+    # goenc: the provider writes `<EMAIL_1>` as `\u003cEMAIL_1\u003e` inside the arguments' JSON text
+    # (Go's encoder: Ollama, several vLLM front ends); hexenc: every character escaped, upper-case hex
+    # (`\u003C\u0045…`). Streamed three characters a delta, so escapes are split across chunks.
     tools = [{"type": "function", "function": {"name": "send", "parameters": {"type": "object"}}}]
     messages = [{"role": "user", "content": f"email {EMAIL} now"}]
     c = client(pii_gateway)
@@ -89,14 +90,14 @@ def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstre
         args = "".join(
             tc.function.arguments or ""
             for chunk in c.chat.completions.create(
-                model="goenc" if go_encoder else "charwise", messages=messages, tools=tools, stream=True
+                model=escaping or "charwise", messages=messages, tools=tools, stream=True
             )
             for tc in (chunk.choices[0].delta.tool_calls or [] if chunk.choices else [])
         )
     else:
-        reply = c.chat.completions.create(model="goenc" if go_encoder else "up-gpt", messages=messages, tools=tools)
+        reply = c.chat.completions.create(model=escaping or "up-gpt", messages=messages, tools=tools)
         args = reply.choices[0].message.tool_calls[0].function.arguments
-    assert "EMAIL_1" not in args
+    assert "EMAIL_1" not in args and "u0045" not in args
     assert json.loads(args) == {"input": f"Mock reply to: email {EMAIL} now"}
     assert_clean(json.dumps(upstream.recorder.last().body, ensure_ascii=False))
 

@@ -108,7 +108,7 @@ def test_responses_stream_relays_typed_events_and_restores_values(gw: Gateway, u
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("model", ["up-gpt", "charwise"])
+@pytest.mark.parametrize("model", ["up-gpt", "charwise", "goenc", "hexenc"])  # escaped placeholders: tests/upstream.py
 def test_responses_function_call_round_trip_masks_every_slot(gw: Gateway, upstream: Upstream, stream: bool, model: str):
     client = oai(gw)
     first_input: list[Any] = [{"role": "user", "content": [{"type": "input_text", "text": pii_text()}]}]
@@ -211,7 +211,7 @@ def test_messages_stream_relays_events_and_restores_values(gw: Gateway, upstream
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("model", ["claude-up", "claude-charwise"])
+@pytest.mark.parametrize("model", ["claude-up", "claude-charwise", "claude-goenc", "claude-hexenc"])
 def test_messages_tool_use_round_trip_masks_every_slot(gw: Gateway, upstream: Upstream, stream: bool, model: str):
     client = claude(gw)
     messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": pii_text()}]}]

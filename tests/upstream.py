@@ -15,8 +15,11 @@ so the Anthropic provider's models can misbehave the same ways):
 - `drip`: stream a text delta every 50 ms, 200 of them (disconnect and flow tests)
 - `nousage`: stream without the usage chunk even when asked
 - `charwise`: stream one character per chunk, each event written in two halves
-- `goenc`: chat tool-call arguments JSON-encoded the way Go's encoder does it (`<` as `\u003c`, `>`
-  as `\u003e`, `&` as `\u0026`; Ollama, several vLLM front ends); streamed three characters a chunk
+- `goenc`: tool-call JSON encoded the way Go's encoder does it (`<` as `\u003c`, `>` as `\u003e`, `&`
+  as `\u0026`; Ollama, several vLLM front ends): chat and Responses arguments, Messages tool inputs;
+  streamed three characters a delta, so escapes are split across events
+- `hexenc`: the same, but every character of a placeholder escaped, hex digits upper case
+  (`\u003c\u0045\u004d…`)
 - anything else: a normal mock reply
 """
 
@@ -36,6 +39,7 @@ from aiohttp import web
 from gateway import mock
 from gateway.sse import encode_event
 from gateway.tokenizer import encoding
+from pii import PLACEHOLDER_RE
 
 ENC = encoding("o200k_base")
 
@@ -62,33 +66,57 @@ class Recorder:
         self.finished_streams.clear()
 
 
-def _go_escape(arguments: str) -> str:
-    return arguments.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+def _escape(text: str, model: str) -> str:
+    """JSON text with its placeholders' characters escaped as `model` (goenc, hexenc) does it."""
+    if model == "goenc":
+        return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return PLACEHOLDER_RE.sub(lambda m: "".join(f"\\u{ord(c):04X}" for c in m.group(0)), text)
 
 
-def _go_encoded(body: bytes) -> bytes:
+def _escaped_reply(body: bytes, path: str, model: str) -> bytes:
+    """A whole reply with escaped tool-call JSON: inside the arguments' text (chat, Responses), or
+    in the body itself, where a Messages tool input is a JSON object."""
+    if path == "/messages":
+        return _escape(body.decode(), model).encode()
     reply = orjson.loads(body)
-    for choice in reply["choices"]:
+    for choice in reply.get("choices") or ():
         for call in choice["message"].get("tool_calls") or ():
-            call["function"]["arguments"] = _go_escape(call["function"]["arguments"])
+            call["function"]["arguments"] = _escape(call["function"]["arguments"], model)
+    for item in reply.get("output") or ():
+        if item["type"] == "function_call":
+            item["arguments"] = _escape(item["arguments"], model)
     return orjson.dumps(reply)
 
 
-def _go_encoded_stream(events: list[bytes]) -> list[bytes]:
-    """The tool-call arguments re-cut after escaping, so escapes are split across chunks too."""
+def _json_delta(obj: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """Where a stream event carries a piece of tool-call JSON: (the dict holding it, its key)."""
+    if obj.get("type") == "response.function_call_arguments.delta":
+        return obj, "delta"
+    delta = obj.get("delta")
+    if obj.get("type") == "content_block_delta" and delta["type"] == "input_json_delta":
+        return delta, "partial_json"
+    calls = ((obj.get("choices") or [{}])[0].get("delta") or {}).get("tool_calls") or []
+    if calls and "id" not in calls[0]:
+        return calls[0]["function"], "arguments"
+    return None
+
+
+def _escaped_stream(events: list[bytes], model: str) -> list[bytes]:
+    """The tool-call JSON escaped, then re-cut three characters a delta, so escapes are split too."""
     out: list[bytes] = []
     for event in events:
-        data = event.split(b"data: ", 1)[1].strip()
-        obj = orjson.loads(data) if data != b"[DONE]" else None
-        calls = ((obj or {}).get("choices") or [{}])[0].get("delta", {}).get("tool_calls") or []
-        args = calls[0]["function"]["arguments"] if calls and "id" not in calls[0] else None
-        if not args:
+        head, _, data = event.partition(b"data: ")
+        obj = orjson.loads(data) if not data.startswith(b"[DONE]") else {}
+        found = _json_delta(obj)
+        if not found:
             out.append(event)
             continue
-        escaped = _go_escape(args)
+        holder, key = found
+        escaped = _escape(holder[key], model)
+        name = head.removeprefix(b"event: ").strip() or None
         for k in range(0, len(escaped), 3):
-            calls[0]["function"]["arguments"] = escaped[k : k + 3]
-            out.append(encode_event(orjson.dumps(obj)))
+            holder[key] = escaped[k : k + 3]
+            out.append(encode_event(orjson.dumps(obj), name))
     return out
 
 
@@ -106,6 +134,7 @@ def _chunk(text: str, path: str = "/chat/completions") -> bytes:
     return encode_event(orjson.dumps(obj))
 
 
+_ESCAPING = ("goenc", "hexenc")
 _STREAMS = {
     "/chat/completions": mock.chat_stream, "/responses": mock.responses_stream, "/messages": mock.messages_stream,
 }  # fmt: skip
@@ -180,7 +209,9 @@ class Upstream(LoopbackServer):
             return web.Response(body=mock.text_completion(payload, model, ENC), content_type="application/json")
         if not payload.get("stream"):
             body = _REPLIES[path](payload, model, ENC)
-            return web.Response(body=_go_encoded(body) if model == "goenc" else body, content_type="application/json")
+            if model in _ESCAPING:
+                body = _escaped_reply(body, path, model)
+            return web.Response(body=body, content_type="application/json")
         return await self._stream(request, path, payload, model)
 
     async def _stream(self, request: web.Request, path: str, payload: dict[str, Any], model: str) -> web.StreamResponse:
@@ -206,11 +237,13 @@ class Upstream(LoopbackServer):
                 await resp.write(encode_event(b"[DONE]"))
                 self.recorder.finished_streams.append(rid)
                 return resp
-            events = _STREAMS[path](payload, model, ENC, {"charwise": 10_000, "goenc": 1}.get(model, 4))
+            events = _STREAMS[path](
+                payload, model, ENC, 10_000 if model == "charwise" else 1 if model in _ESCAPING else 4
+            )
             if model == "nousage":
                 events = [e for e in events if b'"usage"' not in e]
-            if model == "goenc":
-                events = _go_encoded_stream(events)
+            if model in _ESCAPING:
+                events = _escaped_stream(events, model)
             for event in events:
                 if model == "charwise":
                     await resp.write(event[: len(event) // 2])
