@@ -298,10 +298,6 @@ class RedisStore:
         reply.add_done_callback(done)
         return result
 
-    async def _ensure_connected(self, route: str) -> None:
-        # call_nowait needs a live connection; an awaited PING opens one (and is rare: only when none is).
-        await self.redis.call("PING", key=route)
-
     async def reserve(
         self, plan: Plan, request_id: str, amount: int, now: float, ttl_s: float, clamp: Clamp | None = None
     ) -> ReserveResult:

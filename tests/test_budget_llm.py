@@ -176,6 +176,45 @@ def test_clamp_lowers_max_tokens_to_what_is_left(redis_gateway: Gateway):
     assert 16 <= event["detail"]["clamped_max_tokens"] < 4000
 
 
+# Commands the reserve and settle scripts run inside Redis: counted in commandstats, but no round trip.
+SCRIPT_COMMANDS = {"zrangebyscore", "hget", "hexists", "hmget", "hincrby", "expireat", "hset", "hdel", "zadd", "zrem"}
+
+
+def client_commands(client: redis.Redis) -> dict[str, int]:
+    """Calls per command a private Redis has served, less what the scripts ran and what asked."""
+    stats: dict[str, Any] = client.info("commandstats")
+    return {
+        name.removeprefix("cmdstat_"): v["calls"]
+        for name, v in stats.items()
+        if name.removeprefix("cmdstat_") not in SCRIPT_COMMANDS | {"info", "ping"}
+    }
+
+
+def test_a_clamped_request_costs_one_reserve_round_trip(upstream, tmp_path: Path, prefix: str):
+    """Clamping is arithmetic inside the reserve script: shrinking a request never asks Redis twice."""
+    port = free_port()
+    server = redis_server(port, tmp_path)
+    client = redis.Redis(port=port)
+    gw = Gateway(tmp_path, budget_config(upstream.base_url, f"redis://127.0.0.1:{port}/0", prefix)).start()
+    try:
+        big = int(1.0 / (PRICE / 1e6)) - PROMPT - 40  # bob's total dollar down to ~40 tokens' worth
+        assert chat(gw, BOB, max_tokens=big).status_code == 200  # also opens the connection, loads the scripts
+        assert wait_until(lambda: client_commands(client).get("evalsha") == 2)  # its reserve and settle
+        before = client_commands(client)
+        clamped = chat(gw, BOB, max_tokens=4000)
+        assert clamped.status_code == 200, clamped.text
+        assert 16 <= gw.audit_for(clamped.headers["x-request-id"])["detail"]["clamped_max_tokens"] < 4000
+        assert wait_until(lambda: client_commands(client).get("evalsha") == before["evalsha"] + 2)
+        time.sleep(0.2)  # a second reserve, had there been one, would have landed by now
+        after = client_commands(client)
+        assert after == {**before, "evalsha": before["evalsha"] + 2}, (before, after)  # one reserve, one settle
+    finally:
+        gw.stop()
+        client.close()
+        server.kill()
+        server.wait()
+
+
 def redis_server(port: int, tmp: Path, *extra: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
