@@ -3,11 +3,13 @@ before each LLM request and settled to the real cost after it (memory or Redis s
 
 from budget.guard import AgentBudget, BudgetGuard, Reservation, agent_budgets, budget_report, limits_of
 from budget.plan import (
+    EXCEEDED_REASONS,
+    LEVELS,
     BudgetCounter,
+    BudgetDecision,
     Clamp,
     LevelLimits,
     Plan,
-    Verdict,
     clamp_for,
     make_plan,
     to_nano,
@@ -18,8 +20,11 @@ from budget.pricing import Price
 from budget.stores import MemoryStore, RedisStore, ReserveResult, Store
 
 __all__ = [
+    "EXCEEDED_REASONS",
+    "LEVELS",
     "AgentBudget",
     "BudgetCounter",
+    "BudgetDecision",
     "BudgetGuard",
     "Clamp",
     "LevelLimits",
@@ -30,7 +35,6 @@ __all__ = [
     "Reservation",
     "ReserveResult",
     "Store",
-    "Verdict",
     "agent_budgets",
     "budget_report",
     "clamp_for",

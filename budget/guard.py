@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
-from budget.plan import LevelLimits, Plan, Verdict, make_plan, to_usd
+from budget.plan import BudgetDecision, LevelLimits, Plan, make_plan, to_usd
 from budget.resp import RedisError, RedisUnavailable, connect
 from budget.stores import SCRIPTS, UNKNOWABLE, Clamp, MemoryStore, RedisStore, Store
 from config.schema import Budget, BudgetStore, Config, Org
@@ -188,9 +188,9 @@ class BudgetGuard:
 
     async def reserve(
         self, plan: Plan, request_id: str, amount: int, clamp: Clamp | None = None
-    ) -> tuple[Verdict, Reservation | None]:
+    ) -> tuple[BudgetDecision, Reservation | None]:
         if not plan.counters:
-            return Verdict(True, "no_limits"), None
+            return BudgetDecision(True, "no_limits"), None
         if self._metrics_task is None:
             self._metrics_task = asyncio.get_running_loop().create_task(self._flush_metrics_forever())
         if not self.breaker.allow():
@@ -215,12 +215,14 @@ class BudgetGuard:
         if not result.ok:
             counter = plan.counters[result.index]
             DENIALS.labels(counter.level, counter.period).inc()
-            return Verdict(False, counter.name, counter, headroom=max(0, result.headroom)), None
+            return BudgetDecision(False, counter.name, counter, headroom=max(0, result.headroom)), None
         self._reserved += result.amount
-        verdict = Verdict(True, "within_budget", headroom=result.headroom)
+        verdict = BudgetDecision(True, "within_budget", headroom=result.headroom)
         return verdict, Reservation(plan, request_id, result.amount, False, tokens=result.tokens)
 
-    def _unavailable(self, plan: Plan, request_id: str, amount: int, sent: bool) -> tuple[Verdict, Reservation | None]:
+    def _unavailable(
+        self, plan: Plan, request_id: str, amount: int, sent: bool
+    ) -> tuple[BudgetDecision, Reservation | None]:
         """Fail open, but not blind: what the store last said is left, less what passed since, is
         all this worker lets through unchecked. A budget known to be spent stays closed through an
         outage; one never seen here passes (counted and audited)."""
@@ -234,12 +236,14 @@ class BudgetGuard:
             if allowance is not None and spent_out:
                 counter = plan.counters[allowance[1]]
                 DENIALS.labels(counter.level, counter.period).inc()
-                return Verdict(False, counter.name, counter, headroom=max(0, allowance[0]), unchecked=True), None
-            return Verdict(False, "store_unavailable"), None
+                return BudgetDecision(False, counter.name, counter, headroom=max(0, allowance[0]), unchecked=True), None
+            return BudgetDecision(False, "store_unavailable"), None
         if allowance is not None:
             allowance[0] -= amount
         self._reserved += amount
-        return Verdict(True, "store_unavailable", unchecked=True), Reservation(plan, request_id, amount, True, sent)
+        return BudgetDecision(True, "store_unavailable", unchecked=True), Reservation(
+            plan, request_id, amount, True, sent
+        )
 
     def settle(self, reservation: Reservation, actual: int) -> None:
         """Charge `actual` (0 releases); the store call finishes in the background."""

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 from budget.periods import PERIODS, period_key, resets_at
 from budget.pricing import Price
+from config.decision import Decision
 
 NANO = 1_000_000_000
+LEVELS = ("org", "team", "agent")  # outermost first
+# What a refusal for budget gives as its reason: the counter that would go over (`team_daily`).
+EXCEEDED_REASONS = frozenset(f"{level}_{period}" for level in LEVELS for period in PERIODS)
 
 
 def to_nano(usd: float) -> int:
@@ -38,14 +42,14 @@ class LevelLimits:
 @dataclass(frozen=True, slots=True)
 class BudgetCounter:
     key: str  # unique within the org: level, id and period instance
-    level: str  # org | team | agent
-    period: str  # daily | monthly | total
+    level: str  # one of LEVELS
+    period: str  # one of PERIODS
     limit: int  # nano-USD
     resets_at: float | None
 
     @property
     def name(self) -> str:
-        return f"{self.level}_{self.period}"
+        return f"{self.level}_{self.period}"  # one of EXCEEDED_REASONS
 
 
 # eq=False: a plan is built once per budget and day and then keys the guard's per-plan state;
@@ -89,11 +93,10 @@ class Clamp:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """The budget's answer for one request, with the reason that flows to errors, audit and metrics."""
+class BudgetDecision(Decision):
+    """The budget's answer for one request. Reasons: "within_budget", "no_limits", "store_unavailable",
+    or the counter that would go over ("team_monthly", one of EXCEEDED_REASONS)."""
 
-    allowed: bool
-    reason: str  # "within_budget", "team_monthly" (the exceeded counter), "no_limits", "store_unavailable"
     counter: BudgetCounter | None = None
     headroom: int | None = None  # nano-USD left on the tightest counter after this reservation
     unchecked: bool = False  # the store could not be asked: allowed by fail-open

@@ -1,5 +1,8 @@
 """Who is calling and what may they use: pure decisions over an immutable directory.
 
+Refusals are `Decision`s with a reason (`missing_token`, `invalid_token`, `model_not_found`,
+`model_not_allowed`); the doors turn reasons into status codes.
+
 Tokens are looked up by their SHA-256. Timing of the dict lookup can only reveal facts about
 a hash of the presented token, never about a stored token, and the final equality check is
 `hmac.compare_digest` all the same.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from config import Config, hash_token
+from config import ALLOWED, Config, Decision, hash_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +25,10 @@ class Principal:
     models: frozenset[str] | None  # None: every model the appliance serves
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    reason: str
-    status: int = 200
-
-
-ALLOWED = Decision(True, "allowed")
+MISSING_TOKEN = Decision(False, "missing_token")
+INVALID_TOKEN = Decision(False, "invalid_token")
+MODEL_NOT_FOUND = Decision(False, "model_not_found")
+MODEL_NOT_ALLOWED = Decision(False, "model_not_allowed")
 
 
 def bearer_token(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -78,9 +77,18 @@ def _narrow(outer: frozenset[str] | None, inner: frozenset[str] | None) -> froze
     return outer if inner is None else outer & inner
 
 
+def authenticate(directory: Directory, authorization: str | None, x_api_key: str | None) -> Principal | Decision:
+    """The principal behind the request's credentials, or why there is none."""
+    token = bearer_token(authorization, x_api_key)
+    principal = directory.authenticate(token)
+    if principal is not None:
+        return principal
+    return MISSING_TOKEN if token is None else INVALID_TOKEN
+
+
 def model_decision(principal: Principal, model: str, served: bool) -> Decision:
     if not served:
-        return Decision(False, "model_not_found", 404)
+        return MODEL_NOT_FOUND
     if principal.models is not None and model not in principal.models:
-        return Decision(False, "model_not_allowed", 403)
+        return MODEL_NOT_ALLOWED
     return ALLOWED

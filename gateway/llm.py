@@ -1,9 +1,14 @@
 """The LLM door: OpenAI-compatible routes, the Responses API and the Messages API in front of the
 configured providers (what differs between those protocols lives in `gateway.protocols`).
 
-Per request: authenticate → read and validate the body → route the model → mask PII → reserve
-the worst-case cost on every budget level → call the provider → relay (streams chunk by chunk,
-values restored) → account tokens and cost → settle the budget → metrics and one audit event.
+Per request: authenticate → read and validate the body → admit (route the model) → mask PII →
+estimate and reserve the worst-case cost on every budget level → call the provider → relay
+(streams chunk by chunk, values restored) → account: tokens and cost, settle, one audit event.
+
+This is the shell. The decisions are pure and live elsewhere: `gateway.auth` and
+`gateway.admission` (who, which route, what it may cost), `pii` (masking), `budget` (the
+reservation); the stream loop is `gateway.streaming`, the accounting `gateway.accounting`. Every
+refusal is a `Decision` with a reason; `STATUS` below is where reasons become status codes.
 
 Masking comes before the reservation (DESIGN.md draws them the other way round): a request the
 PII policy refuses then costs no budget-store round trip, and the estimate counts the prompt
@@ -17,23 +22,23 @@ import itertools
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-import tiktoken
 from aiohttp import web
 
 import audit
-from budget import BudgetGuard, Price, Reservation, agent_budgets, clamp_for, to_nano, to_usd, worst_case
-from config import Config, Model, Provider
+from budget import EXCEEDED_REASONS, BudgetDecision, BudgetGuard, Price, agent_budgets, to_usd
+from config import Config, Decision
 from gateway import metrics
-from gateway.auth import Directory, Principal, bearer_token, model_decision
-from gateway.errors import ApiError, bad_request
+from gateway.accounting import CLIENT_CLOSED, Call, Outcome, account
+from gateway.admission import Estimate, Route, admit, apply_clamp, budget_ask, estimate, pii_decision
+from gateway.auth import Directory, Principal, authenticate
+from gateway.errors import ApiError
 from gateway.payloads import Endpoint, parse_json, validate
 from gateway.protocols import ADAPTERS, Adapter
-from gateway.relay import EventRelay
+from gateway.streaming import OpenStreams, relay_stream
 from gateway.tokenizer import count_text, encoding_for_model
 from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
 from pii import (
@@ -41,7 +46,6 @@ from pii import (
     PiiFailure,
     Policy,
     Span,
-    StreamUnmasker,
     Vault,
     agent_pii_policies,
     mask_payload,
@@ -54,17 +58,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tollgate.llm")
 
-# Client went away before the response was complete (nginx's convention; not sent to anyone).
-CLIENT_CLOSED = 499
+# Status code per refusal reason. The reason itself goes out as the error's `code`, into the
+# audit row and into metrics; only this door knows it speaks HTTP.
+STATUS: dict[str, int] = {
+    "missing_token": 401,
+    "invalid_token": 401,
+    "model_not_allowed": 403,
+    "model_not_found": 404,
+    "wrong_model_kind": 400,
+    "wrong_protocol": 400,
+    "pii_blocked": 400,  # DESIGN §5: a PII refusal is a 400 with type pii_policy
+    "pii_detection_failed": 400,
+    "store_unavailable": 503,  # the budget store, with fail_closed
+    **dict.fromkeys(EXCEEDED_REASONS, 429),  # a budget counter that would go over
+}
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    model: Model
-    provider: Provider
-    upstream: Upstream
-    price: Price
-    enc: tiktoken.Encoding
+def status_for(decision: Decision) -> int:
+    """A refusal's status; a reason this table does not know is refused as forbidden."""
+    return STATUS.get(decision.reason, 403)
 
 
 class Runtime:
@@ -83,40 +95,6 @@ class Runtime:
             for m in p.models:
                 price = Price(m.input_usd_per_1m, m.output_usd_per_1m)
                 self.routes[m.name] = Route(m, p, upstream, price, encoding_for_model(m.upstream_name or m.name))
-
-
-@dataclass(slots=True, eq=False)
-class Call:
-    """What one request has done so far, for accounting whatever way it ends."""
-
-    request_id: str
-    t0: float
-    endpoint: Endpoint
-    principal: Principal | None = None
-    route: Route | None = None
-    model: str = ""
-    stream: bool = False
-    prompt_estimate: int = 0
-    max_output: int = 0
-    upstream_s: float = 0.0
-    revoked: bool = False
-    finished: bool = False
-    surface: audit.Surface = "llm"
-    adapter: Adapter = ADAPTERS[Endpoint.CHAT]
-    vault: Vault | None = None
-    pii_counts: dict[str, int] = field(default_factory=dict)
-    reservation: Reservation | None = None
-    budget_remaining: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def overhead_ms(self) -> str:
-        return f"{max(0.0, (time.perf_counter() - self.t0 - self.upstream_s) * 1000):.3f}"
-
-    def headers(self) -> dict[str, str]:
-        headers = {"x-request-id": self.request_id, "x-tollgate-overhead-ms": self.overhead_ms()}
-        if self.budget_remaining is not None:
-            headers["x-tollgate-budget-remaining"] = f"{self.budget_remaining:.6f}"
-        return headers
 
 
 class _RequestIds:
@@ -144,7 +122,7 @@ class LLMDoor:
     def __init__(self, runtime: Runtime, guard: BudgetGuard) -> None:
         self.runtime = runtime
         self.guard = guard
-        self._streams: dict[str, set[tuple[Call, asyncio.Task[Any]]]] = {}
+        self._streams = OpenStreams()
         self._ner: NerEngine | None = None
 
     def app(self) -> web.Application:
@@ -158,13 +136,7 @@ class LLMDoor:
     def swap(self, runtime: Runtime) -> int:
         """Install a new config version; cut the open streams of tokens it no longer knows."""
         self.runtime = runtime
-        cut = 0
-        for token_hash in [h for h in self._streams if h not in runtime.directory]:
-            for call, task in self._streams.pop(token_hash):
-                call.revoked = True
-                task.cancel()
-                cut += 1
-        return cut
+        return self._streams.cut(runtime.directory.__contains__)
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -204,31 +176,25 @@ class LLMDoor:
     # -- the proxy path -----------------------------------------------------------------------
 
     def _authenticate(self, request: web.Request, call: Call) -> Principal:
-        token = bearer_token(request.headers.get("Authorization"), request.headers.get("x-api-key"))
-        principal = self.runtime.directory.authenticate(token)
-        if principal is None:
-            reason = "missing_token" if token is None else "invalid_token"
-            metrics.AUTH_FAILURES.labels("llm").inc()
-            audit.emit(
-                audit.AuditEvent(
-                    "auth",
-                    "authenticate",
-                    "denied",
-                    call.request_id,
-                    actor_type="anonymous",
-                    resource=request.path,
-                    status=401,
-                    detail={"reason": reason, "door": "llm"},
-                )
+        found = authenticate(
+            self.runtime.directory, request.headers.get("Authorization"), request.headers.get("x-api-key")
+        )
+        if isinstance(found, Principal):
+            call.principal = found
+            return found
+        metrics.AUTH_FAILURES.labels("llm").inc()
+        audit.emit(
+            audit.AuditEvent(
+                "auth", "authenticate", "denied", call.request_id, actor_type="anonymous", resource=request.path,
+                status=status_for(found), detail={"reason": found.reason, "door": "llm"},
             )
-            message = (
-                "missing API key: send 'Authorization: Bearer <agent token>' or 'x-api-key: <agent token>'"
-                if token is None
-                else "invalid API key: the token is unknown or revoked"
-            )
-            raise ApiError(401, message, "invalid_request_error", "invalid_api_key")
-        call.principal = principal
-        return principal
+        )  # fmt: skip
+        message = (
+            "missing API key: send 'Authorization: Bearer <agent token>' or 'x-api-key: <agent token>'"
+            if found.reason == "missing_token"
+            else "invalid API key: the token is unknown or revoked"
+        )
+        raise ApiError(status_for(found), message, "invalid_request_error", "invalid_api_key")
 
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self.runtime.config.limits.max_body_bytes
@@ -253,10 +219,10 @@ class LLMDoor:
             self._authenticate(request, call)
             payload = parse_json(await self._read_body(request), _media_type(request))
             validate(endpoint, payload)
-            route = self._route(call, payload)
+            route = self._admit(call, payload)
             await self._mask(call, payload)
-            self._prepare(call, route, payload)
-            await self._reserve(call, route, payload)
+            est = self._estimate(call, route, payload)
+            await self._reserve(call, route, payload, est)
             body = orjson.dumps(payload)
             headers = adapter.upstream_headers(request.headers, route.provider)
             t = time.perf_counter()
@@ -265,49 +231,34 @@ class LLMDoor:
             finally:
                 call.upstream_s += time.perf_counter() - t
             if call.stream and upstream.status == 200:
-                return await self._relay_stream(request, call, upstream)
+                return await relay_stream(request, call, upstream, self._streams, self.guard)
             return await self._relay_unary(call, upstream)
         except ApiError as e:
-            self._finish(call, e.status, 0, 0, reason=e.code or e.type)
+            self._account(call, Outcome(e.status, reason=e.code or e.type))
             return e.response(call.headers(), adapter.anthropic_errors)
         except asyncio.CancelledError:
-            self._finish(call, CLIENT_CLOSED, 0, 0, reason="client_closed")
+            self._account(call, Outcome(CLIENT_CLOSED, reason="client_closed"))
             raise
         except Exception:
             if call.finished:  # a stream already under way: nothing more can be said to the client
                 raise
             log.exception("internal error in request %s", call.request_id)
-            self._finish(call, 500, 0, 0, reason="internal_error")
+            self._account(call, Outcome(500, reason="internal_error"))
             error = ApiError(500, "internal error in tollgate", "server_error")
             return error.response(call.headers(), adapter.anthropic_errors)
         finally:
             metrics.LLM_IN_FLIGHT.dec()
 
-    def _route(self, call: Call, payload: dict[str, Any]) -> Route:
+    def _account(self, call: Call, outcome: Outcome) -> None:
+        account(call, outcome, self.guard)
+
+    def _admit(self, call: Call, payload: dict[str, Any]) -> Route:
         assert call.principal is not None
         model = payload["model"]
-        route = self.runtime.routes.get(model)
-        decision = model_decision(call.principal, model, route is not None)
+        decision, route = admit(self.runtime.routes, call.principal, call.adapter, model)
         if not decision.allowed:
-            if decision.status == 404:
-                raise ApiError(404, f"the model '{model}' does not exist", code="model_not_found", param="model")
-            raise ApiError(
-                403, f"this agent may not use the model '{model}'", "permission_error", "model_not_allowed", "model"
-            )
+            raise _model_refusal(decision, model, route, call.adapter)
         assert route is not None
-        if route.model.kind != call.endpoint.model_kind:
-            raise bad_request(
-                f"'{model}' is an {route.model.kind} model and cannot serve {call.endpoint.value}",
-                param="model",
-                code="wrong_model_kind",
-            )
-        if route.provider.kind not in call.adapter.provider_kinds:
-            raise bad_request(
-                f"'{model}' is served by an {route.provider.kind} provider, which does not speak "
-                f"{call.adapter.path}; use {'/v1/messages' if route.provider.kind == 'anthropic' else '/v1/responses'}",
-                param="model",
-                code="wrong_protocol",
-            )
         call.route = route
         call.model = model
         return route
@@ -345,26 +296,20 @@ class LLMDoor:
         try:
             ner_spans = await self._ner_spans(call, payload, policy) if policy.ner else None
             elapsed = mask_payload(call.endpoint.value, payload, policy, vault, ner_spans=ner_spans)
-        except PiiBlocked as e:
+        except (PiiBlocked, PiiFailure) as e:
+            decision = pii_decision(e, policy.fail_closed)
+            if decision.allowed:  # fail open, as the policy says: sent as it is, and audited so
+                call.detail["pii_unchecked"] = True
+                return
             metrics.PII_BLOCKED.inc()
-            for type_ in e.types:
-                metrics.PII_ENTITIES.labels(type_, "block").inc()
-            call.detail["pii_blocked"] = e.types
-            raise ApiError(
-                400,
-                f"the request contains data this agent may not send: {', '.join(e.types)}; nothing was sent",
-                "pii_policy",
-                "pii_blocked",
-            ) from None
-        except PiiFailure as e:
-            if policy.fail_closed:
-                metrics.PII_BLOCKED.inc()
-                raise ApiError(
-                    400, f"PII masking could not be applied ({e}); the request was not sent", "pii_policy",
-                    "pii_detection_failed",
-                ) from None  # fmt: skip
-            call.detail["pii_unchecked"] = True
-            return
+            if isinstance(e, PiiBlocked):
+                for type_ in e.types:
+                    metrics.PII_ENTITIES.labels(type_, "block").inc()
+                call.detail["pii_blocked"] = e.types
+                message = f"the request contains data this agent may not send: {', '.join(e.types)}; nothing was sent"
+            else:
+                message = f"PII masking could not be applied ({e}); the request was not sent"
+            raise ApiError(status_for(decision), message, "pii_policy", decision.reason) from None
         metrics.PII_DETECT_SECONDS.labels("pattern").observe(elapsed)
         for type_, n in vault.counts.items():
             metrics.PII_ENTITIES.labels(type_, "mask").inc(n)
@@ -372,57 +317,34 @@ class LLMDoor:
         if vault and policy.unmask_responses and call.endpoint is not Endpoint.EMBEDDINGS:
             call.vault = vault
 
-    def _prepare(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
-        """Estimate the prompt and the worst-case output; adapt the payload for the provider."""
-        adapter = call.adapter
-        call.prompt_estimate = adapter.count_prompt(route.enc, payload)
-        call.max_output = adapter.output_cap(payload, route.model.max_output_tokens)
-        call.stream = bool(payload.get("stream"))
-        adapter.prepare(payload, route.provider, call.detail)
-        if route.model.upstream_name:
-            payload["model"] = route.model.upstream_name
+    def _estimate(self, call: Call, route: Route, payload: dict[str, Any]) -> Estimate:
+        est = estimate(call.adapter, route, payload, call.detail)
+        call.prompt_estimate, call.max_output, call.stream = est.prompt_tokens, est.max_output, est.stream
+        return est
 
-    async def _reserve(self, call: Call, route: Route, payload: dict[str, Any]) -> None:
+    async def _reserve(self, call: Call, route: Route, payload: dict[str, Any], est: Estimate) -> None:
         """Reserve the worst-case cost on every budget level, or refuse the request (429)."""
         assert call.principal is not None
         budget = self.runtime.budgets.get(call.principal.agent_id)
         if budget is None or not budget.limited:
             return
         plan = self.guard.plan(budget)
-        amount = worst_case(route.price, call.prompt_estimate, call.max_output)
-        clamp = None
-        n = call.adapter.choices(payload)
-        if budget.clamp and call.max_output:
-            clamp = clamp_for(route.price, call.prompt_estimate, n, self.guard.settings.clamp_min_tokens)
-        verdict, reservation = await self.guard.reserve(plan, call.request_id, amount, clamp)
+        ask = budget_ask(budget, route, call.adapter, payload, est, self.guard.settings.clamp_min_tokens)
+        decision, reservation = await self.guard.reserve(plan, call.request_id, ask.amount, ask.clamp)
+        amount = ask.amount
         if reservation is not None and reservation.tokens >= 0:
             # The store shrank the request to what is left, in the same round trip.
-            payload[call.adapter.output_key(payload)] = reservation.tokens
-            call.max_output = reservation.tokens * n
+            call.max_output = apply_clamp(call.adapter, payload, ask, reservation.tokens)
             call.detail["clamped_max_tokens"] = reservation.tokens
             amount = reservation.amount
-        if not verdict.allowed:
+        if not decision.allowed:
             call.surface = "budget"
-            counter = verdict.counter
-            if counter is None:
-                raise ApiError(
-                    503, "the budget store is unavailable and this appliance is set to fail closed",
-                    "budget_unavailable", "budget_store_unavailable",
-                )  # fmt: skip
-            retry = verdict.retry_after(self.guard.clock())
-            raise ApiError(
-                429,
-                f"budget exceeded: the {counter.level} {counter.period} limit of "
-                f"${to_usd(counter.limit):.2f} is reached (this request could cost up to ${to_usd(amount):.6f})",
-                "budget_exceeded",
-                counter.name,
-                headers={"Retry-After": str(retry)} if retry else None,
-            )
+            raise _budget_refusal(decision, amount, self.guard.clock())
         call.reservation = reservation
-        if verdict.unchecked:
+        if decision.unchecked:
             call.detail["budget_unchecked"] = True
-        elif verdict.headroom is not None:
-            call.budget_remaining = to_usd(verdict.headroom)
+        elif decision.headroom is not None:
+            call.budget_remaining = to_usd(decision.headroom)
 
     async def _relay_unary(self, call: Call, upstream: UpstreamResponse) -> web.Response:
         t = time.perf_counter()
@@ -448,7 +370,7 @@ class LLMDoor:
                 body = orjson.dumps(reply)
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
             call.detail["unparsed_reply"] = True
-        self._finish(call, 200, tokens_in, tokens_out)
+        self._account(call, Outcome(200, tokens_in, tokens_out))
         return web.Response(body=body, content_type=upstream.content_type or "application/json", headers=call.headers())
 
     def _upstream_error(self, call: Call, status: int, body: bytes) -> web.Response:
@@ -460,128 +382,44 @@ class LLMDoor:
         if not shaped:
             error = ApiError(status, f"the model provider returned HTTP {status}", "upstream_error")
             body = error.anthropic_body() if call.adapter.anthropic_errors else error.body()
-        self._finish(call, status, 0, 0, reason="upstream_status")
+        self._account(call, Outcome(status, reason="upstream_status"))
         return web.Response(status=status, body=body, content_type="application/json", headers=call.headers())
 
-    async def _relay_stream(self, request: web.Request, call: Call, upstream: UpstreamResponse) -> web.StreamResponse:
-        unmasker = StreamUnmasker(call.vault) if call.vault is not None else None
-        relay = call.adapter.relay(unmasker, bool(call.detail.get("usage_injected")))
-        resp = _EventStream(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **call.headers()}
+
+def _model_refusal(decision: Decision, model: str, route: Route | None, adapter: Adapter) -> ApiError:
+    status = status_for(decision)
+    if decision.reason == "model_not_found":
+        return ApiError(status, f"the model '{model}' does not exist", code=decision.reason, param="model")
+    if decision.reason == "model_not_allowed":
+        message = f"this agent may not use the model '{model}'"
+        return ApiError(status, message, "permission_error", decision.reason, "model")
+    assert route is not None
+    if decision.reason == "wrong_model_kind":
+        message = f"'{model}' is an {route.model.kind} model and cannot serve {adapter.endpoint.value}"
+    else:
+        kind = route.provider.kind
+        message = (
+            f"'{model}' is served by an {kind} provider, which does not speak {adapter.path}; "
+            f"use {'/v1/messages' if kind == 'anthropic' else '/v1/responses'}"
         )
-        status = 200
-        task = asyncio.current_task()
-        assert task is not None and call.principal is not None
-        entry = (call, task)
-        self._streams.setdefault(call.principal.token_hash, set()).add(entry)
-        first = True
-        last = b""  # the stream's final bytes go out together with the chunked terminator
-        try:
-            await resp.prepare(request)
-            try:
-                async for chunk in upstream.chunks():
-                    out = relay.feed(chunk)
-                    if out and first:
-                        metrics.LLM_TTFT.labels(call.model).observe(time.perf_counter() - call.t0)
-                        first = False
-                    if relay.done or relay.failed:
-                        last = out
-                        break
-                    if out:
-                        # write() waits for the socket to drain: back-pressure reaches the provider.
-                        await resp.write(out)
-                tail = relay.finish()
-            except TimeoutError:
-                tail = relay.abort("the model provider stopped sending (read timeout)")
-            except aiohttp.ClientError:
-                tail = relay.finish()
-            except asyncio.CancelledError:
-                if not call.revoked:
-                    raise
-                task.uncancel()
-                tail = relay.abort("the agent's token was revoked")
-            await resp.write_eof(last + tail)
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED  # the client went away: charge what was generated, then stop
-            raise
-        except ConnectionResetError:
-            status = CLIENT_CLOSED  # gone between two writes: nothing more can reach it
-        finally:
-            upstream.close()
-            streams = self._streams.get(call.principal.token_hash)
-            if streams is not None:
-                streams.discard(entry)
-                if not streams:
-                    del self._streams[call.principal.token_hash]
-            self._settle_stream(call, relay, status)
-        return resp
-
-    def _settle_stream(self, call: Call, relay: EventRelay, status: int) -> None:
-        usage = relay.usage()
-        if usage is not None:
-            tokens_in, tokens_out = usage
-        else:
-            tokens_in = call.prompt_estimate
-            tokens_out = count_text(call.route.enc, relay.generated_text()) if call.route else 0
-        reason = "revoked" if call.revoked else ("stream_error" if relay.failed else None)
-        self._finish(call, status, tokens_in, tokens_out, reason=reason)
-
-    def _finish(self, call: Call, status: int, tokens_in: int, tokens_out: int, reason: str | None = None) -> None:
-        if call.finished:
-            return
-        call.finished = True
-        elapsed = time.perf_counter() - call.t0
-        model = call.model or "-"
-        route = call.endpoint.value.lstrip("/")
-        metrics.LLM_REQUESTS.labels(route, model, str(status)).inc()
-        cost = 0.0
-        if call.route is not None:
-            metrics.LLM_DURATION.labels(route, model).observe(elapsed)
-            if tokens_in or tokens_out:
-                cost = call.route.price.cost_usd(tokens_in, tokens_out)
-                metrics.LLM_TOKENS.labels(model, "in").inc(tokens_in)
-                metrics.LLM_TOKENS.labels(model, "out").inc(tokens_out)
-                metrics.LLM_COST.labels(model).inc(cost)
-        if call.reservation is not None:
-            self.guard.settle(call.reservation, to_nano(cost) if cost else 0)
-            call.reservation = None
-        if call.principal is None:
-            return  # authentication failures were audited where they happened
-        p = call.principal
-        if reason:
-            call.detail["reason"] = reason
-        call.detail["prompt_estimate"] = call.prompt_estimate
-        if call.vault is not None and call.vault.unknown:
-            call.detail["pii_unknown_placeholders"] = call.vault.unknown
-        result: audit.Result = (
-            "allowed" if status < 400 else ("error" if status >= 500 or status == CLIENT_CLOSED else "denied")
-        )
-        audit.emit(
-            audit.AuditEvent(
-                call.surface,
-                route,
-                result,
-                call.request_id,
-                p.org_id,
-                p.team_id,
-                "agent",
-                p.agent_id,
-                resource=model,
-                status=status,
-                latency_ms=round(elapsed * 1000, 3),
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                cost_usd=cost,
-                pii_counts=call.pii_counts,
-                detail=call.detail,
-            )
-        )
+    return ApiError(status, message, code=decision.reason, param="model")
 
 
-class _EventStream(web.StreamResponse):
-    """An SSE response whose headers leave with its first chunk: one write instead of two."""
-
-    _send_headers_immediately = False
+def _budget_refusal(decision: BudgetDecision, amount: int, now: float) -> ApiError:
+    status = status_for(decision)
+    counter = decision.counter
+    if counter is None:
+        message = "the budget store is unavailable and this appliance is set to fail closed"
+        return ApiError(status, message, "budget_unavailable", "budget_store_unavailable")
+    retry = decision.retry_after(now)
+    return ApiError(
+        status,
+        f"budget exceeded: the {counter.level} {counter.period} limit of ${to_usd(counter.limit):.2f} is reached "
+        f"(this request could cost up to ${to_usd(amount):.6f})",
+        "budget_exceeded",
+        decision.reason,
+        headers={"Retry-After": str(retry)} if retry else None,
+    )
 
 
 def _media_type(request: web.Request) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from config import hash_token, parse_config
-from gateway.auth import Directory, Principal, bearer_token, model_decision
+from config import Decision, hash_token, parse_config
+from gateway.auth import Directory, Principal, authenticate, bearer_token, model_decision
 
 ALICE = "tg-alice-0123456789abcdefghijklmnop"
 BOB = "tg-bob-0123456789abcdefghijklmnopqrs"
@@ -195,25 +195,40 @@ def principal(models: frozenset[str] | None) -> Principal:
     return Principal("alice", "research", "acme", hash_token(ALICE), models)
 
 
-def test_unserved_model_is_404():
+def test_unserved_model_is_not_found():
     decision = model_decision(principal(None), "gpt-9", served=False)
-    assert (decision.allowed, decision.status, decision.reason) == (False, 404, "model_not_found")
+    assert decision == Decision(False, "model_not_found")
 
 
-def test_unserved_model_is_404_even_when_listed():
+def test_unserved_model_is_not_found_even_when_listed():
     decision = model_decision(principal(frozenset({"gpt-9"})), "gpt-9", served=False)
-    assert decision.status == 404
+    assert decision.reason == "model_not_found"
 
 
-def test_served_but_not_allowed_model_is_403():
+def test_served_but_not_allowed_model_is_refused():
     decision = model_decision(principal(frozenset({"a"})), "b", served=True)
-    assert (decision.allowed, decision.status, decision.reason) == (False, 403, "model_not_allowed")
+    assert decision == Decision(False, "model_not_allowed")
 
 
 def test_allowed_model_is_allowed():
     decision = model_decision(principal(frozenset({"a"})), "a", served=True)
-    assert decision.allowed and decision.status == 200
+    assert decision == Decision(True, "allowed")
 
 
 def test_any_served_model_is_allowed_without_a_list():
     assert model_decision(principal(None), "c", served=True).allowed
+
+
+# authenticate: the principal, or why there is none
+
+
+def test_authenticate_finds_the_principal_by_bearer_or_x_api_key(dirx: Directory) -> None:
+    by_bearer = authenticate(dirx, f"Bearer {ALICE}", None)
+    assert isinstance(by_bearer, Principal) and by_bearer.agent_id == "alice"
+    assert authenticate(dirx, None, ALICE) == by_bearer
+
+
+def test_authenticate_says_whether_the_token_was_missing_or_wrong(dirx: Directory) -> None:
+    assert authenticate(dirx, None, None) == Decision(False, "missing_token")
+    assert authenticate(dirx, "Basic abc", "  ") == Decision(False, "missing_token")
+    assert authenticate(dirx, "Bearer tg-nobody-0123456789abcdefghijkl", None) == Decision(False, "invalid_token")
