@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from egress.hosts import HostError, canonical_host, parse_authority
-from egress.policy import Decision, Policy, PolicyError, Rule
+from egress.policy import Policy, PolicyError, Rule, RuleDecision
 from egress.rules import EgressRuntime, policies_from_config
 from egress.ssrf import pick_address, vet_address
 from egress.vet import ForwardPlan, vet_request
@@ -40,7 +40,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CAChain",
     "CertificateAuthority",
-    "Decision",
     "EgressProxy",
     "EgressRuntime",
     "ForwardPlan",
@@ -49,6 +48,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Rule",
+    "RuleDecision",
     "canonical_host",
     "parse_authority",
     "pick_address",

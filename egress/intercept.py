@@ -33,7 +33,7 @@ from egress.http1 import (
 )
 from egress.metrics import BYTES, REQUESTS
 from egress.paths import PathError, split_absolute_form
-from egress.policy import Decision, Rule
+from egress.policy import Rule, RuleDecision
 from egress.rules import Identity
 from egress.upstream import Upstream
 from egress.vet import HOP_BY_HOP, ForwardPlan, header, message_for, status_for, upgrade_headers, vet_request
@@ -160,7 +160,7 @@ class RequestLoop:
                 rule, session.host, session.port, request.method, request.target, request.headers, self.tls,
                 self.door.runtime.injection, session.host_header,
             )  # fmt: skip
-            if isinstance(plan, Decision):
+            if isinstance(plan, RuleDecision):
                 raise ProxyError(status_for(plan.reason), plan.reason, message_for(plan.reason, ex.action, path))
             session.host_header = plan.host_header
             return await self._relay(ex, plan)

@@ -1,8 +1,9 @@
 """Egress rules and the matcher: which rule governs a CONNECT, may an intercepted request pass.
 
-Every call returns a `Decision(allowed, reason, rule)`, "no rule" included (smokescreen's
-`ACL.Decide`); the reason is bounded (`DECISION_REASONS`, plus `bad_host:<HostError reason>` and
-`bad_path:<PathError reason>`) and flows unchanged into the 403 body, the audit row and a metric.
+Every call returns a `RuleDecision(allowed, reason, rule)`, the shared `config.Decision` plus the
+rule, "no rule" included (smokescreen's `ACL.Decide`); the reason is bounded (`DECISION_REASONS`,
+plus `bad_host:<HostError reason>` and `bad_path:<PathError reason>`) and flows unchanged into the
+403 body, the audit row and a metric.
 
 Host patterns (checked with fix hints, as smokescreen's `ValidateDomainGlob`):
 - an exact canonical host (`api.github.com`, `xn--bcher-kva.de`, `10.0.0.5`, `::1`);
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol
 
+from config.decision import Decision
 from config.secrets import SECRET_REF as _SECRET_REF
 from egress.hosts import HostError, canonical_host, is_ip
 from egress.paths import PathError, normalize_path
@@ -42,12 +44,12 @@ __all__ = [
     "ANY_PATH",
     "DECISION_REASONS",
     "DEFAULT_PORTS",
-    "Decision",
     "InjectError",
     "Mode",
     "Policy",
     "PolicyError",
     "Rule",
+    "RuleDecision",
     "check_host_pattern",
     "check_path_pattern",
     "must_strip",
@@ -120,9 +122,9 @@ class InjectError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    reason: str
+class RuleDecision(Decision):
+    """The policy's `Decision`, with the rule that matched the host (None: none did)."""
+
     rule: Rule | None
 
 
@@ -454,17 +456,17 @@ class Policy:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def decide_connect(self, host: str, port: int) -> Decision:
+    def decide_connect(self, host: str, port: int) -> RuleDecision:
         """Which rule governs `host:port`? `host` must already be canonical (`canonical_host`):
         one spelling is used for matching, minting, SNI and dialing, so anything else is refused."""
         if not self._rules:
-            return Decision(False, "empty_policy", None)
+            return RuleDecision(False, "empty_policy", None)
         try:
             canon = canonical_host(host)
         except HostError as e:
-            return Decision(False, f"bad_host:{e.reason}", None)
+            return RuleDecision(False, f"bad_host:{e.reason}", None)
         if canon != host:
-            return Decision(False, "bad_host:not_canonical", None)
+            return RuleDecision(False, "bad_host:not_canonical", None)
         candidates = self._exact.get(host)
         if candidates is None and self._wild and not is_ip(host):
             labels = host.split(".")
@@ -473,14 +475,14 @@ class Policy:
                 if candidates is not None:
                     break
         if not candidates:
-            return Decision(False, "no_rule_for_host", None)
+            return RuleDecision(False, "no_rule_for_host", None)
         for rule in candidates:
             if port in rule.ports:
-                return Decision(True, "allowed", rule)
-        return Decision(False, "port_not_allowed", candidates[0])
+                return RuleDecision(True, "allowed", rule)
+        return RuleDecision(False, "port_not_allowed", candidates[0])
 
     @staticmethod
-    def decide_request(rule: Rule, method: str | bytes, path: str | bytes) -> Decision:
+    def decide_request(rule: Rule, method: str | bytes, path: str | bytes) -> RuleDecision:
         """May this intercepted (or plain-HTTP) request pass `rule`? `path` is the origin-form
         target as received; it is normalized here (see `egress.paths`)."""
         if isinstance(method, bytes):
@@ -489,13 +491,13 @@ class Policy:
             path = path.decode("latin-1")
         m = method.upper() if isinstance(method, str) else ""
         if not _TOKEN.fullmatch(m):
-            return Decision(False, "bad_method", rule)
+            return RuleDecision(False, "bad_method", rule)
         if rule.methods is not None and m not in rule.methods:
-            return Decision(False, "method_not_allowed", rule)
+            return RuleDecision(False, "method_not_allowed", rule)
         try:
             norm = normalize_path(path)
         except PathError as e:
-            return Decision(False, f"bad_path:{e.reason}", rule)
+            return RuleDecision(False, f"bad_path:{e.reason}", rule)
         if rule.matches_path(norm):
-            return Decision(True, "allowed", rule)
-        return Decision(False, "path_not_allowed", rule)
+            return RuleDecision(True, "allowed", rule)
+        return RuleDecision(False, "path_not_allowed", rule)

@@ -30,7 +30,7 @@ from egress.http1 import HEAD_TIMEOUT_S, MAX_HEAD, READ_SIZE, ProxyError, respon
 from egress.intercept import CUT_RESULT, RequestLoop, Session
 from egress.metrics import ACTIVE_TUNNELS, BYTES, CERT_CACHE, HANDSHAKE, REQUESTS, TALLY
 from egress.paths import PathError, split_absolute_form
-from egress.policy import Decision, Rule
+from egress.policy import Rule, RuleDecision
 from egress.rotation import CAChain
 from egress.rules import EgressRuntime, Identity
 from egress.splice import Splice
@@ -192,7 +192,7 @@ class EgressProxy:
         return identity
 
     def _deny(
-        self, identity: Identity, rid: str, action: str, resource: str, decision: Decision, started: float
+        self, identity: Identity, rid: str, action: str, resource: str, decision: RuleDecision, started: float
     ) -> NoReturn:
         REQUESTS.labels("denied", decision.rule.mode if decision.rule else "-").inc()
         detail = {"reason": decision.reason, "rule": decision.rule.label if decision.rule else None}

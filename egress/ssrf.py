@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 
-__all__ = ["IP", "AddressVerdict", "OwnEntry", "pick_address", "vet_address"]
+from config.decision import Decision
+
+__all__ = ["IP", "OwnEntry", "pick_address", "vet_address"]
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 # An own listener: an address (every port refused) or (address, port); a wildcard address
@@ -34,13 +35,8 @@ IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 OwnEntry = str | IP | tuple[str | IP, int]
 
 
-@dataclass(frozen=True, slots=True)
-class AddressVerdict:
-    ok: bool
-    reason: str  # "ok" or a bounded refusal reason (see _V4 / _V6 below)
-
-
-_OK = AddressVerdict(True, "ok")
+# A vetted address's reason is "ok", a refused one's a bounded word (see _V4 / _V6 below).
+_OK = Decision(True, "ok")
 
 # (network, reason, liftable by allow_private); first match wins, so specific entries go first.
 # Metadata: AWS/GCP/Azure/OCI/DigitalOcean IMDS 169.254.169.254, AWS ECS 169.254.170.2,
@@ -145,21 +141,19 @@ def _is_own(ip: IP, own: Collection[OwnEntry], port: int | None) -> bool:
     return False
 
 
-def vet_address(
-    ip: str | IP, allow_private: bool, own: Collection[OwnEntry] = (), port: int | None = None
-) -> AddressVerdict:
+def vet_address(ip: str | IP, allow_private: bool, own: Collection[OwnEntry] = (), port: int | None = None) -> Decision:
     """May the proxy dial `ip` (and `port`, when given, for own-listener checks)?"""
     try:
         addr = _as_ip(ip)
     except ValueError:
-        return AddressVerdict(False, "bad_address")
+        return Decision(False, "bad_address")
     found = _classify(addr)
     if found is not None and not (found[1] and allow_private):
-        return AddressVerdict(False, found[0])
+        return Decision(False, found[0])
     if own:
         inner = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
         if _is_own(addr, own, port) or (inner is not None and _is_own(inner, own, port)):
-            return AddressVerdict(False, "own_address")
+            return Decision(False, "own_address")
     return _OK
 
 
@@ -175,7 +169,7 @@ def pick_address(
     chosen: IP | None = None
     for info in infos:
         verdict = vet_address(info, allow_private, own, port)
-        if not verdict.ok:
+        if not verdict.allowed:
             return None, verdict.reason
         if chosen is None:
             chosen = _as_ip(info)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from egress.framing import framing_problem
 from egress.hosts import HostError, parse_authority
 from egress.paths import normalize_target
-from egress.policy import Decision, InjectError, Policy, Rule, strips_parsed
+from egress.policy import InjectError, Policy, Rule, RuleDecision, strips_parsed
 
 Headers = list[tuple[bytes, bytes]]
 HeaderSeq = Sequence[tuple[bytes, bytes]]  # h11's parsed headers, or a list
@@ -97,12 +97,12 @@ def vet_request(
     tls: bool,
     credentials: Callable[[Rule], Headers],
     matched_host_header: str | None = None,
-) -> Decision | ForwardPlan:
+) -> RuleDecision | ForwardPlan:
     """`host:port` is the tunnel's (canonical); `credentials` renders the rule's injected headers
     (raising InjectError); `matched_host_header` skips re-parsing a Host value already accepted."""
 
-    def refuse(reason: str) -> Decision:
-        return Decision(False, reason, rule)
+    def refuse(reason: str) -> RuleDecision:
+        return RuleDecision(False, reason, rule)
 
     if method != method.upper():  # methods are case-sensitive: "get" is not the GET a rule allows
         return refuse("bad_method")

@@ -693,7 +693,7 @@ def test_render_inject_and_strip() -> None:
 )
 def test_vet_address_refuses(ip: str, reason: str) -> None:
     v = vet_address(ip, allow_private=False, own=set())
-    assert (v.ok, v.reason) == (False, reason)
+    assert (v.allowed, v.reason) == (False, reason)
 
 
 @pytest.mark.parametrize(
@@ -712,7 +712,7 @@ def test_vet_address_refuses(ip: str, reason: str) -> None:
     ],
 )
 def test_vet_address_public(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-    assert vet_address(ip, allow_private=False, own=set()).ok
+    assert vet_address(ip, allow_private=False, own=set()).allowed
 
 
 @pytest.mark.parametrize(
@@ -742,7 +742,7 @@ def test_vet_address_public(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Addr
     ],
 )
 def test_allow_private_lifts_only_private(ip: str, lifted: bool) -> None:
-    assert vet_address(ip, allow_private=True, own=set()).ok is lifted
+    assert vet_address(ip, allow_private=True, own=set()).allowed is lifted
 
 
 def test_own_addresses() -> None:
@@ -750,13 +750,13 @@ def test_own_addresses() -> None:
     assert vet_address(own_ip, False, {own_ip}).reason == "own_address"
     assert vet_address("::ffff:" + own_ip, False, {own_ip}).reason == "own_address"
     assert vet_address(own_ip, False, {(own_ip, 3128)}, port=3128).reason == "own_address"
-    assert vet_address(own_ip, False, {(own_ip, 3128)}, port=443).ok
+    assert vet_address(own_ip, False, {(own_ip, 3128)}, port=443).allowed
     assert vet_address(own_ip, False, {(own_ip, 3128)}).reason == "own_address"  # port unknown: refuse
     # a wildcard listener covers loopback on its port, even with allow_private (a loop through the proxy)
     assert vet_address("127.0.0.1", True, [("0.0.0.0", 3128)], port=3128).reason == "own_address"
     assert vet_address("127.0.0.2", True, [("::", 3128)], port=3128).reason == "own_address"
-    assert vet_address("127.0.0.1", True, [("0.0.0.0", 3128)], port=8443).ok
-    assert vet_address("8.8.8.8", False, [("0.0.0.0", 3128)], port=3128).ok
+    assert vet_address("127.0.0.1", True, [("0.0.0.0", 3128)], port=8443).allowed
+    assert vet_address("8.8.8.8", False, [("0.0.0.0", 3128)], port=3128).allowed
 
 
 def test_pick_address_vets_every_answer() -> None:
