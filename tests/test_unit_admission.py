@@ -30,7 +30,7 @@ from gateway.auth import INVALID_TOKEN, MISSING_TOKEN, MODEL_NOT_ALLOWED, MODEL_
 from gateway.llm import STATUS, Runtime, status_for
 from gateway.payloads import Endpoint
 from gateway.protocols import ADAPTERS
-from gateway.tokenizer import count_chat_prompt
+from gateway.tokenizer import count_request
 from pii import PiiBlocked, PiiFailure
 
 ALICE = "tg-alice-0123456789abcdefghijklmnop"
@@ -122,7 +122,7 @@ async def test_estimate_counts_the_prompt_caps_the_output_and_adapts_the_payload
     payload: dict[str, Any] = {"model": "gpt", "messages": HELLO, "max_tokens": 40, "n": 2, "stream": True}
     detail: dict[str, Any] = {}
     est = estimate(CHAT, route, payload, detail)
-    assert est.prompt_tokens == count_chat_prompt(route.enc, HELLO)
+    assert est.prompt_tokens == count_request(route.enc, "/chat/completions", {"messages": HELLO})
     assert (est.max_output, est.stream) == (80, True)  # two choices of 40
     # A stream is charged from its usage event: asked for upstream, stripped on the way back.
     assert payload["stream_options"] == {"include_usage": True} and detail == {"usage_injected": True}
