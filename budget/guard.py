@@ -27,8 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prometheus_client import Counter as PromCounter
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from budget.plan import BudgetDecision, LevelLimits, Plan, make_plan, to_usd
 from budget.resp import RedisError, RedisUnavailable, connect
@@ -37,12 +36,12 @@ from config.schema import Budget, BudgetStore, Config, Org
 
 log = logging.getLogger("tollgate.budget")
 
-STORE_ERRORS = PromCounter("tollgate_budget_store_errors", "Budget store calls that failed or timed out", ["op"])
-DENIALS = PromCounter("tollgate_budget_denials", "Requests refused for budget", ["level", "period"])
-SPENT = PromCounter("tollgate_budget_spent_usd", "Settled LLM spend in USD", ["org"])
+STORE_ERRORS = Counter("tollgate_budget_store_errors", "Budget store calls that failed or timed out", ["op"])
+DENIALS = Counter("tollgate_budget_denials", "Requests refused for budget", ["level", "period"])
+SPENT = Counter("tollgate_budget_spent_usd", "Settled LLM spend in USD", ["org"])
 RESERVED = Gauge("tollgate_budget_reserved_usd", "USD reserved by requests in flight", multiprocess_mode="livesum")
 PARKED = Gauge("tollgate_budget_settles_parked", "Settles waiting for the store to answer", multiprocess_mode="livesum")
-UNRESOLVED = PromCounter(
+UNRESOLVED = Counter(
     "tollgate_budget_settles_unresolved", "Settles whose outcome could not be established (not charged)"
 )
 # Spent and reserved are per-request quantities; Prometheus scrapes every 15 s or so, and one

@@ -2,7 +2,7 @@
 SSRF guard, SNI-checked tunnels and TLS interception from an in-memory CA with credential
 injection.
 
-Config checking needs only the pure parts (`policies_from_config`, `Policy`); the proxy and the
+Config checking needs only the pure parts (`policies_from_config`, `RuleSet`); the proxy and the
 CA (h11, ssl, cryptography) are imported when first asked for.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from egress.hosts import HostError, canonical_host, parse_authority
-from egress.policy import Policy, PolicyError, Rule, RuleDecision
+from egress.policy import PolicyError, Rule, RuleDecision, RuleSet
 from egress.rules import EgressRuntime, policies_from_config
 from egress.ssrf import pick_address, vet_address
 from egress.vet import ForwardPlan, vet_request
@@ -45,10 +45,10 @@ __all__ = [
     "ForwardPlan",
     "HostError",
     "LeafCache",
-    "Policy",
     "PolicyError",
     "Rule",
     "RuleDecision",
+    "RuleSet",
     "canonical_host",
     "parse_authority",
     "pick_address",

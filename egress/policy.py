@@ -46,10 +46,10 @@ __all__ = [
     "DEFAULT_PORTS",
     "InjectError",
     "Mode",
-    "Policy",
     "PolicyError",
     "Rule",
     "RuleDecision",
+    "RuleSet",
     "check_host_pattern",
     "check_path_pattern",
     "must_strip",
@@ -415,8 +415,8 @@ def strips_parsed(name: bytes, strip_names: frozenset[bytes]) -> bool:
 # --- the policy -----------------------------------------------------------------------------
 
 
-class Policy:
-    """A validated set of rules. `Policy(())` — or any policy that failed to build — denies all."""
+class RuleSet:
+    """A validated set of rules. `RuleSet(())` — or any policy that failed to build — denies all."""
 
     __slots__ = ("_exact", "_rules", "_wild")
 

@@ -13,7 +13,7 @@ from config import Config
 from config.schema import EgressRule, EgressSettings
 from egress.credentials import Identity as CredentialIdentity
 from egress.credentials import credential_spec
-from egress.policy import Policy, PolicyError, Rule, render_inject
+from egress.policy import PolicyError, Rule, RuleSet, render_inject
 
 
 class Identity(CredentialIdentity, Protocol):
@@ -35,9 +35,9 @@ def rule_from_config(r: EgressRule) -> Rule:
     )
 
 
-def policies_from_config(config: Config) -> dict[str, Policy]:
+def policies_from_config(config: Config) -> dict[str, RuleSet]:
     """Each agent's policy: the rules of its org, team and itself together. Raises PolicyError."""
-    out: dict[str, Policy] = {}
+    out: dict[str, RuleSet] = {}
     problems: list[tuple[str, str]] = []
     for oi, org in enumerate(config.orgs):
         for ti, team in enumerate(org.teams):
@@ -65,7 +65,7 @@ def policies_from_config(config: Config) -> dict[str, Policy]:
                             )
                         rules.append(rule)
                 try:
-                    out[agent.id] = Policy(rules)
+                    out[agent.id] = RuleSet(rules)
                 except PolicyError as e:
                     where = f"orgs[{oi}].teams[{ti}].agents[{ai}] (org, team and agent rules together)"
                     problems.extend((f"{where}: {sub}", msg) for sub, msg in e.problems)
@@ -80,14 +80,14 @@ class EgressRuntime:
 
     authenticate: Callable[[str | None], Identity | None]
     is_known: Callable[[str], bool]  # is this token hash still valid?
-    policies: dict[str, Policy]
+    policies: dict[str, RuleSet]
     secrets: dict[str, str]
     settings: EgressSettings
     # Rendered credential headers per rule: secrets and rules are fixed for a config version.
     _injections: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
-    def policy(self, agent_id: str) -> Policy:
-        return self.policies.get(agent_id) or Policy(())
+    def policy(self, agent_id: str) -> RuleSet:
+        return self.policies.get(agent_id) or RuleSet(())
 
     def injection(self, rule: Rule) -> list[tuple[bytes, bytes]]:
         """The static credential headers `rule` sets upstream (its `inject` templates, secrets

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from egress.framing import framing_problem
 from egress.hosts import HostError, parse_authority
 from egress.paths import normalize_target
-from egress.policy import InjectError, Policy, Rule, RuleDecision, strips_parsed
+from egress.policy import InjectError, Rule, RuleDecision, RuleSet, strips_parsed
 
 Headers = list[tuple[bytes, bytes]]
 HeaderSeq = Sequence[tuple[bytes, bytes]]  # h11's parsed headers, or a list
@@ -117,7 +117,7 @@ def vet_request(
                 return refuse("host_mismatch")
         except HostError:
             return refuse("host_mismatch")
-    decision = Policy.decide_request(rule, method, target)
+    decision = RuleSet.decide_request(rule, method, target)
     if not decision.allowed:
         return decision
     upgrade = header(headers, b"upgrade")

@@ -42,9 +42,9 @@ from gateway.streaming import OpenStreams, relay_stream
 from gateway.tokenizer import count_text, encoding_for_model
 from gateway.upstream import HttpUpstream, MockUpstream, Upstream, UpstreamResponse
 from pii import (
+    MaskingPolicy,
     PiiBlocked,
     PiiFailure,
-    Policy,
     Span,
     Vault,
     agent_pii_policies,
@@ -276,7 +276,7 @@ class LLMDoor:
         if self._ner is not None:
             self._ner.close()
 
-    async def _ner_spans(self, call: Call, payload: dict[str, Any], policy: Policy) -> list[list[Span]]:
+    async def _ner_spans(self, call: Call, payload: dict[str, Any], policy: MaskingPolicy) -> list[list[Span]]:
         texts = [slot.text for slot in request_slots(call.endpoint.value, payload)]
         started = time.perf_counter()
         try:

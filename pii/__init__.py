@@ -4,9 +4,9 @@ process pool) lives in `pii.ner`, imported only when a policy asks for it."""
 
 from pii.detect import TYPES, Span, detect
 from pii.mask import (
+    MaskingPolicy,
     PiiBlocked,
     PiiFailure,
-    Policy,
     agent_pii_policies,
     mask_payload,
     merge_spans,
@@ -31,9 +31,9 @@ from pii.walk import Slot, delta_slots, reply_slots, request_items, request_labe
 __all__ = [
     "PLACEHOLDER_RE",
     "TYPES",
+    "MaskingPolicy",
     "PiiBlocked",
     "PiiFailure",
-    "Policy",
     "Slot",
     "Span",
     "StreamUnmasker",

@@ -22,7 +22,7 @@ Detector = Callable[[str, frozenset[str]], list[Span]]
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class MaskingPolicy:
     enabled: bool
     types: frozenset[str]
     block: frozenset[str]
@@ -37,13 +37,13 @@ class Policy:
         return self.types - self.allow
 
 
-def policy_from(cfg: PiiPolicy | None) -> Policy:
+def policy_from(cfg: PiiPolicy | None) -> MaskingPolicy:
     cfg = cfg or PiiPolicy()
     default = PII_PATTERN_TYPES + (PII_NER_TYPES if cfg.ner else ())
     types = frozenset(cfg.types if cfg.types is not None else default)
     block = frozenset(t for t, a in cfg.actions.items() if a == "block")
     allow = frozenset(t for t, a in cfg.actions.items() if a == "allow")
-    return Policy(cfg.enabled, types, block, allow, cfg.ner, cfg.unmask_responses, cfg.fail_closed)
+    return MaskingPolicy(cfg.enabled, types, block, allow, cfg.ner, cfg.unmask_responses, cfg.fail_closed)
 
 
 def agent_pii_policies(config: Config) -> dict[str, PiiPolicy]:
@@ -64,7 +64,7 @@ class PiiFailure(Exception):
 def mask_payload(
     endpoint: str,
     payload: dict[str, Any],
-    policy: Policy,
+    policy: MaskingPolicy,
     vault: Vault,
     detector: Detector = detect,
     ner_spans: list[list[Span]] | None = None,

@@ -22,9 +22,9 @@ from egress.hosts import HostError, canonical_host, format_authority, is_ip, par
 from egress.paths import PathError, normalize_path, normalize_target, query_of, split_absolute_form
 from egress.policy import (
     InjectError,
-    Policy,
     PolicyError,
     Rule,
+    RuleSet,
     check_host_pattern,
     check_path_pattern,
     must_strip,
@@ -414,7 +414,7 @@ def test_rule_defaults_and_secrets() -> None:
 
 
 def test_empty_policy_denies_everything() -> None:
-    policy = Policy(())
+    policy = RuleSet(())
     for host, port in [("example.com", 443), ("1.2.3.4", 80), ("::1", 443)]:
         d = policy.decide_connect(host, port)
         assert (d.allowed, d.reason, d.rule) == (False, "empty_policy", None)
@@ -443,7 +443,7 @@ WILD = Rule(hosts=("*.example.com",), ports=frozenset({443}), name="wild")
     ],
 )
 def test_wildcard_edges(host: str, port: int, allowed: bool, reason: str) -> None:
-    d = Policy([WILD]).decide_connect(host, port)
+    d = RuleSet([WILD]).decide_connect(host, port)
     assert (d.allowed, d.reason) == (allowed, reason)
     assert d.rule is (WILD if allowed or reason == "port_not_allowed" else None)
 
@@ -451,7 +451,7 @@ def test_wildcard_edges(host: str, port: int, allowed: bool, reason: str) -> Non
 def test_exact_beats_wildcard_and_longer_wildcard_beats_shorter() -> None:
     exact = Rule(hosts=("api.example.com",), ports=frozenset({443}), mode="intercept", name="exact")
     deep = Rule(hosts=("*.eu.example.com",), ports=frozenset({443}), name="deep")
-    policy = Policy([WILD, deep, exact])
+    policy = RuleSet([WILD, deep, exact])
     assert policy.decide_connect("api.example.com", 443).rule is exact
     # the most specific rule governs: its ports are final, no fall-through to the wildcard
     d = policy.decide_connect("api.example.com", 8443)
@@ -464,19 +464,19 @@ def test_exact_beats_wildcard_and_longer_wildcard_beats_shorter() -> None:
 def test_same_host_split_by_port_and_overlap_refused() -> None:
     a = Rule(hosts=("git.example.com",), ports=frozenset({443}), mode="intercept")
     b = Rule(hosts=("git.example.com",), ports=frozenset({22}))
-    policy = Policy([a, b])
+    policy = RuleSet([a, b])
     assert policy.decide_connect("git.example.com", 443).rule is a
     assert policy.decide_connect("git.example.com", 22).rule is b
     c = Rule(hosts=("git.example.com", "x.example.com"), ports=frozenset({443, 8443}))
     with pytest.raises(PolicyError) as e:
-        Policy([a, c])
+        RuleSet([a, c])
     assert e.value.problems[0][0] == "rules[1].hosts[0]"
     assert "one rule per host and port" in e.value.problems[0][1]
 
 
 def test_ip_rules_are_exact_only() -> None:
     ip_rule = Rule(hosts=("10.0.0.5", "2001:db8::5"), allow_private=True)
-    policy = Policy([ip_rule, WILD])
+    policy = RuleSet([ip_rule, WILD])
     assert policy.decide_connect("10.0.0.5", 443).rule is ip_rule
     assert policy.decide_connect("2001:db8::5", 80).rule is ip_rule
     assert policy.decide_connect("10.0.0.6", 443).reason == "no_rule_for_host"
@@ -534,14 +534,14 @@ API = Rule(
     ],
 )
 def test_decide_request(method: str | bytes, target: str | bytes, allowed: bool, reason: str) -> None:
-    d = Policy.decide_request(API, method, target)
+    d = RuleSet.decide_request(API, method, target)
     assert (d.allowed, d.reason, d.rule) == (allowed, reason, API)
 
 
 def test_tunnel_rules_pass_any_clean_request() -> None:
     rule = Rule(hosts=("example.com",))
-    assert Policy.decide_request(rule, "PATCH", "/anything/at/all?x").allowed
-    assert Policy.decide_request(rule, "GET", "/a%2Fb").reason == "bad_path:encoded_slash"
+    assert RuleSet.decide_request(rule, "PATCH", "/anything/at/all?x").allowed
+    assert RuleSet.decide_request(rule, "GET", "/a%2Fb").reason == "bad_path:encoded_slash"
 
 
 _GH = Rule(hosts=("api.github.com",), mode="intercept", methods=frozenset({"GET", "POST"}), paths=("/repos/**",),
@@ -1096,7 +1096,7 @@ def test_checking_egress_config_needs_neither_h11_nor_ssl() -> None:
     code = (
         "import sys, config\n"
         "before = set(sys.modules)\n"
-        "from egress import Policy, policies_from_config, vet_request\n"
+        "from egress import RuleSet, policies_from_config, vet_request\n"
         "added = set(sys.modules) - before\n"
         "assert not {'h11', 'ssl', 'egress.proxy', 'egress.ca', 'cryptography.x509'} & added, sorted(added)\n"
     )
