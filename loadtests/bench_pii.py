@@ -141,6 +141,13 @@ def generated() -> bool:
     ok &= len(fps) <= 0.05 * len(clean)
     ok &= _leaks("structure: quoted-comma CSV, \\uXXXX-escaped JSON", pii_evalsets.structure_samples(), detect)
     ok &= _leaks("names and places in other scripts (NER tier's rules, no model)", pii_evalsets.world_samples(), _rules)
+    ok &= _leaks("names in other scripts without a cue (NER tier's rules)", pii_evalsets.bare_name_samples(), _rules)
+    ok &= _leaks("street addresses, 13 countries' formats (NER tier's rules)", pii_evalsets.address_samples(), _rules)
+    ok &= _leaks("national phone formats, 12 countries", pii_evalsets.national_phone_samples(), detect)
+    ml_clean = pii_evalsets.multilingual_clean_samples()
+    ml_fps = [d["id"] for d in ml_clean if detect(d["text"]) or _rules(d["text"])]
+    print(f"PII-free prose in 13 languages with a prediction (both tiers' rules): {len(ml_fps)}/{len(ml_clean)}")
+    ok &= len(ml_fps) <= 0.05 * len(ml_clean)
     return ok
 
 

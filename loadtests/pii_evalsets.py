@@ -14,6 +14,7 @@ the shape of ../shared/pii/dev_sample.jsonl, so the same scorer reads both.
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Iterable, Iterator
 
@@ -650,3 +651,148 @@ HELDOUT_SYNTAXES: tuple[tuple[str, str], ...] = (
 def heldout_secret_samples(seed: int = 11) -> Iterator[dict]:
     """Every held-out-style family in every syntax, one fresh draw each; the identifier as it stands."""
     return _samples("heldout", (("fixed", HELDOUT_FIXED), ("keyword", HELDOUT_KEYWORD)), HELDOUT_SYNTAXES, seed)
+
+
+# --- names without a cue, street addresses, national phones, PII-free prose in other languages ------
+# Names are common ones of each language, picked without looking at pii/world_names.py, in sentences
+# that do not introduce them ("X sent the report"), so only a gazetteer or a model can find them.
+_BARE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "ru",
+        ("Дмитрий Соколов", "Елена Кузнецова", "Сергей Волков", "Мария Попова", "Алексей Морозов"),
+        ("{p} прислал отчёт вчера вечером.", "Отчёт подготовил {p}, проверь цифры.", "Вопрос к {p} по договору."),
+    ),
+    (
+        "uk",
+        ("Олена Шевченко", "Тарас Бондаренко", "Оксана Ковальчук"),
+        ("{p} надіслала звіт учора.", "Договір підписав {p}."),
+    ),
+    (
+        "el",
+        ("Γιώργος Παπαδόπουλος", "Μαρία Κωνσταντίνου", "Δημήτρης Νικολάου", "Σοφία Αλεξίου"),
+        ("Ο/Η {p} θα στείλει την αναφορά αύριο.", "Την αναφορά την έγραψε ο/η {p}."),
+    ),
+    ("he", ("יוסי כהן", "מיכל לוי", "אברהם פרידמן", "נועה שפירא"), ("{p} שלח את הקובץ אתמול", "הדוח נכתב על ידי {p}")),
+    (
+        "ar",
+        ("محمد الأحمد", "فاطمة الزهراء", "أحمد السيد", "خالد منصور"),
+        ("أرسل {p} الملف أمس", "كتب التقرير {p} هذا الصباح"),
+    ),
+    (
+        "zh",
+        ("王伟", "李静", "张敏", "刘洋", "陈杰"),
+        ("{p}明天去上海开会。", "这份报告是{p}写的。", "请把文件发给{p}。"),
+    ),
+    ("ja", ("佐藤", "鈴木", "高橋"), ("{p}さんに確認してください。", "明日は{p}さんが来ます。")),
+    (
+        "ko",
+        ("김서연", "이민호", "박지민", "최유진"),
+        ("{p}은 내일 회의에 참석합니다.", "보고서는 {p} 님이 작성했습니다."),
+    ),
+    (
+        "pl",
+        ("Krzysztof Kowalski", "Agnieszka Nowak", "Tomasz Lewandowski"),
+        ("{p} wysłał raport wczoraj.", "Umowę podpisał {p}."),
+    ),
+    (
+        "cs",
+        ("Tomáš Dvořák", "Kateřina Svobodová", "Lukáš Černý"),
+        ("{p} poslal zprávu včera.", "Smlouvu podepsal {p}."),
+    ),
+    ("tr", ("Mehmet Demir", "Zeynep Şahin", "Emre Çelik"), ("{p} raporu dün gönderdi.", "Toplantıya {p} katılacak.")),
+)
+_ADDRESSES: tuple[tuple[str, str], ...] = (
+    ("ru", "Доставка по адресу: ул. Тверская, д. 7, кв. 15."),
+    ("tr", "Kargo Bağdat Caddesi No:120 adresine gelecek."),
+    ("cs", "Kancelář je na adrese Národní třída 15."),
+    ("el", "Η έδρα μας είναι στη Λεωφόρος Κηφισίας 120."),
+    ("he", "המשלוח יגיע לרחוב ביאליק 7"),
+    ("ar", "التوصيل إلى شارع الجامعة 22"),
+    ("zh", "寄到上海市浦东新区世纪大道100号。"),
+    ("ja", "送付先は大阪府大阪市北区梅田3-1-1です。"),
+    ("ko", "배송지: 부산광역시 해운대구 해운대로 264"),
+    ("pl", "Proszę wysłać na ul. Długa 44 w Gdańsku."),
+    ("fr", "Livraison au 18 rue de la Paix, Paris."),
+    ("es", "Envíalo a Calle de Alcalá 45, Madrid."),
+    ("de", "Bitte an Schillerstraße 12 senden."),
+)
+_NATIONAL_PHONES: tuple[tuple[str, str], ...] = (
+    ("de", "Ruf mich an unter 0171/48551228."),
+    ("fr", "Appelez-moi au 01.90.06.44.98 demain."),
+    ("es", "Llámame al 612 34 56 78 por la tarde."),
+    ("nl", "Bel me op 06-12345678."),
+    ("it", "Chiamami al 347 123 4567."),
+    ("pl", "Zadzwoń pod numer 512 345 678."),
+    ("cs", "Zavolejte mi na 602 123 456."),
+    ("ru", "Позвоните мне: 8 912 345-67-89."),
+    ("tr", "Telefonum 0532 123 45 67."),
+    ("el", "Τηλ. 210 123 4567"),
+    ("ko", "전화 010-1234-5678 로 연락 주세요."),
+    ("zh", "我的电话是 138 1234 5678。"),
+)
+# Prose without any person, place or number worth masking, in the same languages: what the rules
+# must leave alone (common nouns, titles, weekdays, organisations' generic words).
+_MULTILINGUAL_CLEAN: tuple[str, ...] = (
+    "Сегодня хорошая погода, и мы пойдём гулять после обеда.",
+    "Отчёт готов, осталось проверить таблицы и отправить руководителю.",
+    "Η συνάντηση θα γίνει αύριο το πρωί στο γραφείο της εταιρείας.",
+    "Το νέο σύστημα λειτουργεί καλύτερα από το παλιό.",
+    "הפגישה מחר בבוקר במשרד עם כל הצוות",
+    "צריך לעדכן את המערכת לפני סוף השבוע",
+    "الاجتماع غدا صباحا في المكتب مع الفريق",
+    "يجب تحديث النظام قبل نهاية الأسبوع",
+    "我们需要提高程序的安全性和稳定性。",
+    "明天上午开会，请大家准时参加。",
+    "会議は明日の午前十時から始まります。",
+    "이미지를 업로드하고 정보를 확인하세요.",
+    "회의는 내일 오전에 시작합니다.",
+    "Spotkanie odbędzie się jutro rano w biurze.",
+    "Zpráva je hotová, zbývá jen zkontrolovat tabulky.",
+    "Toplantı yarın sabah ofiste yapılacak.",
+    "Die Besprechung findet morgen früh im Büro statt.",
+    "La réunion aura lieu demain matin au bureau.",
+    "The new release notes are in the shared folder; please review them before Friday.",
+    "Нова версія програми працює швидше.",
+)
+
+
+def _sample(sid: str, text: str, values: list[tuple[str, str]], meta: dict) -> dict:
+    spans = [{"start": text.index(v), "end": text.index(v) + len(v), "type": t} for v, t in values]
+    return {"id": sid, "text": text, "spans": spans, "meta": meta}
+
+
+def bare_name_samples() -> Iterator[dict]:
+    """Names in other scripts with no cue phrase before them."""
+    for lang, people, templates in _BARE:
+        for k, p in enumerate(people):
+            for j, t in enumerate(templates):
+                yield _sample(f"bare-{lang}-{k}-{j}", t.format(p=p), [(p, "PERSON")], {"lang": lang})
+
+
+def address_samples() -> Iterator[dict]:
+    """Street addresses in their countries' formats (the street line is the LOCATION)."""
+    streets = {
+        "ru": "ул. Тверская, д. 7, кв. 15", "tr": "Bağdat Caddesi No:120", "cs": "Národní třída 15",
+        "el": "Λεωφόρος Κηφισίας 120", "he": "רחוב ביאליק 7", "ar": "شارع الجامعة 22",
+        "zh": "上海市浦东新区世纪大道100号", "ja": "大阪府大阪市北区梅田3-1-1",
+        "ko": "부산광역시 해운대구 해운대로 264",
+        "pl": "ul. Długa 44", "fr": "18 rue de la Paix", "es": "Calle de Alcalá 45", "de": "Schillerstraße 12",
+    }  # fmt: skip
+    for lang, text in _ADDRESSES:
+        street = streets[lang] if streets[lang] in text else streets[lang].replace("רחוב", "לרחוב")
+        yield _sample(f"address-{lang}", text, [(street, "LOCATION")], {"lang": lang})
+
+
+def national_phone_samples() -> Iterator[dict]:
+    phone = re.compile(r"[\d(][\d ./()-]{6,}\d")
+    for lang, text in _NATIONAL_PHONES:
+        m = phone.search(text)
+        assert m is not None
+        yield _sample(f"phone-{lang}", text, [(m.group(), "PHONE")], {"lang": lang})
+
+
+def multilingual_clean_samples() -> list[dict]:
+    return [
+        {"id": f"clean-ml-{k}", "text": t, "spans": [], "meta": {"clean": True}}
+        for k, t in enumerate(_MULTILINGUAL_CLEAN)
+    ]

@@ -153,7 +153,7 @@ PHONE_NANP = re.compile(
 # ("0161 620 7713", "06 12 34 56 78", "030 12345678", "0171/48551228") or an area code in brackets
 # ("(11) 98765-4321").
 PHONE_STRONG = re.compile(
-    r"(?<![\w+\-./])(?:\(0?\d{2,4}\)[ ]?\d{3,5}[ \-]\d{4}|0\d{1,4}(?:[ \-]\d{2,4}){2,4}|0\d{2,4}[ \-]\d{6,8}"
+    r"(?<![\w+\-./])(?:\(0?\d{2,4}\)[ ]?\d{3,5}[ \-]\d{4}|0\d{1,4}(?:[ \-]\d{2,4}){2,4}|0\d{1,4}[ \-]\d{6,8}"
     r"|0\d{2,4}/[ ]?\d{3,8}(?:-\d{1,5})?)"  # German slash form: 0171/48551228, 089/2180-0
     r"(?![\w\-]|[./]\d)"
 )
@@ -228,8 +228,11 @@ PHONE_LABEL = re.compile(
     r"\b(?:phone\w*|tel|tele?phone|tél[ée]phone|tfno|mobile?|mob|cell\w*|fax|sms|texts?|call\w*|ring|dial"
     r"|reach|contact\w*|whats ?app|signal|landline|hotline|on ?call|msisdn|ph|tel[ée]fono|m[óo]vil|llam\w*"
     r"|portable|appel\w*|rappel\w*|joindre|telefon\w*|handy|anruf\w*|ruf\w*|telefoon|bel\w*|celular"
-    r"|contato|ligar?|ligue\w*|erreich\w*|chiam\w*|bereik\w*|(?:my|mi|mon|meine|mijn|il mio|o meu|a minha) "
+    r"|contato|ligar?|ligue\w*|erreich\w*|chiam\w*|bereik\w*|ll[aá]m\w*|zadzwo\w*|zavolej\w*|numer\w*|numara\w*"
+    r"|позвон\w*|звони\w*|телефон\w*|тел|номер\w*|τηλ\w*|κάλεσ\w*|ara beni"
+    r"|(?:my|mi|mon|meine|mijn|il mio|o meu|a minha) "
     r"(?:(?:phone|mobile|cell|contact) )?(?:number|n[uú]mero|num[ée]ro|nummer))\b"
+    r"|電話|电话|手机|手機|携帯|전화|연락처|휴대폰"  # scripts without word breaks
 )
 CARD_LABEL = re.compile(
     r"\b(?:card\w*|cc|cc ?num\w*|visa|master ?card|amex|discover|pan|credit|debit|payment|pay|charge\w*|billing)\b"
@@ -280,7 +283,9 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
         "phone", "tel", "mobil", "móvil", "movil", "cell", "celu", "fax", "sms", "call", "llam", "appel",
         "contact", "reach me", "reach us", "reached at", "reachable", "whatsapp", "anruf", "erreich", "chiam",
         "liga", "ligue", "bereik", "my number", "mi número", "mi numero", "mon numéro", "mon numero",
-        "meine nummer", "mijn nummer", "il mio numero", "meu número",
+        "meine nummer", "mijn nummer", "il mio numero", "meu número", "llám", "bel", "zadzwo", "numer tel",
+        "zavolej", "zavolejte", "telefonu", "позвон", "звони", "телефон", "тел", "номер", "τηλ", "κάλεσ", "電話",
+        "电话", "手机", "전화", "연락처", "numara", "ara beni", "ring",
     ),
     "aws": ("secret", "aws"),
     # Client and app ids count only under a provider's name (discord_client_id); Sidekiq's

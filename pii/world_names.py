@@ -117,6 +117,10 @@ def world_candidates(text: str) -> list[Cand]:
         for rx in (_CITY_RE, _CITY_CJK_RE):
             for m in rx.finditer(text):
                 out.append((m.start(), m.end(), "LOCATION", 0.8))
+        out += given_name_candidates(text)
+        out += street_candidates(text)
+        if _CJK.search(text):
+            out += cjk_name_candidates(text)
     for m in _INTRO_CASED.finditer(text):
         g = "name" if m.group("name") else "titled"
         s, e = m.start(g), m.end(g)
@@ -125,3 +129,211 @@ def world_candidates(text: str) -> list[Cand]:
             e = s + m.group(g).rfind(" ")
         out.append((s, e, "PERSON", 0.85))
     return out
+
+
+# --- names without a cue: gazetteers of given names per script ----------------------------------
+# Common given names (and, for the inflecting languages, their main case forms). A name word alone
+# is a PERSON only where it cannot be read as an ordinary word; the gazetteers below leave out names
+# that are also common nouns or adjectives in their language (Hebrew גיל "age", Arabic نور "light",
+# Turkish Deniz "sea"), so free prose in these scripts is not masked wholesale.
+_GIVEN_CYRILLIC = (
+    "Александр Алексей Андрей Антон Артём Борис Вадим Валерий Василий Виктор Владимир Дмитрий Евгений Егор"
+    " Иван Игорь Илья Кирилл Константин Максим Михаил Никита Николай Олег Павел Пётр Петр Роман Сергей"
+    " Станислав Степан Юрий Ярослав Тарас Богдан Остап Анна Анастасия Алёна Алена Валентина Вера Виктория"
+    " Галина Дарья Евгения Екатерина Елена Ирина Ксения Людмила Марина Мария Надежда Наталья Наталия Нина"
+    " Ольга Полина Светлана Софья София Татьяна Юлия Оксана Олена Ганна Тетяна"
+)
+_GIVEN_GREEK = (
+    "Γιώργος Γιάννης Κώστας Νίκος Δημήτρης Παναγιώτης Βασίλης Χρήστος Αντώνης Μιχάλης Σπύρος Θανάσης Στέλιος"
+    " Αλέξανδρος Ανδρέας Πέτρος Παύλος Άγγελος Μαρία Ελένη Αικατερίνη Κατερίνα Βασιλική Σοφία Αναστασία"
+    " Δήμητρα Γεωργία Ευαγγελία Χριστίνα Ιωάννα Αγγελική Δέσποινα Φωτεινή Ειρήνη Νικολέτα Κωνσταντίνα"
+)
+_GIVEN_LATIN = (  # Polish, Czech, Slovak, Turkish, Hungarian, Nordic; diacritics or no English reading
+    "Łukasz Paweł Michał Piotr Krzysztof Tomasz Grzegorz Wojciech Jakub Mateusz Marcin Bartosz Kamil Zbigniew"
+    " Małgorzata Agnieszka Katarzyna Magdalena Joanna Zofia Żaneta Grażyna Bożena Jadwiga Urszula Wiesława"
+    " Jiří Jiri Petr Pavel Tomáš Jaroslav Miroslav Zdeněk Václav Lukáš Ondřej Vojtěch Radek Milan"
+    " Petra Jana Lucie Tereza Veronika Markéta Zuzana Hana Kateřina Lenka Eliška Barbora"
+    " Mehmet Mustafa Ahmet Hüseyin Hasan İbrahim Ismail İsmail Yusuf Osman Murat Emre Burak Ömer Şükrü Oğuz"
+    " Ayşe Fatma Emine Hatice Zeynep Elif Şule Gülşen Özlem Büşra Merve Yasemin Esra Gökhan Çağla Tuğba"
+    " Søren Jørgen Bjørn Åsa Björn Sigríður Guðrún Þór Zoë Jürgen Günther Jörg Françoise François Agnès Hélène"
+    " József László Zoltán Ágnes Erzsébet Dóra"
+)
+# Hebrew and Arabic: names that are not also everyday words.
+_GIVEN_HEBREW = (
+    "משה יוסי יוסף אברהם יצחק יעקב שמואל אליהו חיים מרדכי יהודה אהרון בנימין נתן דניאל יונתן אביגיל שרה רבקה"
+    " רחל לאה מרים אסתר חנה דבורה מיכל נועה יעל שירה מאיה הילה ענבל אורית אסף איתי נועם עומר אלון ליאור רותם"
+)
+_GIVEN_ARABIC = (
+    "محمد أحمد احمد محمود مصطفى إبراهيم ابراهيم يوسف خالد عمر حسن حسين طارق هشام وليد ماجد عبدالله عبد الله"
+    " عبد الرحمن سامي رامي زياد فاطمة عائشة مريم زينب خديجة سارة ليلى هالة منى ياسمين سلمى رانيا هبة دينا"
+)
+
+
+def _forms(names: str, script: str) -> set[str]:
+    """Each name with the case forms prose uses: Russian and Greek decline names ("Анну", "Ελένης")."""
+    out: set[str] = set()
+    for n in names.split():
+        out.add(n)
+        if script == "cyrillic":
+            if n[-1] in "аяя":
+                out.update(n[:-1] + suf for suf in ("ы", "и", "е", "у", "ю", "ой", "ей"))
+            elif n[-1] == "й":
+                out.update(n[:-1] + suf for suf in ("я", "ю", "ем", "е"))
+            else:
+                out.update(n + suf for suf in ("а", "у", "ом", "е"))
+        elif script == "greek":
+            if n.endswith(("ος", "ης", "ας")):
+                out.update((n[:-1], n[:-2] + "ου", n[:-2] + "ο", n[:-2] + "α"))
+            elif n[-1] in "αηά":
+                out.add(n + "ς")
+    return out
+
+
+GIVEN_NAMES: frozenset[str] = frozenset(
+    _forms(_GIVEN_CYRILLIC, "cyrillic") | _forms(_GIVEN_GREEK, "greek") | _forms(_GIVEN_LATIN, "latin")
+)
+GIVEN_UNCASED: frozenset[str] = frozenset(_GIVEN_HEBREW.split() + _GIVEN_ARABIC.split())
+# Surname endings strong enough that "Given Surname-like" after a known given name, or a surname
+# before one ("Петров Иван"), reads as a name.
+_SURNAME_END = re.compile(
+    r"(?:ов|ова|ев|ева|ёв|ин|ина|ский|ская|цкий|цкая|енко|ук|юк|ski|ska|cki|cka|dzki|wicz|czyk|ová|ský|ská"
+    r"|oğlu|πουλος|πούλου|άκης|ίδης|ίδου|άτος|ίου|ου)$"
+)
+_WORD_CASED = re.compile(_CASED_WORD)
+_WORD_UNCASED = re.compile(_UNCASED_WORD)
+
+
+def given_name_candidates(text: str) -> list[Cand]:
+    """Names without a cue: a known given name, with the capitalised (or same-script) word after it
+    as the surname; or a surname-shaped word right before a known given name ("Петров Иван")."""
+    out: list[Cand] = []
+    if text.isascii():
+        return out
+    words = [(m.start(), m.end(), m.group()) for m in _WORD_CASED.finditer(text)]
+    for k, (s, e, w) in enumerate(words):
+        if w not in GIVEN_NAMES:
+            continue
+        start, end = s, e
+        if k + 1 < len(words) and _adjacent(text, e, words[k + 1][0]) and words[k + 1][2] not in CITIES:
+            end = words[k + 1][1]
+            if k + 2 < len(words) and _adjacent(text, end, words[k + 2][0]) and _SURNAME_END.search(words[k + 2][2]):
+                end = words[k + 2][1]  # Иван Петрович Сидоров
+        elif k and _adjacent(text, words[k - 1][1], s) and _SURNAME_END.search(words[k - 1][2]):
+            start = words[k - 1][0]
+        if end == e and start == s and w.isascii():
+            continue  # a lone ASCII given name (Petra, Milan) is the English model's, or a place
+        out.append((start, end, "PERSON", 0.75))
+    done = -1
+    for m in _WORD_UNCASED.finditer(text):
+        w = m.group()
+        if m.start() < done:
+            continue
+        core = w[1:] if w[0] in "ו" and w[1:] in GIVEN_UNCASED else w  # "ושרה": and Sarah
+        if core not in GIVEN_UNCASED:
+            continue
+        s, e = m.end() - len(core), m.end()
+        nxt = _WORD_UNCASED.match(text, e + 1) if text[e : e + 1] == " " else None
+        # The next word is the surname ("فاطمة الزهراء") unless it is a function word or a noun
+        # that commonly follows a name as the object ("أرسلت فاطمة التقرير"); over-reaching by a
+        # word costs less than leaving a surname in clear.
+        if nxt and nxt.group() not in _UNCASED_STOP and nxt.group() not in _UNCASED_FUNCTION:
+            e = nxt.end()
+        out.append((s, e, "PERSON", 0.75))
+        done = e
+    return out
+
+
+def _adjacent(text: str, e: int, s: int) -> bool:
+    return s == e + 1 and text[e] == " "
+
+
+# Function words that follow a name in Hebrew and Arabic prose and are no surname.
+_FUNCTION_WORDS = (
+    "הוא היא היה הייתה אמר אמרה שלח שלחה כתב כתבה עם של את על גם לא כבר עוד"
+    " هو هي كان كانت قال قالت أرسل ارسل كتب مع على عن إلى الى هذا هذه لا قد"
+    " التقرير الملف الرسالة البريد الاجتماع المشروع الفريق العقد الطلب الكتاب اليوم أمس غدا"
+)
+_UNCASED_FUNCTION = frozenset(_FUNCTION_WORDS.split())
+
+# --- names in Han, kana and Hangul: an honorific, or a surname with given-name characters ----------
+_HAN_SURNAMES = (
+    "王李张張刘劉陈陳杨楊黄黃赵趙吴吳周徐孙孫马馬朱胡郭何林罗羅郑鄭梁谢謝宋唐韩韓冯馮"
+    "董萧蕭曹邓鄧许許傅沈曾彭吕呂苏蘇卢盧蒋蔣蔡贾賈魏薛叶葉阎余潘杜戴夏钟鐘汪田姜范石"
+    "姚谭譚廖邹鄒熊陆陸郝孔崔邱秦江史顾顧侯邵孟龙龍段雷钱錢汤湯尹黎易武乔喬贺賀赖賴龚"
+    "龔"
+)
+_HAN_GIVEN = (
+    "伟偉芳娜敏静靜丽麗强強磊军軍洋勇艳豔杰傑娟涛濤明超秀霞平刚剛桂英华華玉萍红紅建辉輝力斌宇浩凯凱鹏鵬"
+    "晨欣怡婷雪琳晶倩颖穎佳慧鑫俊峰雨梅兰蘭琴燕海波晓曉莉春云雲飞飛宁寧蕾昊睿轩軒涵萱博嘉思梓诗詩晗瑶瑤"
+    "彤琪妍璐昕志勤松毅健鸿鴻翔丹芬琦薇蓉玲冰阳陽光荣榮诚誠刚瑞祥亮"
+)
+_HAN_HONORIFIC = "先生|女士|小姐|老师|老師|经理|經理|医生|醫生|教授|同学|同學|博士|律师|律師|总监|總監|主任"
+_KANA_HONORIFIC = "さん|様|さま|氏|くん|君|ちゃん|先生"
+# Chinese runs words together: a bare name is taken only between characters that commonly stand
+# next to one (和, 给, 叫 before; 说, 是, 在 after), or at a break.
+_HAN_BEFORE = "和与跟给叫是请由被对向把让找问及、"
+_HAN_AFTER = "说是在的和与去来打给发要会也都已将把告问回今明昨写做送买找看带负签、"
+_HAN_NAME = re.compile(
+    rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_HAN_BEFORE}]))[{_HAN_SURNAMES}][{_HAN_GIVEN}]{{1,2}}?"
+    rf"(?=[^\u4e00-\u9fff]|$|[{_HAN_AFTER}])"
+    rf"|(?P<titled>[{_HAN_SURNAMES}][\u4e00-\u9fff]{{0,2}}(?={_HAN_HONORIFIC})"
+    rf"|(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{{1,4}}(?={_KANA_HONORIFIC}))"
+)
+_HANGUL_SURNAMES = (
+    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민"
+    "진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은"
+    "편용예경봉사부가복태목형피두감음빈동온호범좌팽승간상시갈단견당"
+)
+_HANGUL_GIVEN = "민준서연지훈현우영수은진혜성호재윤아유하도예주경동상승태희미정선나빈원석철규혁범찬건율채다소가람솔별"
+_HANGUL_TITLE = "씨|님|선생님|교수님|대표님|과장님|부장님|팀장님"
+_HANGUL_NAME = re.compile(
+    rf"(?<![가-힣])(?:(?P<name>[{_HANGUL_SURNAMES}][{_HANGUL_GIVEN}]{{2}})"
+    rf"(?=(?:은|는|이|가|을|를|에게|의|과|와|도|입니다|이에요|예요)?(?![가-힣]))"
+    rf"|(?P<titled>[{_HANGUL_SURNAMES}][가-힣]{{1,2}}?)(?={_HANGUL_TITLE}))"
+)
+# Hangul words that have a name's shape but are ordinary nouns.
+_HANGUL_NOT_NAMES = frozenset(
+    {"이미지", "고객", "선생", "회원", "사용자", "관리자", "담당자", "교수", "대표", "사장", "부장", "과장", "팀장"}
+    | {"기사", "작가"}
+)
+
+
+def cjk_name_candidates(text: str) -> list[Cand]:
+    out: list[Cand] = []
+    for m in _HAN_NAME.finditer(text):
+        out.append((m.start(), m.end(), "PERSON", 0.7 if m.group("titled") is None else 0.8))
+    for m in _HANGUL_NAME.finditer(text):
+        g = "name" if m.group("name") else "titled"
+        if m.group(g) not in _HANGUL_NOT_NAMES:
+            out.append((m.start(g), m.end(g), "PERSON", 0.7 if g == "name" else 0.8))
+    return out
+
+
+# --- street addresses in other countries' formats --------------------------------------------------
+_STREETS_WORLD = (
+    # Russian/Ukrainian: "ул. Ленина, д. 5, кв. 12", "улица Пушкина, дом 10", "пр-т Мира 15"
+    r"(?:ул\.|улица|пр-т|просп\.|проспект|пер\.|переулок|бул\.|бульвар|наб\.|набережная|ш\.|шоссе|вул\.|вулиця)"
+    r"[ ]?[А-ЯЁІЇЄ][а-яёіїє-]+(?:[ ][А-ЯЁІЇЄа-яёіїє-]+)?,?[ ](?:(?:д\.|дом)[ ]?)?\d{1,4}[а-я]?"
+    r"(?:,?[ ](?:корп\.|стр\.|кв\.|офис)[ ]?\d{1,4})*",
+    # Turkish: "Atatürk Cad. No: 15", "Bağdat Caddesi No:120 D:5", "Gül Sok. No 3"
+    r"[A-ZÇĞİÖŞÜ][a-zçğıöşü]+(?:[ ][A-ZÇĞİÖŞÜ][a-zçğıöşü]+)?[ ]"
+    r"(?:Cad\.|Caddesi|Sok\.|Sokak|Sokağı|Bulvarı|Blv\.|Mah\.|Mahallesi)"
+    r"(?:[ ]No[:.]?[ ]?\d{1,4}(?:/\d{1,3})?(?:[ ]D[:.]?[ ]?\d{1,3})?)?",
+    # Czech/Slovak: "Václavské náměstí 12", "Národní třída 15", "ulice Karlova 3"
+    r"[A-ZÁČĎÉĚÍŇÓŘŠŤÚŮÝŽ][a-záčďéěíňóřšťúůýž]+[ ](?:náměstí|nám\.|třída|nábřeží|ulice|námestie|ulica)"
+    r"[ ]\d{1,4}(?:/\d{1,4})?",
+    # Greek: "οδός Ερμού 25", "Λεωφόρος Κηφισίας 120"
+    r"(?:[Οο]δός|[Λλ]εωφόρος|[Λλ]εωφ\.|[Ππ]λατεία|[Οο]δ\.)[ ][Α-ΩΆ-Ώ][α-ωά-ώ]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώ]+)?[ ]\d{1,4}",
+    # Hebrew: "רחוב הרצל 12", "רח' ביאליק 7"; Arabic: "شارع التحرير 15"
+    r"(?:רחוב|רח'|שדרות|שד')[ ][\u05d0-\u05ea\"']+(?:[ ][\u05d0-\u05ea\"']+)?[ ]\d{1,4}",
+    r"(?:شارع|ش\.|طريق)[ ][\u0600-\u06ff]+(?:[ ][\u0600-\u06ff]+)?[ ]?(?:رقم[ ])?\d{1,4}",
+    # Chinese: "北京市朝阳区建国路88号"; Japanese: "東京都千代田区丸の内1-2-3"; Korean: "서울특별시 강남구 테헤란로 123"
+    r"[\u4e00-\u9fff]{2,4}[市省][\u4e00-\u9fff]{1,4}[区區县縣][\u4e00-\u9fff]{1,6}[路街道巷][\u4e00-\u9fff\d]{0,6}\d{1,5}号",
+    r"[\u4e00-\u9fff]{2,3}[都道府県][\u4e00-\u9fff\u3040-\u30ff]{1,6}[市区町村][\u4e00-\u9fff\u3040-\u30ff]{0,8}\d{1,4}(?:[-−ー丁目番地号]\d{1,4}){1,3}",
+    r"[가-힣]{2,6}(?:특별시|광역시|시|도)[ ][가-힣]{1,5}[구군시][ ][가-힣\d]{1,10}(?:로|길)[ ]?\d{1,5}(?:-\d{1,4})?",
+)
+STREET_WORLD = re.compile("|".join(f"(?:{p})" for p in _STREETS_WORLD))
+
+
+def street_candidates(text: str) -> list[Cand]:
+    return [(m.start(), m.end(), "LOCATION", 0.85) for m in STREET_WORLD.finditer(text)]

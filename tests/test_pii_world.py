@@ -59,3 +59,79 @@ def test_national_phone_formats(text: str, phone: str) -> None:
 def test_compressed_ipv6(addr: str) -> None:
     text = f"the client connected from {addr} twice"
     assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(addr, "IP_ADDRESS")]
+
+
+def resolved(text: str) -> set[tuple[str, str]]:
+    return {(text[s:e], t) for s, e, t in ner.resolve(ner.rule_candidates(text, []), ner.NER_TYPES)}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Η Ελένη μένει στην Αθήνα.", "Ελένη"),
+        ("Вчера Анна Смирнова прислала отчёт.", "Анна Смирнова"),
+        ("Петров Иван подписал договор.", "Петров Иван"),
+        ("Передайте документы Ивану.", "Ивану"),
+        ("Zofia Wójcik wysłała fakturę.", "Zofia Wójcik"),
+        ("Ayşe Yılmaz toplantıya katılacak.", "Ayşe Yılmaz"),
+        ("שרה לוי שלחה את הקובץ", "שרה לוי"),
+        ("أرسلت فاطمة حسن التقرير", "فاطمة حسن"),
+        ("王芳明天去北京开会。", "王芳"),
+        ("请联系王芳先生。", "王芳"),
+        ("田中さんに連絡してください。", "田中"),
+        ("김민준은 내일 서울에 갑니다.", "김민준"),
+        ("박지훈 님께 전달해 주세요.", "박지훈"),
+    ],
+)
+def test_names_without_a_cue(text: str, name: str) -> None:
+    assert (name, "PERSON") in resolved(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们需要提高程序的安全性和稳定性。",
+        "이미지를 업로드하고 정보를 확인하세요.",
+        "Сегодня хорошая погода, и мы пойдём гулять.",
+        "Η συνάντηση θα γίνει αύριο στο γραφείο.",
+        "الاجتماع غدا في المكتب مع الفريق",
+        "הפגישה מחר במשרד עם הצוות",
+        "Spotkanie odbędzie się jutro rano w biurze.",
+    ],
+)
+def test_prose_without_names_stays(text: str) -> None:
+    assert resolved(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "street"),
+    [
+        ("Адрес: г. Москва, ул. Ленина, д. 5, кв. 12", "ул. Ленина, д. 5, кв. 12"),
+        ("Kargo Bağdat Caddesi No:120 adresine gelecek.", "Bağdat Caddesi No:120"),
+        ("Sídlo: Václavské náměstí 12, Praha", "Václavské náměstí 12"),
+        ("אני גר ברחוב הרצל 12", "רחוב הרצל 12"),
+        ("العنوان: شارع التحرير 15", "شارع التحرير 15"),
+        ("地址：北京市朝阳区建国路88号", "北京市朝阳区建国路88号"),
+        ("住所は東京都千代田区丸の内1-2-3です", "東京都千代田区丸の内1-2-3"),
+        ("주소: 서울특별시 강남구 테헤란로 123", "서울특별시 강남구 테헤란로 123"),
+        ("Mieszkam przy ul. Marszałkowska 10 w Warszawie.", "ul. Marszałkowska 10"),
+    ],
+)
+def test_street_addresses_in_other_formats(text: str, street: str) -> None:
+    # covered by one LOCATION span ("Kargo Bağdat Caddesi …" may take the word before the street)
+    assert any(street in value and t == "LOCATION" for value, t in resolved(text)), resolved(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Llámame al 612 34 56 78 por la tarde.", "612 34 56 78"),
+        ("Bel me op 06-12345678.", "06-12345678"),
+        ("Zadzwoń pod numer 512 345 678.", "512 345 678"),
+        ("Позвоните мне: 8 912 345-67-89.", "8 912 345-67-89"),
+        ("我的电话是 138 1234 5678。", "138 1234 5678"),
+        ("전화 010-1234-5678 로 연락 주세요.", "010-1234-5678"),
+    ],
+)
+def test_national_phone_formats_with_labels_in_their_language(text: str, phone: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(phone, "PHONE")]

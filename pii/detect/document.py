@@ -96,7 +96,8 @@ class _Doc:
             text = self.text
             for m in pt.LABEL_WORD.finditer(self.low):
                 w, i = m.group(), m.start()
-                word_start = len(w) > 4 or i == 0 or not text[i - 1].isalpha() or text[i].isupper()
+                # (Han, kana and Hangul write words without breaks: a label there counts anywhere.)
+                word_start = len(w) > 4 or i == 0 or not text[i - 1].isalpha() or text[i].isupper() or w >= "\u2e80"
                 for g in pt.LABEL_GROUPS[w]:
                     if word_start or g == "secret":
                         gates.setdefault(g, []).append(i)

@@ -621,6 +621,7 @@ _STREET_GERMANIC = re.compile(
     r"platz|allee|ring|damm|ufer|steig|pfad|chaussee|straat|laan|gracht|plein|kade|singel|dreef|"
     r"gatan|vägen|gade|vej|veien|gata|pad|dijk|hof|markt|berg)[ ]\d{1,5}(?:-\d{1,4})?[a-zA-Z]?\b"
 )
+_LOWER_STREET_PREFIXES = frozenset({"ul.", "rue", "avenue", "boulevard", "chemin", "allée", "impasse", "quai"})
 _ORG_RE = re.compile(
     rf"(?<![\w.@/#-])(?P<name>(?:{_NAME_WORD}[ ](?:(?:&|and|of|de|du|von|y)[ ])?){{1,4}})"
     rf"(?P<suffix>{_ORG_LEGAL}|{_ORG_DESCRIPTORS})(?![\w-])\.?"
@@ -690,8 +691,8 @@ def _pattern_candidates(text: str) -> list[Cand]:
     for m in _STREET_LATIN.finditer(text):
         if not (m.group("num") or m.group("tail")):
             continue
-        if not m.group("num") and m.group("prefix")[0].islower():
-            continue  # "sent via Slack 3 times"
+        if not m.group("num") and m.group("prefix")[0].islower() and m.group("prefix") not in _LOWER_STREET_PREFIXES:
+            continue  # "sent via Slack 3 times"; but "ul. Marszałkowska 10", "rue Lepic 54" are streets
         s, e = _trim(text, m.start(), m.end())
         words = [_tok_core(t) for t in text[m.end("prefix") : e].split()]
         if any(w in _TECH_STRICT or (w in _COMMON and w not in _PARTICLES) for w in words):
