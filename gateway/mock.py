@@ -19,7 +19,7 @@ import tiktoken
 
 from gateway.sse import encode_event
 from gateway.tokenizer import count_request, count_text
-from pii.walk import CHAT, COMPLETIONS, EMBEDDINGS, MESSAGES, RESPONSES, request_slots
+from pii.walk import CHAT, COMPLETIONS, EMBEDDINGS, MESSAGES, RESPONSES, json_output, request_slots
 
 
 def reply_text(messages: list[Any]) -> str:
@@ -28,6 +28,11 @@ def reply_text(messages: list[Any]) -> str:
         if isinstance(m, dict) and m.get("role") == "user":
             last = "\n".join(s.text for s in request_slots(CHAT, {"messages": [{"content": m.get("content")}]}))
     return f"Mock reply to: {last}" if last else "Mock reply."
+
+
+def _as_asked(payload: dict[str, Any], text: str) -> str:
+    """The reply's text, as a JSON object (`{"reply": …}`) when the request asks for JSON output."""
+    return orjson.dumps({"reply": text}).decode() if json_output(CHAT, payload) else text
 
 
 def _limit(payload: dict[str, Any], text: str, enc: tiktoken.Encoding) -> tuple[str, str]:
@@ -67,7 +72,7 @@ def _choices(payload: dict[str, Any]) -> int:
 
 def chat_completion(payload: dict[str, Any], model: str, enc: tiktoken.Encoding) -> bytes:
     messages = payload["messages"]
-    text, finish = _limit(payload, reply_text(messages), enc)
+    text, finish = _limit(payload, _as_asked(payload, reply_text(messages)), enc)
     call = _tool_call(payload, text)
     message: dict[str, Any] = {"role": "assistant", "content": None if call else text}
     if call:
@@ -90,7 +95,7 @@ def chat_completion(payload: dict[str, Any], model: str, enc: tiktoken.Encoding)
 def chat_stream(payload: dict[str, Any], model: str, enc: tiktoken.Encoding, chunks: int) -> list[bytes]:
     """The SSE events of a streamed chat reply, `[DONE]` included."""
     messages = payload["messages"]
-    text, finish = _limit(payload, reply_text(messages), enc)
+    text, finish = _limit(payload, _as_asked(payload, reply_text(messages)), enc)
     call = _tool_call(payload, text)
     created = int(time.time())
     n = _choices(payload)

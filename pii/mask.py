@@ -16,7 +16,7 @@ from typing import Any
 from config.schema import PII_NER_TYPES, PII_PATTERN_TYPES, Config, PiiPolicy
 from pii.detect import Span, detect
 from pii.vault import Vault, json_unescape
-from pii.walk import Slot, request_slots
+from pii.walk import Slot, json_output, request_slots
 
 Detector = Callable[[str, frozenset[str]], list[Span]]
 
@@ -74,6 +74,7 @@ def mask_payload(
     `ner_spans`: the NER tier's findings per text of `request_slots` (computed off the event loop
     by the caller); required when the policy asks for NER.
     """
+    vault.json_output = json_output(endpoint, payload)
     slots = list(request_slots(endpoint, payload))
     for slot in slots:
         vault.reserve_literals(slot.text)

@@ -85,15 +85,16 @@ def restore_slots(slots: Iterable[Slot], vault: Vault) -> None:
 
 def unmask_reply(endpoint: str, reply: dict[str, Any], vault: Vault) -> None:
     """Restore values in a non-stream reply of any endpoint, in place."""
-    restore_slots(reply_slots(endpoint, reply), vault)
+    restore_slots(reply_slots(endpoint, reply, vault.json_output), vault)
 
 
 def unmask_event(endpoint: str, event: dict[str, Any], unmasker: StreamUnmasker) -> None:
     """Restore values in one stream event, in place: streamed pieces through the holdback, whole
     texts the event repeats at once."""
-    for key, slot in delta_slots(endpoint, event):
+    json_text = unmasker.vault.json_output
+    for key, slot in delta_slots(endpoint, event, json_text):
         slot.set(unmasker.feed(key, slot.text, slot.json))
-    restore_slots(whole_slots(endpoint, event), unmasker.vault)
+    restore_slots(whole_slots(endpoint, event, json_text), unmasker.vault)
 
 
 # -- Chat Completions and Completions: held text goes out in the chunk that finishes its choice --

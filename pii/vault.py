@@ -36,6 +36,7 @@ class Vault:
         self._reserved: set[str] = set()
         self.counts: Counter[str] = Counter()  # spans masked, per type (what audit and metrics get)
         self.unknown = 0  # placeholder-shaped text in responses that this vault did not mint
+        self.json_output = False  # the request asked for JSON output: the reply's text is JSON text
 
     def __bool__(self) -> bool:
         return bool(self._by_placeholder)

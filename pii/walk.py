@@ -13,7 +13,8 @@ and restored like its content, and a tool call's JSON text is treated as JSON wh
   plain-text documents).
 - `request_labels` and `request_items`: what a provider also reads but masking leaves alone (roles,
   names of called tools, tool definitions) and how many framed items there are, for counting.
-- `reply_slots`: the same in a non-stream reply of any endpoint.
+- `reply_slots`: the same in a non-stream reply of any endpoint; a reply's text is JSON text when
+  the request asked for JSON output (`json_output`), like tool-call arguments always are.
 - `delta_slots`: the pieces of text in one stream event (a chat chunk, a Responses or Messages
   event), each with a stream key under which a streaming unmasker holds back a split placeholder.
 - `whole_slots`: whole texts that stream events repeat (Responses `.done` and lifecycle events,
@@ -72,13 +73,14 @@ def _tool_calls(calls: Any) -> Iterator[tuple[int, Slot]]:
                 yield call.get("index", n), slot
 
 
-def _chat_message(m: dict[str, Any]) -> Iterator[Slot]:
-    """A request message or a reply's message: contents, refusal, name, tool-call arguments."""
+def _chat_message(m: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
+    """A request message or a reply's message: contents, refusal, name, tool-call arguments.
+    `json_text`: the content is JSON (a reply to a request for JSON output)."""
     content = m.get("content")
     if isinstance(content, str):
-        yield Slot(m, "content")
+        yield Slot(m, "content", json_text)
     else:
-        yield from _parts(content)
+        yield from _parts(content, json_text)
     yield from _str(m, "refusal")
     yield from _str(m, "name", name=True)
     for _, slot in _tool_calls(m.get("tool_calls")):
@@ -100,10 +102,10 @@ def _prompts(payload: dict[str, Any], key: str) -> Iterator[Slot]:
 # -- the Responses API -------------------------------------------------------------------------
 
 
-def _parts(parts: Any) -> Iterator[Slot]:
+def _parts(parts: Any, json_text: bool = False) -> Iterator[Slot]:
     """The text of each part in a list of parts (other parts, e.g. images, carry no text)."""
     for part in _dicts(parts):
-        yield from _str(part, "text")
+        yield from _str(part, "text", json_text)
         yield from _str(part, "refusal")
 
 
@@ -115,11 +117,11 @@ def _text_or(container: dict[str, Any], key: str, parts: Any = _parts) -> Iterat
         yield from parts(container.get(key))
 
 
-def _responses_item(item: dict[str, Any]) -> Iterator[Slot]:
+def _responses_item(item: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
     """One input or output item of the Responses API (requests and replies share the shapes)."""
     kind = item.get("type", "message")
     if kind == "message":
-        yield from _text_or(item, "content")
+        yield from _text_or(item, "content", lambda parts: _parts(parts, json_text))
     elif kind == "function_call":
         yield from _str(item, "arguments", json=True)
     elif kind == "custom_tool_call":
@@ -152,12 +154,12 @@ def json_leaves(value: Any) -> Iterator[Slot]:
             yield from json_leaves(item)
 
 
-def _blocks(blocks: Any) -> Iterator[Slot]:
+def _blocks(blocks: Any, json_text: bool = False) -> Iterator[Slot]:
     """The text slots of Messages API content blocks (requests and replies have the same shape)."""
     for block in _dicts(blocks):
         kind = block.get("type")
         if kind == "text":
-            yield from _str(block, "text")
+            yield from _str(block, "text", json_text)
         elif kind in ("tool_use", "server_tool_use"):
             yield from json_leaves(block.get("input"))
         elif kind == "tool_result":
@@ -222,38 +224,59 @@ def request_items(endpoint: str, payload: dict[str, Any]) -> int:
 # -- replies -----------------------------------------------------------------------------------
 
 
-def reply_slots(endpoint: str, reply: dict[str, Any]) -> Iterator[Slot]:
+def json_output(endpoint: str, payload: dict[str, Any]) -> bool:
+    """Does the request ask for JSON output? Then the reply's text is JSON text, where placeholders
+    may come escaped and values must go back JSON-escaped."""
+    if endpoint == CHAT:
+        spec = payload.get("response_format")
+    elif endpoint == RESPONSES:
+        text = payload.get("text")
+        spec = text.get("format") if isinstance(text, dict) else None
+    else:
+        spec = payload.get("output_format")  # the Messages API's structured outputs
+    return isinstance(spec, dict) and spec.get("type") in ("json_object", "json_schema")
+
+
+def reply_slots(endpoint: str, reply: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
     """Every text slot of a non-stream reply: chat and completion choices, a Responses `response`
-    object's output items, a Messages `message`'s content blocks."""
+    object's output items, a Messages `message`'s content blocks. `json_text`: the reply's text
+    is JSON (see `json_output`)."""
     if endpoint == RESPONSES:
         for item in _dicts(reply.get("output")):
-            yield from _responses_item(item)
+            yield from _responses_item(item, json_text)
     elif endpoint == MESSAGES:
-        yield from _blocks(reply.get("content"))
+        yield from _blocks(reply.get("content"), json_text)
     else:
         for choice in _dicts(reply.get("choices")):
             message = choice.get("message")
             if isinstance(message, dict):
-                yield from _chat_message(message)
+                yield from _chat_message(message, json_text)
             yield from _str(choice, "text")
 
 
 # -- stream events -----------------------------------------------------------------------------
 
+# What streamed text is: "json" (tool-call JSON), "reply" (the reply's text: JSON when the request
+# asked for JSON output) or "plain".
+#
 # Responses stream events that carry a piece of text (always in `delta`):
-# event type prefix → (the field of its `.done` event with the whole text, sub-index field, JSON text?)
-RESPONSES_DELTAS: dict[str, tuple[str, str | None, bool]] = {
-    "response.output_text": ("text", "content_index", False),
-    "response.refusal": ("refusal", "content_index", False),
-    "response.function_call_arguments": ("arguments", None, True),
-    "response.custom_tool_call_input": ("input", None, False),
-    "response.reasoning_summary_text": ("text", "summary_index", False),
+# event type prefix → (the field of its `.done` event with the whole text, sub-index field, what it is)
+RESPONSES_DELTAS: dict[str, tuple[str, str | None, str]] = {
+    "response.output_text": ("text", "content_index", "reply"),
+    "response.refusal": ("refusal", "content_index", "plain"),
+    "response.function_call_arguments": ("arguments", None, "json"),
+    "response.custom_tool_call_input": ("input", None, "plain"),
+    "response.reasoning_summary_text": ("text", "summary_index", "plain"),
 }
 RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 
-# Messages `content_block_delta` deltas that carry text: delta type → (its text field, JSON text?)
-MESSAGES_DELTAS = {"text_delta": ("text", False), "input_json_delta": ("partial_json", True),
-                   "thinking_delta": ("thinking", False)}  # fmt: skip
+# Messages `content_block_delta` deltas that carry text: delta type → (its text field, what it is)
+MESSAGES_DELTAS = {"text_delta": ("text", "reply"), "input_json_delta": ("partial_json", "json"),
+                   "thinking_delta": ("thinking", "plain")}  # fmt: skip
+
+
+def _is_json(what: str, json_text: bool) -> bool:
+    return what == "json" or (what == "reply" and json_text)
 
 
 def responses_key(event: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
@@ -269,14 +292,14 @@ def responses_key(event: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
     return suffix, (prefix, event.get("item_id"), event.get("output_index"), event.get(sub) if sub else None)
 
 
-def delta_slots(endpoint: str, event: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
+def delta_slots(endpoint: str, event: dict[str, Any], json_text: bool = False) -> Iterator[tuple[Hashable, Slot]]:
     """(stream key, slot) per piece of streamed text in one event. Chat keys start with the choice
     index; Responses keys are (event prefix, item id, output index, sub-index); Messages keys are
-    (block index, delta type)."""
+    (block index, delta type). `json_text`: the reply's text is JSON (see `json_output`)."""
     if endpoint == RESPONSES:
         found = responses_key(event)
         if found is not None and found[0] == "delta":
-            json = RESPONSES_DELTAS[found[1][0]][2]
+            json = _is_json(RESPONSES_DELTAS[found[1][0]][2], json_text)
             for slot in _str(event, "delta", json=json):
                 yield found[1], slot
     elif endpoint == MESSAGES:
@@ -285,20 +308,21 @@ def delta_slots(endpoint: str, event: dict[str, Any]) -> Iterator[tuple[Hashable
             kind = delta.get("type")
             spec = MESSAGES_DELTAS.get(kind) if isinstance(kind, str) else None
             if spec is not None:
-                for slot in _str(delta, spec[0], json=spec[1]):
+                for slot in _str(delta, spec[0], json=_is_json(spec[1], json_text)):
                     yield (event.get("index"), kind), slot
     else:
-        yield from _chunk_slots(event)
+        yield from _chunk_slots(event, json_text)
 
 
-def _chunk_slots(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
+def _chunk_slots(chunk: dict[str, Any], json_text: bool) -> Iterator[tuple[Hashable, Slot]]:
     for choice in _dicts(chunk.get("choices")):
         i = choice.get("index", 0)
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            for field in ("content", "refusal"):
-                for slot in _str(delta, field):
-                    yield (i, field), slot
+            for slot in _str(delta, "content", json_text):
+                yield (i, "content"), slot
+            for slot in _str(delta, "refusal"):
+                yield (i, "refusal"), slot
             for n, slot in _tool_calls(delta.get("tool_calls")):
                 yield (i, "tool", n), slot
         else:  # /v1/completions streams carry the text on the choice
@@ -306,24 +330,24 @@ def _chunk_slots(chunk: dict[str, Any]) -> Iterator[tuple[Hashable, Slot]]:
                 yield (i, "text"), slot
 
 
-def whole_slots(endpoint: str, event: dict[str, Any]) -> Iterator[Slot]:
+def whole_slots(endpoint: str, event: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
     """Whole texts a Responses or Messages stream event repeats (none in chat chunks)."""
     kind = event.get("type")
     if endpoint == RESPONSES:
         found = responses_key(event)
         if found is not None:
             if found[0] == "done":
-                field, _, json = RESPONSES_DELTAS[found[1][0]]
-                yield from _str(event, field, json=json)
+                field, _, what = RESPONSES_DELTAS[found[1][0]]
+                yield from _str(event, field, json=_is_json(what, json_text))
         elif kind in ("response.output_item.added", "response.output_item.done"):
             if isinstance(event.get("item"), dict):
-                yield from _responses_item(event["item"])
+                yield from _responses_item(event["item"], json_text)
         elif kind in ("response.content_part.added", "response.content_part.done"):
-            yield from _parts([event.get("part")])
+            yield from _parts([event.get("part")], json_text)
         elif kind in RESPONSES_ENDS and isinstance(event.get("response"), dict):
-            yield from reply_slots(RESPONSES, event["response"])
+            yield from reply_slots(RESPONSES, event["response"], json_text)
     elif endpoint == MESSAGES:
         if kind == "content_block_start":
-            yield from _blocks([event.get("content_block")])
+            yield from _blocks([event.get("content_block")], json_text)
         elif kind == "message_start" and isinstance(event.get("message"), dict):
-            yield from reply_slots(MESSAGES, event["message"])
+            yield from reply_slots(MESSAGES, event["message"], json_text)

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -100,6 +101,22 @@ def test_tool_call_arguments_are_restored(pii_gateway: Gateway, upstream: Upstre
     assert "EMAIL_1" not in args and "u0045" not in args
     assert json.loads(args) == {"input": f"Mock reply to: email {EMAIL} now"}
     assert_clean(json.dumps(upstream.recorder.last().body, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("escaping", ["goenc", "hexenc"])
+def test_json_output_is_restored_as_json(pii_gateway: Gateway, stream: bool, escaping: str):
+    # Asked for JSON output, the reply's content is JSON text: its placeholders may come escaped too.
+    messages: Any = [{"role": "user", "content": f"email {EMAIL} now"}]
+    c = client(pii_gateway)
+    fmt: Any = {"type": "json_object"}
+    if stream:
+        chunks = c.chat.completions.create(model=escaping, messages=messages, response_format=fmt, stream=True)
+        content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    else:
+        reply = c.chat.completions.create(model=escaping, messages=messages, response_format=fmt)
+        content = reply.choices[0].message.content or ""
+    assert json.loads(content) == {"reply": f"Mock reply to: email {EMAIL} now"}
 
 
 def test_a_message_name_is_masked(pii_gateway: Gateway, upstream: Upstream):

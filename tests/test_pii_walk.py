@@ -19,12 +19,14 @@ from pii import (
     delta_slots,
     mask_payload,
     policy_from,
+    reply_slots,
     request_slots,
     unmask_chunk,
     unmask_messages_event,
     unmask_reply,
     unmask_responses_event,
 )
+from pii.walk import json_output
 
 ENC = encoding("o200k_base")
 EMAIL = "zoë@exämple.io"
@@ -264,3 +266,50 @@ def test_accounting_reads_the_same_deltas_the_unmasker_restores():
     ping = {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 1, "delta": "x"}
     assert [k for k, _ in delta_slots("/responses", ping)] == [("response.output_text", "m", 0, 1)]
     assert list(delta_slots("/responses", {"type": "response.created"})) == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "asks"),
+    [
+        ("/chat/completions", {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}),
+        ("/responses", {"text": {"format": {"type": "json_object"}}}),
+        ("/messages", {"output_format": {"type": "json_schema", "schema": {}}}),
+    ],
+)
+def test_asked_for_json_output_the_replys_text_is_restored_as_json(endpoint: str, asks: dict[str, Any]):
+    assert json_output(endpoint, asks) and not json_output(endpoint, {"response_format": {"type": "text"}})
+    vault = Vault()
+    mask_payload(endpoint, {**asks, "messages": [], "input": "x"}, policy_from(PiiPolicy()), vault, emails)
+    assert vault.json_output
+    vault.placeholder("EMAIL", 'zo"ë@x.io')
+    text = escaped('{"to": "<EMAIL_1>"}')
+    want = {"to": 'zo"ë@x.io'}
+    replies = {
+        "/chat/completions": {"choices": [{"index": 0, "message": {"content": text}}]},
+        "/responses": {"output": [{"type": "message", "content": [{"type": "output_text", "text": text}]}]},
+        "/messages": {"content": [{"type": "text", "text": text}]},
+    }
+    reply = replies[endpoint]
+    unmask_reply(endpoint, reply, vault)
+    assert [orjson.loads(s.text) for s in reply_slots(endpoint, reply)] == [want]
+    # Streamed one character a delta: escapes split anywhere, the held text flushed at the end.
+    u = StreamUnmasker(vault)
+    if endpoint == "/chat/completions":
+        chunks = [{"choices": [{"index": 0, "delta": {"content": c}}]} for c in text]
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        for chunk in chunks:
+            unmask_chunk(chunk, u)
+        streamed = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
+    elif endpoint == "/responses":
+        ids = {"item_id": "m", "output_index": 0, "content_index": 0}
+        events = [{"type": "response.output_text.delta", **ids, "delta": c} for c in text]
+        events.append({"type": "response.output_text.done", **ids, "text": text})
+        sent = [e for event in events for e in unmask_responses_event(event, u)]
+        streamed = "".join(e["delta"] for e in sent if e["type"].endswith(".delta"))
+        assert orjson.loads(sent[-1]["text"]) == want
+    else:
+        events = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}} for c in text]
+        events.append({"type": "content_block_stop", "index": 0})
+        sent = [e for event in events for e in unmask_messages_event(event, u)]
+        streamed = "".join(e["delta"]["text"] for e in sent if e["type"] == "content_block_delta")
+    assert orjson.loads(streamed) == want

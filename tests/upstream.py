@@ -1,4 +1,4 @@
-"""A local provider for tests: it records what it received and can misbehave.
+r"""A local provider for tests: it records what it received and can misbehave.
 
 It speaks Chat Completions, Completions, Embeddings and the Responses API under /v1 (an `openai`
 provider's base URL) and the Messages API at /v1/messages (an `anthropic` provider's base URL is
@@ -19,7 +19,8 @@ so the Anthropic provider's models can misbehave the same ways):
   as `\u0026`; Ollama, several vLLM front ends): chat and Responses arguments, Messages tool inputs;
   streamed three characters a delta, so escapes are split across events
 - `hexenc`: the same, but every character of a placeholder escaped, hex digits upper case
-  (`\u003c\u0045\u004d…`)
+  (`\u003C\u0045\u004D…`). Both escape a chat reply's content too when the request asks for JSON
+  output (`response_format`).
 - anything else: a normal mock reply
 """
 
@@ -40,6 +41,7 @@ from gateway import mock
 from gateway.sse import encode_event
 from gateway.tokenizer import encoding
 from pii import PLACEHOLDER_RE
+from pii.walk import json_output
 
 ENC = encoding("o200k_base")
 
@@ -73,13 +75,15 @@ def _escape(text: str, model: str) -> str:
     return PLACEHOLDER_RE.sub(lambda m: "".join(f"\\u{ord(c):04X}" for c in m.group(0)), text)
 
 
-def _escaped_reply(body: bytes, path: str, model: str) -> bytes:
+def _escaped_reply(body: bytes, path: str, model: str, json_content: bool) -> bytes:
     """A whole reply with escaped tool-call JSON: inside the arguments' text (chat, Responses), or
     in the body itself, where a Messages tool input is a JSON object."""
     if path == "/messages":
         return _escape(body.decode(), model).encode()
     reply = orjson.loads(body)
     for choice in reply.get("choices") or ():
+        if json_content and choice["message"]["content"]:
+            choice["message"]["content"] = _escape(choice["message"]["content"], model)
         for call in choice["message"].get("tool_calls") or ():
             call["function"]["arguments"] = _escape(call["function"]["arguments"], model)
     for item in reply.get("output") or ():
@@ -88,26 +92,27 @@ def _escaped_reply(body: bytes, path: str, model: str) -> bytes:
     return orjson.dumps(reply)
 
 
-def _json_delta(obj: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
-    """Where a stream event carries a piece of tool-call JSON: (the dict holding it, its key)."""
+def _json_delta(obj: dict[str, Any], json_content: bool) -> tuple[dict[str, Any], str] | None:
+    """Where a stream event carries a piece of tool-call JSON, or of JSON content: (its dict, its key)."""
     if obj.get("type") == "response.function_call_arguments.delta":
         return obj, "delta"
     delta = obj.get("delta")
     if obj.get("type") == "content_block_delta" and delta["type"] == "input_json_delta":
         return delta, "partial_json"
-    calls = ((obj.get("choices") or [{}])[0].get("delta") or {}).get("tool_calls") or []
+    delta = (obj.get("choices") or [{}])[0].get("delta") or {}
+    calls = delta.get("tool_calls") or []
     if calls and "id" not in calls[0]:
         return calls[0]["function"], "arguments"
-    return None
+    return (delta, "content") if json_content and delta.get("content") else None
 
 
-def _escaped_stream(events: list[bytes], model: str) -> list[bytes]:
-    """The tool-call JSON escaped, then re-cut three characters a delta, so escapes are split too."""
+def _escaped_stream(events: list[bytes], model: str, json_content: bool) -> list[bytes]:
+    """The JSON text escaped, then re-cut three characters a delta, so escapes are split too."""
     out: list[bytes] = []
     for event in events:
         head, _, data = event.partition(b"data: ")
         obj = orjson.loads(data) if not data.startswith(b"[DONE]") else {}
-        found = _json_delta(obj)
+        found = _json_delta(obj, json_content)
         if not found:
             out.append(event)
             continue
@@ -210,7 +215,7 @@ class Upstream(LoopbackServer):
         if not payload.get("stream"):
             body = _REPLIES[path](payload, model, ENC)
             if model in _ESCAPING:
-                body = _escaped_reply(body, path, model)
+                body = _escaped_reply(body, path, model, json_output(path, payload))
             return web.Response(body=body, content_type="application/json")
         return await self._stream(request, path, payload, model)
 
@@ -243,7 +248,7 @@ class Upstream(LoopbackServer):
             if model == "nousage":
                 events = [e for e in events if b'"usage"' not in e]
             if model in _ESCAPING:
-                events = _escaped_stream(events, model)
+                events = _escaped_stream(events, model, json_output(path, payload))
             for event in events:
                 if model == "charwise":
                     await resp.write(event[: len(event) // 2])
