@@ -91,10 +91,13 @@ def unmask_reply(endpoint: str, reply: dict[str, Any], vault: Vault) -> None:
 def unmask_event(endpoint: str, event: dict[str, Any], unmasker: StreamUnmasker) -> None:
     """Restore values in one stream event, in place: streamed pieces through the holdback, whole
     texts the event repeats at once."""
-    json_text = unmasker.vault.json_output
-    for key, slot in delta_slots(endpoint, event, json_text):
+    _feed_deltas(endpoint, event, unmasker)
+    restore_slots(whole_slots(endpoint, event, unmasker.vault.json_output), unmasker.vault)
+
+
+def _feed_deltas(endpoint: str, event: dict[str, Any], unmasker: StreamUnmasker) -> None:
+    for key, slot in delta_slots(endpoint, event, unmasker.vault.json_output):
         slot.set(unmasker.feed(key, slot.text, slot.json))
-    restore_slots(whole_slots(endpoint, event, json_text), unmasker.vault)
 
 
 # -- Chat Completions and Completions: held text goes out in the chunk that finishes its choice --
@@ -102,7 +105,7 @@ def unmask_event(endpoint: str, event: dict[str, Any], unmasker: StreamUnmasker)
 
 def unmask_chunk(chunk: dict[str, Any], unmasker: StreamUnmasker) -> None:
     """Restore values in one streamed chunk, in place; a finishing choice gets its held text."""
-    unmask_event(CHAT, chunk, unmasker)
+    _feed_deltas(CHAT, chunk, unmasker)  # chunks repeat no whole texts
     if not unmasker.held_keys():
         return
     for choice in chunk.get("choices") or ():

@@ -315,19 +315,23 @@ def delta_slots(endpoint: str, event: dict[str, Any], json_text: bool = False) -
 
 
 def _chunk_slots(chunk: dict[str, Any], json_text: bool) -> Iterator[tuple[Hashable, Slot]]:
-    for choice in _dicts(chunk.get("choices")):
+    # Plain checks, no nested generators: this runs twice on every chunk of every chat stream.
+    choices = chunk.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
         i = choice.get("index", 0)
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            for slot in _str(delta, "content", json_text):
-                yield (i, "content"), slot
-            for slot in _str(delta, "refusal"):
-                yield (i, "refusal"), slot
-            for n, slot in _tool_calls(delta.get("tool_calls")):
-                yield (i, "tool", n), slot
-        else:  # /v1/completions streams carry the text on the choice
-            for slot in _str(choice, "text"):
-                yield (i, "text"), slot
+            if isinstance(delta.get("content"), str):
+                yield (i, "content"), Slot(delta, "content", json_text)
+            if isinstance(delta.get("refusal"), str):
+                yield (i, "refusal"), Slot(delta, "refusal")
+            if delta.get("tool_calls"):
+                for n, slot in _tool_calls(delta["tool_calls"]):
+                    yield (i, "tool", n), slot
+        elif isinstance(choice.get("text"), str):  # /v1/completions streams carry the text on the choice
+            yield (i, "text"), Slot(choice, "text")
 
 
 def whole_slots(endpoint: str, event: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
