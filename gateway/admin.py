@@ -1,27 +1,47 @@
-"""The admin listener: liveness, readiness, metrics and the reload call."""
+"""The admin listener: liveness, readiness, metrics and the reload call.
+
+It reads its worker through `AdminView`, the few things an operator may ask about or do, and
+never imports the process core (`gateway.server` builds this app, not the other way round).
+"""
 
 from __future__ import annotations
 
 import hmac
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
 import audit
-from budget import budget_report
-from config import hash_token
+from budget import BudgetGuard, budget_report
+from config import Config, hash_token
 from gateway import metrics
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
 
-if TYPE_CHECKING:
-    from gateway.server import Worker
+
+class AdminView(Protocol):
+    """What the admin API sees of a worker (`gateway.server.Worker` is one)."""
+
+    @property
+    def ready(self) -> bool: ...  # config loaded, listeners up
+    @property
+    def config(self) -> Config: ...  # the version in force: it changes on reload
+    @property
+    def config_path(self) -> str: ...
+    @property
+    def guard(self) -> BudgetGuard: ...
+    @property
+    def audit_reader(self) -> audit.Reader: ...
+    def request_reload(self) -> bool: ...  # False: the file is invalid, the old config stays
 
 
-def admin_app(worker: Worker) -> web.Application:
+_T0 = web.RequestKey("t0", float)  # when the request came in, for the audit row's latency
+
+
+def admin_app(worker: AdminView) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
         return _json({"status": "ok", "pid": os.getpid()})
 
@@ -65,7 +85,7 @@ def admin_app(worker: Worker) -> web.Application:
         audit.emit(
             audit.AuditEvent(
                 "admin", action, result, org_id=org_id, actor_type="admin", actor_id="admin", resource=request.path,
-                status=status, latency_ms=round((time.perf_counter() - request["t0"]) * 1000, 3), detail=detail,
+                status=status, latency_ms=round((time.perf_counter() - request[_T0]) * 1000, 3), detail=detail,
             )
         )  # fmt: skip
         return response
@@ -91,7 +111,6 @@ def admin_app(worker: Worker) -> web.Application:
         org = next((o for o in worker.config.orgs if o.id == org_id), None)
         if org is None:
             return audited(request, "budgets.read", _unknown_org(org_id))
-        assert worker.door is not None
         try:
             rows = await budget_report(worker.guard, org)
         except Exception:  # the report is best effort; the store being down is the likely cause
@@ -136,7 +155,7 @@ def admin_app(worker: Worker) -> web.Application:
 
     @web.middleware
     async def started(request: web.Request, handler: Any) -> web.StreamResponse:
-        request["t0"] = time.perf_counter()
+        request[_T0] = time.perf_counter()
         return await handler(request)
 
     app = web.Application(middlewares=[started])
