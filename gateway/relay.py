@@ -32,6 +32,9 @@ from pii import (
 from pii.walk import CHAT, MESSAGES, RESPONSES
 
 DONE = b"[DONE]"
+# Chat events kept unread per stream, in bytes: ~300 chunks of the usual shape, a few hundred
+# tokens; a longer stream without usage so far has its text taken out every 64 KiB.
+TEXT_BATCH = 64 * 1024
 
 
 class EventRelay:
@@ -43,6 +46,10 @@ class EventRelay:
         # Generated text as the provider sent it, for counting tokens when it reports no usage;
         # only the text is kept (not the events), so a long stream costs little memory.
         self._text: list[str] = []
+        # Chat events whose text is not taken out yet (see StreamRelay._relay): most providers
+        # report usage, and then it never is. Bounded: past TEXT_BATCH bytes it is taken out.
+        self._unread: list[bytes] = []
+        self._unread_bytes = 0
         self.done = False
         self.failed: str | None = None
         self.events = 0
@@ -89,7 +96,20 @@ class EventRelay:
 
     def generated_text(self) -> str:
         """Everything the provider generated (as it sent it), for counting tokens without usage."""
+        self._read_text()
         return "".join(self._text)
+
+    def _keep_text(self, data: bytes) -> None:
+        self._unread.append(data)
+        self._unread_bytes += len(data)
+        if self._unread_bytes > TEXT_BATCH:
+            self._read_text()
+
+    def _read_text(self) -> None:
+        for data in self._unread:
+            self._text.extend(slot.text for _, slot in delta_slots(CHAT, orjson.loads(data)))
+        self._unread.clear()
+        self._unread_bytes = 0
 
     def _json(self, ev: Event) -> dict[str, Any] | None:
         assert ev.data is not None
@@ -141,7 +161,9 @@ class StreamRelay(EventRelay):
         if obj is None:
             return None
         choices = obj.get("choices")
-        self._text.extend(slot.text for _, slot in delta_slots(CHAT, obj))
+        if choices:
+            # Walking a chunk for its text costs more than parsing it: left to generated_text().
+            self._keep_text(ev.data)
         changed = False
         usage = obj.get("usage")
         if isinstance(usage, dict):

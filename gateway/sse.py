@@ -63,6 +63,8 @@ class SSEParser:
 
 
 def _event(raw: bytes) -> Event:
+    if raw.startswith(b"data: ") and raw.find(b"\n") == len(raw) - 2:  # the usual one-line event
+        return Event(raw, raw[6:-2])
     data: list[bytes] = []
     name = None
     for line in raw.split(b"\n"):

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.relay import StreamRelay
+from gateway.relay import TEXT_BATCH, StreamRelay
 from gateway.sse import MAX_EVENT_BYTES, SSEParser
 
 
@@ -88,6 +88,17 @@ def test_text_is_collected_from_content_deltas():
     relay = StreamRelay(strip_usage=False)
     relay.feed(content("Hel") + content("lo") + DONE)
     assert relay.generated_text() == "Hello"
+
+
+def test_text_of_a_long_stream_without_usage_is_collected_in_order():
+    """The chat relay takes text out of its events lazily, in batches past TEXT_BATCH bytes."""
+    relay = StreamRelay(strip_usage=False)
+    words = [f"w{i} " for i in range(2 * TEXT_BATCH // 60)]  # events of ~90 bytes: several batches
+    for w in words:
+        relay.feed(content(w))
+    assert len(relay._unread) < len(words)  # batches were read on the way, not all kept
+    relay.feed(DONE)
+    assert relay.generated_text() == "".join(words)
 
 
 def test_text_is_collected_from_tool_call_argument_deltas():
