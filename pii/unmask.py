@@ -126,6 +126,9 @@ def _flush_choice(i: int, delta: dict[str, Any], unmasker: StreamUnmasker) -> No
         if field == "tool":
             calls = delta.setdefault("tool_calls", [])
             calls.append({"index": key[2], "function": {"arguments": unmasker.flush(key)}})
+        elif field == "function_call":
+            call = delta.setdefault("function_call", {})
+            call["arguments"] = (call.get("arguments") or "") + unmasker.flush(key)
         else:  # content, refusal; "text": a completions stream has no delta, the caller moves it
             delta[field] = (delta.get(field) or "") + unmasker.flush(key)
 

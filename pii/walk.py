@@ -74,8 +74,9 @@ def _tool_calls(calls: Any) -> Iterator[tuple[int, Slot]]:
 
 
 def _chat_message(m: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
-    """A request message or a reply's message: contents, refusal, name, tool-call arguments.
-    `json_text`: the content is JSON (a reply to a request for JSON output)."""
+    """A request message or a reply's message: contents, refusal, name, tool-call arguments (and
+    the deprecated single `function_call`'s). `json_text`: the content is JSON (a reply to a
+    request for JSON output)."""
     content = m.get("content")
     if isinstance(content, str):
         yield Slot(m, "content", json_text)
@@ -85,6 +86,7 @@ def _chat_message(m: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
     yield from _str(m, "name", name=True)
     for _, slot in _tool_calls(m.get("tool_calls")):
         yield slot
+    yield from _str(m.get("function_call"), "arguments", json=True)
 
 
 def _prompts(payload: dict[str, Any], key: str) -> Iterator[Slot]:
@@ -204,8 +206,7 @@ def request_labels(endpoint: str, payload: dict[str, Any]) -> Iterator[str]:
         for key in ("role", "name") if endpoint == RESPONSES else ("role",):
             if isinstance(item.get(key), str):
                 yield item[key]
-        for call in _dicts(item.get("tool_calls")):  # chat
-            fn = call.get("function")
+        for fn in [c.get("function") for c in _dicts(item.get("tool_calls"))] + [item.get("function_call")]:  # chat
             if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                 yield fn["name"]
         for block in _dicts(item.get("content")):  # messages
@@ -330,6 +331,9 @@ def _chunk_slots(chunk: dict[str, Any], json_text: bool) -> Iterator[tuple[Hasha
             if delta.get("tool_calls"):
                 for n, slot in _tool_calls(delta["tool_calls"]):
                     yield (i, "tool", n), slot
+            if delta.get("function_call"):
+                for slot in _str(delta["function_call"], "arguments", json=True):
+                    yield (i, "function_call"), slot
         elif isinstance(choice.get("text"), str):  # /v1/completions streams carry the text on the choice
             yield (i, "text"), Slot(choice, "text")
 

@@ -51,6 +51,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         {"role": "assistant", "content": None, "refusal": f"no {EMAIL}", "tool_calls": [
             {"id": "c", "type": "function", "function": {"name": "f", "arguments": f'{{"to": "{EMAIL}"}}'}}]},
         {"role": "tool", "tool_call_id": "c", "content": f"sent {EMAIL}"},
+        {"role": "assistant", "function_call": {"name": "g", "arguments": f'{{"to": "{EMAIL}"}}'}},
     ]},
     "/completions": {"prompt": [f"p {EMAIL}", f"q {EMAIL}"]},
     "/embeddings": {"input": f"e {EMAIL}"},
@@ -78,7 +79,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
                                       "content": [{"type": "text", "text": f"d {EMAIL}"}]}]},
     ]},
 }  # fmt: skip
-SLOTS = {"/chat/completions": 6, "/completions": 2, "/embeddings": 1, "/responses": 11, "/messages": 9}
+SLOTS = {"/chat/completions": 7, "/completions": 2, "/embeddings": 1, "/responses": 11, "/messages": 9}
 
 
 @pytest.mark.parametrize("endpoint", list(REQUESTS))
@@ -124,7 +125,8 @@ def escaped(text: str) -> str:
 REPLIES: dict[str, dict[str, Any]] = {
     "/chat/completions": {"choices": [{"index": 0, "message": {
         "role": "assistant", "content": "a <EMAIL_1>", "refusal": "r <EMAIL_1>",
-        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": escaped('{"to": "<EMAIL_1>"}')}}]}}]},
+        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": escaped('{"to": "<EMAIL_1>"}')}}],
+        "function_call": {"name": "g", "arguments": escaped('{"to": "<EMAIL_1>"}')}}}]},
     "/completions": {"choices": [{"index": 0, "text": "t <EMAIL_1>"}]},
     "/responses": {"output": [
         {"type": "reasoning", "summary": [{"type": "summary_text", "text": "r <EMAIL_1>"}]},
@@ -149,7 +151,7 @@ def test_every_reply_slot_is_restored_json_escaped_where_it_is_json(endpoint: st
     text = orjson.dumps(reply).decode()
     assert "EMAIL_1" not in text and "u0045" not in text
     for item in reply.get("output") or [c["message"] for c in reply.get("choices") or () if "message" in c]:
-        for call in [item, *item.get("tool_calls", [])]:
+        for call in [item, *item.get("tool_calls", []), *[item[k] for k in ("function_call",) if k in item]]:
             arguments = call.get("arguments") or call.get("function", {}).get("arguments")
             if arguments:
                 assert orjson.loads(arguments) == {"to": 'zo"ë@x.io'}
@@ -208,7 +210,7 @@ def test_every_stream_delta_is_restored_split_anywhere(size: int):
     want_args = {"to": 'zo"ë@x.io'}
     # Chat: content, refusal and tool-call arguments, flushed in the finishing chunk.
     u = StreamUnmasker(vault)
-    got: dict[str, str] = {"content": "", "refusal": "", "arguments": ""}
+    got: dict[str, str] = {"content": "", "refusal": "", "arguments": "", "function_call": ""}
     chunks = [{"choices": [{"index": 0, "delta": {field: value}}]}
               for field, value in (("content", text), ("refusal", text))]  # fmt: skip
     chunks = split_events(chunks[:1], ("choices", 0, "delta", "content"), size) + split_events(
@@ -216,6 +218,8 @@ def test_every_stream_delta_is_restored_split_anywhere(size: int):
     )
     tool = {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]}}]}
     chunks += split_events([tool], ("choices", 0, "delta", "tool_calls", 0, "function", "arguments"), size)
+    legacy = {"choices": [{"index": 0, "delta": {"function_call": {"arguments": args}}}]}
+    chunks += split_events([legacy], ("choices", 0, "delta", "function_call", "arguments"), size)
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     for chunk in chunks:
         unmask_chunk(chunk, u)
@@ -223,7 +227,9 @@ def test_every_stream_delta_is_restored_split_anywhere(size: int):
         got["content"] += delta.get("content") or ""
         got["refusal"] += delta.get("refusal") or ""
         got["arguments"] += "".join(c["function"]["arguments"] for c in delta.get("tool_calls") or ())
+        got["function_call"] += (delta.get("function_call") or {}).get("arguments", "")
     assert got["content"] == got["refusal"] == 'hi zo"ë@x.io!' and orjson.loads(got["arguments"]) == want_args
+    assert orjson.loads(got["function_call"]) == want_args
     assert not u.held_keys()
     # Responses: every delta kind, each flushed before its `.done`.
     u = StreamUnmasker(vault)
