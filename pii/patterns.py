@@ -81,10 +81,17 @@ SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
-PLACEHOLDER_HINT = re.compile(
-    r"x{4,}|X{4,}|\*{3,}|\.{3}|•|<|>|\$\{|\{\{|%\(|your|example|placeholder|changeme|redacted|dummy|sample|here",
-    re.IGNORECASE,
+# Matched on the lower-cased value (IGNORECASE would double the cost of this hot check).
+_PLACEHOLDER_HINT_LOW = re.compile(
+    r"x{4,}|\*{3,}|\.{3}|•|<|>|\$\{|\{\{|%\(|your|example|placeholder|changeme|redacted|dummy|sample|here"
 )
+
+
+def placeholder_hint(v: str) -> bool:
+    """`XXXX`, `<your-key>`, `${VAR}`, `example`: wording that marks a value as a stand-in."""
+    return _PLACEHOLDER_HINT_LOW.search(v.lower()) is not None
+
+
 ENV_REFERENCE = re.compile(r"\$?[A-Z][A-Z0-9_]*|process\.env\.\w+|os\.environ.*|env\(.*")
 WORDY = re.compile(r"[A-Za-z]+(?:[_\-./ ][A-Za-z]+)*")  # identifiers, words, kebab/snake case
 PATHLIKE = re.compile(r"\.{0,2}/?(?:[\w.-]+/)+[\w.-]*")
@@ -283,9 +290,10 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
         "phone", "tel", "mobil", "móvil", "movil", "cell", "celu", "fax", "sms", "call", "llam", "appel",
         "contact", "reach me", "reach us", "reached at", "reachable", "whatsapp", "anruf", "erreich", "chiam",
         "liga", "ligue", "bereik", "my number", "mi número", "mi numero", "mon numéro", "mon numero",
-        "meine nummer", "mijn nummer", "il mio numero", "meu número", "llám", "bel", "zadzwo", "numer tel",
-        "zavolej", "zavolejte", "telefonu", "позвон", "звони", "телефон", "тел", "номер", "τηλ", "κάλεσ", "電話",
-        "电话", "手机", "전화", "연락처", "numara", "ara beni", "ring",
+        "meine nummer", "mijn nummer", "il mio numero", "meu número", "llám", "bel me", "bel mij", "bel ons",
+        "zadzwo", "numer tel", "zavolej", "zavolejte", "telefonu", "numara", "ara beni", "ring me", "ring us",
+        "позвон", "звони", "телефон", "тел", "номер", "τηλ", "κάλεσ",
+        "電話", "电话", "手机", "전화", "연락처",
     ),
     "aws": ("secret", "aws"),
     # Client and app ids count only under a provider's name (discord_client_id); Sidekiq's
@@ -309,4 +317,9 @@ for _group, _words in LABEL_GATES.items():
 
 
 # Longest word first at each position (the trie's optional tails are greedy).
-LABEL_WORD = re.compile(trie_regex(sorted(LABEL_GROUPS)))
+# Two passes: words that start with a Latin letter, and words in other scripts (тел, 電話), run
+# only on text written partly in one. A first character outside Latin in the one trie would slow
+# the scan of every text by a third.
+LABEL_WORD = re.compile(trie_regex(sorted(w for w in LABEL_GROUPS if w[0] < "\u0370")))
+LABEL_WORD_OTHER = re.compile(trie_regex(sorted(w for w in LABEL_GROUPS if w[0] >= "\u0370")))
+OTHER_SCRIPT = re.compile("[\u0370-\uffff]")

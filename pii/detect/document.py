@@ -94,13 +94,19 @@ class _Doc:
         if self._gates is None:
             gates: dict[str, list[int]] = {}
             text = self.text
-            for m in pt.LABEL_WORD.finditer(self.low):
-                w, i = m.group(), m.start()
-                # (Han, kana and Hangul write words without breaks: a label there counts anywhere.)
-                word_start = len(w) > 4 or i == 0 or not text[i - 1].isalpha() or text[i].isupper() or w >= "\u2e80"
-                for g in pt.LABEL_GROUPS[w]:
-                    if word_start or g == "secret":
-                        gates.setdefault(g, []).append(i)
+            other = not text.isascii() and pt.OTHER_SCRIPT.search(text) is not None
+            passes = (pt.LABEL_WORD, pt.LABEL_WORD_OTHER) if other else (pt.LABEL_WORD,)
+            for rx in passes:
+                for m in rx.finditer(self.low):
+                    w, i = m.group(), m.start()
+                    # (Han, kana and Hangul write words without breaks: a label there counts anywhere.)
+                    word_start = len(w) > 4 or i == 0 or not text[i - 1].isalpha() or text[i].isupper() or w >= "\u2e80"
+                    for g in pt.LABEL_GROUPS[w]:
+                        if word_start or g == "secret":
+                            gates.setdefault(g, []).append(i)
+            if len(passes) > 1:
+                for positions in gates.values():
+                    positions.sort()
             self._gates = gates
         return self._gates.get(group, [])
 

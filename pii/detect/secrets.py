@@ -87,7 +87,7 @@ def _aws_access_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
 
 
 def _mixed_case_digits(v: str) -> bool:
-    return any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v)
+    return v.upper() != v and v.lower() != v and _has_digit(v)
 
 
 def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
@@ -98,7 +98,7 @@ def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     for rs, re_ in doc.regions(gate):
         for m in pt.AWS_SECRET_VALUE.finditer(text, rs, re_):
             v = m.group()
-            if not _mixed_case_digits(v) or pt.PLACEHOLDER_HINT.search(v):
+            if not _mixed_case_digits(v) or pt.placeholder_hint(v):
                 continue
             if _labelled(doc, m.start(), m.end(), pt.AWS_SECRET_LABEL, gate, nearest=False):
                 out.append((m.start(), m.end(), "AWS_SECRET_KEY", _PRIO["AWS_SECRET_KEY"]))
@@ -255,7 +255,7 @@ def _scanned_tokens(doc: _Doc, out: list[_Cand]) -> None:
     if "curl" in low:
         for m in sr.CURL_USER.finditer(text):
             cred = m.group(2)
-            if not _placeholder_credential(cred.split(":", 1)[1]) and not pt.PLACEHOLDER_HINT.search(cred):
+            if not _placeholder_credential(cred.split(":", 1)[1]) and not pt.placeholder_hint(cred):
                 out.append((m.start(2), m.end(2), "API_KEY", prio))
     if "live_" in text or "test_" in text:
         for m in sr.LOB.finditer(text):
@@ -348,7 +348,7 @@ def _secret_value_ok(v: str, password: bool) -> bool:
         return False
     if _STRIPE_OBJECT.fullmatch(v):
         return False
-    if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
+    if _placeholder_credential(v) or pt.placeholder_hint(v):
         return False
     if pt.ENV_REFERENCE.fullmatch(v):
         return False
@@ -362,12 +362,12 @@ def _secret_value_ok(v: str, password: bool) -> bool:
         return False
     if "@" in v and "." in v.rsplit("@", 1)[-1]:
         return False  # an email address is the email detector's
-    classes = sum((any(c.islower() for c in v), any(c.isupper() for c in v), any(c.isdigit() for c in v)))
-    classes += any(not c.isalnum() for c in v)
-    if password:
+    digit = _has_digit(v)
+    if password:  # character classes: lower, upper, digit, other (str methods run in C)
+        classes = (v.upper() != v) + (v.lower() != v) + digit + (not v.isalnum())
         return len(v) >= 8 and classes >= 2 and ck.shannon_entropy(v) >= 2.5
-    if len(v) < 16 or not any(c.isdigit() for c in v) or not any(c.isalpha() for c in v):
-        return False
+    if len(v) < 16 or not digit or v.upper() == v.lower():
+        return False  # no digit, or no letter
     return ck.shannon_entropy(v) >= 3.0
 
 
@@ -398,7 +398,7 @@ _HEX_PAIR = re.compile(r"[a-fA-F0-9]{8}:[a-fA-F0-9]{8}")  # Sidekiq Enterprise c
 def _provider_value_ok(v: str) -> bool:
     """A value next to a provider's name: its ids and keys come in shapes a generic entropy filter
     refuses (UUIDs, 16-18 digit ids, 14-character keys). Placeholders and code still do not count."""
-    if _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v) or pt.ENV_REFERENCE.fullmatch(v):
+    if _placeholder_credential(v) or pt.placeholder_hint(v) or pt.ENV_REFERENCE.fullmatch(v):
         return False
     if pt.UUID.fullmatch(v) or _HEX_PAIR.fullmatch(v):
         return True
@@ -487,7 +487,7 @@ def _assigned_password(text: str, name_end: int, vs: int, v: str) -> bool:
     between = text[name_end:vs]
     if not any(c in between for c in "=:(,>") or len(v) < 6 or len(v) > 64:
         return False
-    if v.lower() in _PASSWORD_WORDS or _placeholder_credential(v) or pt.PLACEHOLDER_HINT.search(v):
+    if v.lower() in _PASSWORD_WORDS or _placeholder_credential(v) or pt.placeholder_hint(v):
         return False
     if pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
