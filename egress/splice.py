@@ -61,11 +61,12 @@ class Splice:
     async def run(self, max_duration_s: float) -> tuple[int, int]:
         for i, t in enumerate(self.transports):
             t.set_protocol(_Half(self, i))
-        # Bytes the stream readers had already taken off the sockets belong to the relay too.
-        # (asyncio has no public way to drain a StreamReader without awaiting more data.)
+        # Bytes the stream readers had already taken off the sockets belong to the relay too. The
+        # sockets are the relay's now, so a reader will get nothing more: marked at its end, it
+        # hands over what it holds without waiting (public API: no reach into its buffer).
         for i, reader in enumerate(self._readers):
-            pending = bytes(reader._buffer)  # type: ignore[attr-defined]
-            reader._buffer.clear()  # type: ignore[attr-defined]
+            reader.feed_eof()
+            pending = await reader.read() if reader.exception() is None else b""
             if pending:
                 self.forward(i, pending)
         for t in self.transports:

@@ -53,7 +53,11 @@ class OpenStreams:
 
 
 class _EventStream(web.StreamResponse):
-    """An SSE response whose headers leave with its first chunk: one write instead of two."""
+    """An SSE response whose headers leave with its first chunk: one write instead of two.
+
+    aiohttp has no public switch for this (its own `web.Response` sets the same attribute); the
+    version is pinned and tests/test_unit_streaming.py fails if an upgrade stops honouring it.
+    """
 
     _send_headers_immediately = False
 
