@@ -4,12 +4,26 @@ A StreamReader/Writer copy loop costs a coroutine switch, a buffer copy and a dr
 in each direction. Here each side's transport gets a tiny protocol that writes what it receives
 straight into the other transport, and flow control is the transports' own: when one side's
 write buffer passes its high-water mark, reading from the other side pauses until it drains.
+
+Between two plain TCP sockets (CONNECT tunnels) the bytes do not even enter the process:
+`_KernelRelay` moves them with splice(2), socket → pipe → socket, as HAProxy does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
+import socket
 from typing import Any
+
+# splice(2) per call and pipe capacity: 1 MiB is Linux's default /proc/sys/fs/pipe-max-size.
+SPLICE_BYTES = 1024 * 1024
+# A relay moves to splice(2) once this much crossed: its set-up (two pipes, two duplicated
+# descriptors, ~15 syscalls) is more than a short exchange through the transports costs.
+KERNEL_AFTER = 256 * 1024
+_SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
 
 class _Half(asyncio.Protocol):
@@ -54,6 +68,8 @@ class Splice:
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._last = self._loop.time()
         self._timer: asyncio.TimerHandle | None = None
+        self._kernel: _KernelRelay | None = None
+        self._kernel_ok = False  # both sides plain TCP: the relay may move to splice(2)
         # byte_cap | duration_cap: the relay was cut by a limit. A close or a reset from either side
         # is an ordinary end (TLS peers routinely reset after close_notify), an idle one too.
         self.cut: str | None = None
@@ -69,6 +85,7 @@ class Splice:
             pending = await reader.read() if reader.exception() is None else b""
             if pending:
                 self.forward(i, pending)
+        self._kernel_ok = hasattr(os, "splice") and all(_plain_tcp(t) for t in self.transports)
         for t in self.transports:
             t.resume_reading()
         self._timer = self._loop.call_later(self.idle_timeout_s, self._check_idle)
@@ -87,6 +104,10 @@ class Splice:
         self.bytes[i] += len(data)
         self._last = self._loop.time()
         self.transports[1 - i].write(data)
+        if self._kernel_ok and self.bytes[0] + self.bytes[1] >= KERNEL_AFTER:
+            self._kernel = _KernelRelay.start(self)  # None: again once the write buffers are empty
+            if self._kernel is not None:
+                self._kernel_ok = False
 
     def eof(self, i: int) -> bool:
         """Half-close: pass the EOF on where the transport can (TCP), else end the relay (TLS)."""
@@ -104,6 +125,8 @@ class Splice:
         self.cut = cut
         if self._timer is not None:
             self._timer.cancel()
+        if self._kernel is not None:
+            self._kernel.close()
         for t in self.transports:
             t.close()
         self._done.set_result(None)
@@ -114,3 +137,123 @@ class Splice:
             self.finish(None)
         else:
             self._timer = self._loop.call_later(self.idle_timeout_s - idle, self._check_idle)
+
+
+def _plain_tcp(transport: Any) -> bool:
+    sock = transport.get_extra_info("socket")
+    return (
+        transport.get_extra_info("ssl_object") is None
+        and sock is not None
+        and sock.family in (socket.AF_INET, socket.AF_INET6)
+    )
+
+
+class _KernelRelay:
+    """splice(2) between two TCP sockets: each direction reads into its own pipe and writes on
+    from it, so payload never crosses into user space (a 200 MB tunnel: no copies in Python, a
+    syscall per MiB instead of a callback per 256 KiB). The transports stay paused and keep their
+    protocols, so closing one (a revocation, `Upstream.abort`) still ends the relay through
+    `connection_lost`; the relay works on duplicates of their descriptors, closed with it."""
+
+    def __init__(self, splice: Splice, socks: list[socket.socket]) -> None:
+        self.splice = splice
+        self.socks = socks
+        self.fds = [sk.fileno() for sk in socks]
+        self.pipes: list[tuple[int, int]] = []
+        self.held = [0, 0]  # bytes read from side i still in its pipe
+        self.blocked = [False, False]  # side i's pipe waits for the other socket to take more
+        self.eof = [False, False]
+        self.loop = splice._loop
+
+    @classmethod
+    def start(cls, splice: Splice) -> _KernelRelay | None:
+        """A relay over the splice's (plain TCP) sockets, or None while a transport still has bytes
+        to write (they must leave before any spliced byte) or when the pipes cannot be had."""
+        if splice._done.done() or any(t.get_write_buffer_size() for t in splice.transports):
+            return None
+        socks: list[socket.socket] = []
+        for t in splice.transports:
+            t.pause_reading()
+            socks.append(socket.socket(fileno=os.dup(t.get_extra_info("socket").fileno())))
+        relay = cls(splice, socks)
+        try:
+            for _ in range(2):
+                r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+                relay.pipes.append((r, w))
+                with contextlib.suppress(OSError):  # a smaller pipe only means more calls
+                    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, SPLICE_BYTES)
+        except OSError:
+            relay.close()
+            splice._kernel_ok = False
+            for t in splice.transports:
+                t.resume_reading()
+            return None
+        relay.eof = list(splice._eof)  # a side that half-closed before stays closed
+        for i, fd in enumerate(relay.fds):
+            if not relay.eof[i]:
+                relay.loop.add_reader(fd, relay._read, i)
+        return relay
+
+    def _read(self, i: int) -> None:
+        splice = self.splice
+        room = splice.max_bytes - splice.bytes[0] - splice.bytes[1]
+        try:
+            n = os.splice(self.fds[i], self.pipes[i][1], min(SPLICE_BYTES, room + 1), flags=_SPLICE_FLAGS)
+        except BlockingIOError:
+            return
+        except OSError:  # reset: an ordinary end, as for the transports
+            splice.finish(None)
+            return
+        if n == 0:
+            self._eof(i)
+            return
+        if n > room:
+            splice.finish("byte_cap")  # this read is not relayed, nor counted as moved
+            return
+        splice.bytes[i] += n
+        splice._last = self.loop.time()
+        self.held[i] = n
+        self._write(i)
+
+    def _write(self, i: int) -> None:
+        """Empty side i's pipe into the other socket; while it is full, stop reading side i."""
+        out = self.fds[1 - i]
+        while self.held[i]:
+            try:
+                self.held[i] -= os.splice(self.pipes[i][0], out, self.held[i], flags=_SPLICE_FLAGS)
+            except BlockingIOError:
+                if not self.blocked[i]:
+                    self.blocked[i] = True
+                    self.loop.remove_reader(self.fds[i])
+                    self.loop.add_writer(out, self._write, i)
+                return
+            except OSError:
+                self.splice.finish(None)
+                return
+        if self.blocked[i]:
+            self.blocked[i] = False
+            self.loop.remove_writer(out)
+            self.loop.add_reader(self.fds[i], self._read, i)
+
+    def _eof(self, i: int) -> None:
+        """Half-close: the other side's write end, as the transports do for TCP."""
+        self.eof[i] = True
+        self.loop.remove_reader(self.fds[i])
+        if all(self.eof):
+            self.splice.finish(None)
+            return
+        try:
+            self.socks[1 - i].shutdown(socket.SHUT_WR)
+        except OSError:
+            self.splice.finish(None)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            self.loop.remove_reader(fd)
+            self.loop.remove_writer(fd)
+        for sk in self.socks:
+            sk.close()
+        for r, w in self.pipes:
+            os.close(r)
+            os.close(w)
+        self.pipes.clear()

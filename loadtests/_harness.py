@@ -196,6 +196,10 @@ def add_common_options(ap: argparse.ArgumentParser, harness: Path, out_default: 
     ap.add_argument(
         "--git-ref", help="measure this commit (a `git archive` snapshot under <out>) instead of the working tree"
     )
+    ap.add_argument(
+        "--baseline-ref",
+        help="also measure this commit as `tollgate-base` (1 worker, a `git archive` snapshot) in the same run",
+    )
     ap.add_argument("--audit", choices=["local", "none"], default="local", help="tollgate audit sink (default local)")
     ap.add_argument("--keep-audit", action="store_true", help=f"keep <out>/{audit_files} (deleted after counting)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

@@ -79,6 +79,7 @@ TUNNEL_HOST = "tunnel.test"
 DEFAULT_CASES = "ka:1:8,ka:16:15,fresh:16:15,fresh_tunnel:16:10,big:20:3,big:200,tunnel:200"
 QUICK_CASES = "ka:1:3,ka:16:5,fresh:16:5,fresh_tunnel:16:3,big:20:2,big:200:2,tunnel:200:2"
 TOLLGATE_WORKERS = {"tollgate": 1, "tollgate-w2": 2}
+BASELINE = "tollgate-base"  # --baseline-ref: the same 1-worker setup from another commit
 REFERENCE = "mitmdump"
 
 # the issue's targets
@@ -186,14 +187,20 @@ def hey_shim(out: Path) -> Path:
     return path
 
 
-def proxy_entries(out: Path, harness: Path, audit: str, src: Path, version: str) -> list[dict]:
-    """The harness's own entries (mitmdump first: the reference) and the two tollgate entries."""
+def proxy_entries(
+    out: Path, harness: Path, audit: str, src: Path, version: str, base: tuple[Path, str] | None = None
+) -> list[dict]:
+    """The harness's own entries (mitmdump first: the reference), the two tollgate entries and, with
+    `base` (source dir, version), `tollgate-base`: 1 worker of another commit, for before/after."""
     with open(harness / "proxies.json") as f:
         entries = [e for e in json.load(f) if e["name"] not in TOLLGATE_WORKERS]
     tg = tollgate_command()
     py = shlex.quote(sys.executable)
     me = shlex.quote(str(Path(__file__).resolve()))
-    for name, workers in TOLLGATE_WORKERS.items():
+    runs = [(name, workers, src, version) for name, workers in TOLLGATE_WORKERS.items()]
+    if base is not None:
+        runs.append((BASELINE, 1, *base))
+    for name, workers, src, version in runs:
         cfg = shlex.quote(str(out / f"tollgate_{name}.yaml"))
         cmd = (
             f"{py} {me} write-config {cfg} --port {{port}} --upstream-ca {{upstream_ca}}"
@@ -405,6 +412,27 @@ def build_report(summary: dict, ref: str) -> tuple[list[str], list[str], list[st
     return rows, lines, problems, ok
 
 
+def baseline_lines(summary: dict) -> list[str]:
+    """tollgate vs tollgate-base, case by case: proxy CPU per request (or per GB) and rate."""
+    lines = []
+    for pin, block in summary["runs"].items():
+        for r in _cases(block, "tollgate"):
+            b = _case(block, BASELINE, r["case"])
+            if r.get("skipped") or not b or b.get("skipped"):
+                continue
+            key = "proxy_cpu_ms_per_req" if r["kind"] in LOAD_KINDS else "proxy_cpu_s_per_gb"
+            unit = "ms/req" if r["kind"] in LOAD_KINDS else "s/GB"
+            now, then = r.get(key), b.get(key)
+            rate = "rps" if r["kind"] in LOAD_KINDS else "mb_per_s"
+            if now is None or not then:
+                continue
+            lines.append(
+                f"{pin} {r['case']}: proxy CPU {now:.3f} vs {then:.3f} {unit} before ({now / then - 1:+.0%}); "
+                f"rate {fmt(r.get(rate), '.0f')} vs {fmt(b.get(rate), '.0f')}" + _warn(r)
+            )
+    return lines
+
+
 def profile_lines(out: Path) -> list[str]:
     path = out / "profile_summary.md"
     return path.read_text().splitlines() if path.exists() else []
@@ -470,6 +498,9 @@ def report(out: Path, keep_audit: bool) -> bool:
         "",
         *([f"- {p}" for p in problems] or ["- none recorded (functional checks OK, no errors, injection as expected)"]),
     ]
+    before = baseline_lines(summary)
+    if before:
+        md += ["", f"## tollgate vs {BASELINE} (same run)", "", *[f"- {b}" for b in before]]
     if extra:
         md += ["", "## Audit", "", *[f"- {e}" for e in extra]]
     prof = profile_lines(out)
@@ -488,6 +519,8 @@ def report(out: Path, keep_audit: bool) -> bool:
         print("problem: " + p if problems else p)
     for e in extra:
         print(e)
+    for b in before:
+        print(f"vs {BASELINE}: {b}")
     print(f"\nMarkdown: {out / 'tollgate_egress_summary.md'}\nJSON:     {out / 'summary.json'}")
     return ok
 
@@ -717,7 +750,12 @@ def main(argv: list[str]) -> int:
     print(f"measuring {version}", file=sys.stderr)
     check_config(out, args.audit, src)
 
-    entries = proxy_entries(out, harness, args.audit, src, version)
+    base = tollgate_source(out, args.baseline_ref) if args.baseline_ref else None
+    if base is not None:
+        print(f"baseline {base[1]}", file=sys.stderr)
+        if not args.only:
+            names.append(BASELINE)
+    entries = proxy_entries(out, harness, args.audit, src, version, base)
     known = [e["name"] for e in entries]
     unknown = set(names) - set(known)
     if unknown:

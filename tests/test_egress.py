@@ -421,6 +421,29 @@ def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, 
         g.stop()
 
 
+def test_bulk_tunnels_move_to_splice_intact_and_keep_their_byte_cap(
+    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
+):
+    """Past KERNEL_AFTER bytes a tunnel relays with splice(2): bytes arrive intact, the cap still cuts."""
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    config["egress"].update({"tunnel_max_bytes": 3_000_000})
+    g = Gateway(tmp_path, config).start()
+    try:
+        body = tmp_path / "body"
+        url = f"https://tunnel.test:{origin.port}/repos/big/"
+        whole = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", str(body), url + str(2_000_000))
+        assert whole.returncode == 0, whole.stderr
+        assert body.stat().st_size == 2_000_000  # and intact: TLS end to end fails on any changed byte
+        event = last_event(g, action="tunnel", result="allowed")
+        assert event["detail"]["bytes_in"] > 2_000_000 and "cut" not in event["detail"]
+        cut = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", "/dev/null", url + str(6_000_000))
+        assert cut.returncode != 0
+        event = last_event(g, action="tunnel", result="denied")
+        assert event["detail"]["cut"] == "byte_cap" and 2_000_000 < event["detail"]["bytes_in"] <= 3_000_000
+    finally:
+        g.stop()
+
+
 def test_sni_carrying_the_port_is_the_same_name_not_fronting(gw: Gateway, origin: Origin):
     # Some clients (hey, from Go's req.Host) send "name:port" as the server name.
     tls = _tls_through(gw, f"api.test:{origin.port}", f"api.test:{origin.port}", ca_file(gw))
