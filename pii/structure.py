@@ -18,6 +18,8 @@ Only the value's own label counts when there is one, so `"created_at": "2024-01-
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 # Prose context: characters before and after a value that may hold its label. A sentence like
 # "For the background check, their SSN is" puts the word within ~30 characters.
@@ -33,9 +35,10 @@ _KV_KEY_REVERSED = re.compile(
     r"(\.?[\w\-()#]+(?:\.[\w\-()#]+)*(?: [\w\-()#]+(?:\.[\w\-()#]+)*){0,3})"
 )
 MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_SQL_INSERT = re.compile(r"insert\s+into\s+[\w.\"`\[\]]+\s*\(([^)]*)\)\s*values$", re.IGNORECASE)
+SQL_INSERT = re.compile(r"insert\s+into\s+[\w.\"`\[\]]+\s*\((?P<cols>[^)]{1,2000})\)\s*values", re.IGNORECASE)
 _MAX_TABLE_LINES = 400  # how far up a header is looked for; tables in prompts are smaller
 _MAX_SQL_LOOKBACK = 8192
+_MAX_TABLE_ROWS = 5000  # rows of one INSERT or table read; prompts hold fewer
 
 
 def _line_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -146,33 +149,113 @@ def _delimited_header(text: str, pos: int, ls: int, le: int, sep: str) -> str | 
     return text[cells[idx][0] : cells[idx][1]].strip().strip("\"'") if idx < len(cells) else None
 
 
+def sql_columns(m: re.Match[str]) -> list[str]:
+    """The column names of an `INSERT INTO t (cols) VALUES` match, unquoted."""
+    return [c.strip().strip('"`[]') for c in m.group("cols").split(",")]
+
+
+def sql_rows(text: str, at: int, limit: int) -> Iterator[list[tuple[int, int]]]:
+    """The value tuples after an INSERT's `VALUES` (from `at`), each as its cells' (start, end):
+    quotes respected ('' is a quote inside one), parentheses nested (`NOW()`), at most `limit`."""
+    n = len(text)
+    i = at
+    for _ in range(limit):
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n or text[i] != "(":
+            return
+        j, depth, inq = i + 1, 1, False
+        while j < n:  # the tuple's closing paren, outside quotes and inner calls
+            ch = text[j]
+            if ch == "'":
+                if inq and j + 1 < n and text[j + 1] == "'":
+                    j += 2
+                    continue
+                inq = not inq
+            elif not inq and ch == "(":
+                depth += 1
+            elif not inq and ch == ")":
+                depth -= 1
+                if not depth:
+                    break
+            j += 1
+        yield split_cells(text, i + 1, j, ",", "'")
+        i = j + 1
+
+
 def _sql_column(text: str, low: str, pos: int) -> str | None:
     lo = max(0, pos - _MAX_SQL_LOOKBACK)
     at = low.rfind("values", lo, pos)
     if at < 0:
         return None
     ins = low.rfind("insert", lo, at)
-    m = _SQL_INSERT.match(text, ins, at + 6) if ins >= 0 else None
+    m = SQL_INSERT.fullmatch(text, ins, at + 6) if ins >= 0 else None
     if m is None:
         return None
-    window = text[at:pos]
-    cols = [c.strip().strip('"`[]') for c in m.group(1).split(",")]
-    idx, depth, quote = 0, 0, ""
-    for ch in window[6:]:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-            if depth == 1:
-                idx = 0
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 1:
-            idx += 1
-    return cols[idx] if depth == 1 and idx < len(cols) else None
+    cols = sql_columns(m)
+    for cells in sql_rows(text, m.end(), _MAX_TABLE_ROWS):
+        if cells and cells[0][0] > pos:
+            return None
+        for idx, (cs, ce) in enumerate(cells):
+            if cs <= pos <= ce:
+                return cols[idx] if idx < len(cols) else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A delimited table: its header cells and, for each body row, its cells, as (start, end)."""
+
+    delim: str
+    header: list[tuple[int, int]]
+    rows: list[list[tuple[int, int]]]
+
+
+_MD_RULE = re.compile(r"\s*\|?[\s:|-]+\|?\s*")
+
+
+def _row_cells(text: str, ls: int, le: int, delim: str, header: bool = False) -> list[tuple[int, int]] | None:
+    """A line's cells; a Markdown row loses its outer pipes (None for a body row without the
+    leading one: the table has ended)."""
+    if delim != "|":
+        return split_cells(text, ls, le, delim, '"')
+    line = text[ls:le]
+    if not header and not line.lstrip().startswith("|"):
+        return None
+    s0 = text.index("|", ls) + 1
+    e0 = text.rindex("|", ls, le) if line.rstrip().endswith("|") else le
+    return split_cells(text, s0, e0, delim, '"')
+
+
+def tables(text: str, max_rows: int) -> Iterator[Table]:
+    """Every CSV/TSV/Markdown table in the text, read top down: a header line (see
+    table_header_delimiter) and the rows under it with as many cells (quotes respected), at most
+    `max_rows` each. A Markdown separator row is skipped."""
+    n = len(text)
+    ls = 0
+    while ls < n:
+        le = text.find("\n", ls)
+        le = n if le < 0 else le
+        delim = table_header_delimiter(text, ls, le) if le < n else ""
+        header = _row_cells(text, ls, le, delim, header=True) if delim else None
+        if not header or len(header) < 2:
+            ls = le + 1
+            continue
+        rows: list[list[tuple[int, int]]] = []
+        rs = le + 1
+        while rs < n and len(rows) < max_rows:
+            re_ = text.find("\n", rs)
+            re_ = n if re_ < 0 else re_
+            if delim == "|" and _MD_RULE.fullmatch(text, rs, re_):
+                rs = re_ + 1
+                continue
+            cells = _row_cells(text, rs, re_, delim) if delim in text[rs:re_] else None
+            if cells is None or len(cells) != len(header):
+                break
+            rows.append(cells)
+            rs = re_ + 1
+        yield Table(delim, header, rows)
+        ls = rs if rows else le + 1
 
 
 def column_header(text: str, pos: int, low: str | None = None) -> str | None:

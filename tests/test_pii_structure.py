@@ -56,3 +56,30 @@ def test_column_headers_classify_cells_for_the_ner_rules() -> None:
         ("Globex GmbH", "ORGANIZATION"),
         ("København", "LOCATION"),
     } <= got
+
+
+def test_sql_rows_respect_quotes_doubled_quotes_and_inner_calls() -> None:
+    from pii import structure as st
+
+    text = "INSERT INTO t (name, note, created) VALUES ('O''Brien, Pat', 'a (b), c', NOW()), ('Roe', 'x', NOW());"
+    m = st.SQL_INSERT.search(text)
+    assert m is not None and st.sql_columns(m) == ["name", "note", "created"]
+    rows = [[text[s:e].strip() for s, e in cells] for cells in st.sql_rows(text, m.end(), 10)]
+    assert rows == [["'O''Brien, Pat'", "'a (b), c'", "NOW()"], ["'Roe'", "'x'", "NOW()"]]
+    # the pattern tier's column lookup reads the same rows
+    assert st.column_header(text, text.index("Roe")) == "name"
+    assert st.column_header(text, text.index("a (b)")) == "note"
+
+
+def test_tables_read_quoted_cells_and_markdown_rows() -> None:
+    from pii import structure as st
+
+    text = 'id,name,city\n1,"Doe, Jane",Paris\n2,Roe,Rome\n\n| a | b |\n|---|---|\n| x | y |\nafter'
+    found = [
+        ([text[s:e].strip() for s, e in t.header], [[text[s:e].strip() for s, e in r] for r in t.rows])
+        for t in st.tables(text, 100)
+    ]
+    assert found == [
+        (["id", "name", "city"], [["1", '"Doe, Jane"', "Paris"], ["2", "Roe", "Rome"]]),
+        (["a", "b"], [["x", "y"]]),
+    ]

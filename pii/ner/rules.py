@@ -25,7 +25,7 @@ from pii.ner.words import (
     _TITLES,
     Cand,
 )
-from pii.structure import split_cells, table_header_delimiter
+from pii.structure import SQL_INSERT, sql_columns, sql_rows, tables
 from pii.world_names import world_candidates
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -383,7 +383,6 @@ _KV = re.compile(
 )
 _XML = re.compile(r"<(?P<key>[A-Za-z][\w.\-]{0,40})>(?P<val>[^<>\n]{1,120})</(?P=key)>")
 _VALUE_CUT = re.compile(r"\s+#|\s*\|\s|\t|\s{2,}|[;<]|,\s*[A-Za-z][\w ]{0,20}:\s")
-_INSERT = re.compile(r"INSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<cols>[^)]{1,2000})\)\s*VALUES\s*", re.I)
 
 
 def _quoted_end(text: str, i: int, q: str) -> int:
@@ -487,106 +486,39 @@ _TABLE_MAX_ROWS = 5000
 
 
 def _table_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
-    """Columns of TSV/CSV/Markdown tables whose header names a person, company or place."""
+    """Columns of TSV/CSV/Markdown tables (pii/structure.py reads them) whose header names a
+    person, company or place."""
     out: list[Cand] = []
-    lines: list[tuple[int, int]] = []
-    pos = 0
-    n = len(text)
-    while pos <= n:
-        le = text.find("\n", pos)
-        le = n if le < 0 else le
-        lines.append((pos, le))
-        pos = le + 1
-    i = 0
-    while i < len(lines) - 1:
-        ls, le = lines[i]
-        line = text[ls:le]
-        delim = table_header_delimiter(text, ls, le)
-        if not delim or not any(ch.isalpha() for ch in line):
-            i += 1
-            continue
-        s0, e0 = ls, le
-        if delim == "|":
-            s0 = text.index("|", ls) + 1
-            e0 = text.rindex("|", ls, le) if line.rstrip().endswith("|") else le
-        header = split_cells(text, s0, e0, delim, '"')
-        types: dict[int, str] = {}
-        plain = True
-        for ci, (cs, ce) in enumerate(header):
-            cell = text[cs:ce].strip().strip('"')
-            if cell and not re.fullmatch(r"[A-Za-z][\w .()/#-]{0,40}", cell):
-                plain = False
-                break
-            kt = _key_type(cell) if cell else None
-            if kt:
-                types[ci] = kt
-        if not plain or not types or len(header) < 2:
-            i += 1
-            continue
-        j = i + 1
-        rows = 0
-        while j < len(lines) and rows < _TABLE_MAX_ROWS:
-            rs, re_ = lines[j]
-            row = text[rs:re_]
-            if delim == "|" and re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", row):
-                j += 1
-                continue
-            if delim not in row:
-                break
-            r0, r1 = rs, re_
-            if delim == "|":
-                if not row.lstrip().startswith("|"):
-                    break
-                r0 = text.index("|", rs) + 1
-                r1 = text.rindex("|", rs, re_) if row.rstrip().endswith("|") else re_
-            cells = split_cells(text, r0, r1, delim, '"')
-            if len(cells) != len(header):
-                break
+    for table in tables(text, _TABLE_MAX_ROWS):
+        cells = [text[cs:ce].strip().strip('"') for cs, ce in table.header]
+        if not any(c[:1].isalpha() for c in cells) or not all(not c or _PLAIN_HEADER.fullmatch(c) for c in cells):
+            continue  # a data line or prose, not a header of names
+        types = {ci: kt for ci, c in enumerate(cells) if c and (kt := _key_type(c))}
+        for row in table.rows:
             for ci, kt in types.items():
-                cs, ce = cells[ci]
-                c = _labelled(text, cs, ce, kt, ents)
-                if c:
+                cs, ce = row[ci]
+                if c := _labelled(text, cs, ce, kt, ents):
                     out.append(c)
-            rows += 1
-            j += 1
-        i = j
     return out
 
 
 def _sql_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
     """`INSERT INTO t (cols) VALUES (…), (…)`: values in person/company/place columns."""
     out: list[Cand] = []
-    for m in _INSERT.finditer(text):
-        cols = [_key_type(c.strip().strip('"`[]')) for c in m.group("cols").split(",")]
+    for m in SQL_INSERT.finditer(text):
+        cols = [_key_type(c) for c in sql_columns(m)]
         if not any(cols):
             continue
-        i, n = m.end(), len(text)
-        for _ in range(_TABLE_MAX_ROWS):
-            while i < n and text[i] in " \t\r\n,":
-                i += 1
-            if i >= n or text[i] != "(":
-                break
-            j, inq = i + 1, False
-            while j < n:  # the tuple's closing paren, outside quotes
-                if text[j] == "'":
-                    if inq and j + 1 < n and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    inq = not inq
-                elif text[j] == ")" and not inq:
-                    break
-                j += 1
-            cells = split_cells(text, i + 1, j, ",", "'")
-            if len(cells) == len(cols):
-                for (cs, ce), kt in zip(cells, cols, strict=True):
-                    if kt:
-                        c = _labelled(text, cs, ce, kt, ents)
-                        if c:
-                            out.append(c)
-            i = j + 1
+        for cells in sql_rows(text, m.end(), _TABLE_MAX_ROWS):
+            if len(cells) != len(cols):
+                continue
+            for (cs, ce), kt in zip(cells, cols, strict=True):
+                if kt and (c := _labelled(text, cs, ce, kt, ents)):
+                    out.append(c)
     return out
 
 
+_PLAIN_HEADER = re.compile(r"[A-Za-z][\w .()/#-]{0,40}")
 _NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'\u2019.-]*"
 _EN_STREET = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|"
