@@ -64,6 +64,10 @@ class Session:
     upstream: Upstream | None = None  # the upstream connection in use right now
     cut: str | None = None  # set when tollgate ends the session (a reload revoked access)
     host_header: str | None = None  # the last Host value that matched: keep-alive requests repeat it
+    authority: str = field(init=False)  # host:port as audit rows name it
+
+    def __post_init__(self) -> None:
+        self.authority = format_authority(self.host, self.port)
 
     def sever(self, why: str) -> None:
         """End both sides at once: the client's connection and whatever upstream it is using."""
@@ -166,7 +170,7 @@ class RequestLoop:
         """One request through, and its one audit event. True: the connection may carry another."""
         session, rule = self.session, self.rule
         path = request.target.decode("latin-1").split("?", 1)[0]
-        resource = format_authority(session.host, session.port) + path[:200]  # no query strings in audit rows
+        resource = session.authority + path[:200]  # no query strings in audit rows
         ex = Exchange(self.door.new_id(), request.method.decode("latin-1"), resource)
         try:
             plan = vet_request(
