@@ -144,6 +144,12 @@ def generated() -> bool:
     ok &= _leaks("names in other scripts without a cue (NER tier's rules)", pii_evalsets.bare_name_samples(), _rules)
     ok &= _leaks("street addresses, 13 countries' formats (NER tier's rules)", pii_evalsets.address_samples(), _rules)
     ok &= _leaks("national phone formats, 12 countries", pii_evalsets.national_phone_samples(), detect)
+    ok &= _leaks("identifiers named by their label (passport, licence, account, tax, health)",
+                 pii_evalsets.labelled_id_samples(), detect)  # fmt: skip
+    id_clean = pii_evalsets.labelled_id_clean_samples()
+    id_fps = [d["id"] for d in id_clean if detect(d["text"])]
+    print(f"PII-free texts with those labels' words and numbers, with a prediction: {len(id_fps)}/{len(id_clean)}")
+    ok &= not id_fps
     ml_clean = pii_evalsets.multilingual_clean_samples()
     ml_fps = [d["id"] for d in ml_clean if detect(d["text"]) or _rules(d["text"])]
     print(f"PII-free prose in 13 languages with a prediction (both tiers' rules): {len(ml_fps)}/{len(ml_clean)}")

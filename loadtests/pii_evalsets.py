@@ -796,3 +796,48 @@ def multilingual_clean_samples() -> list[dict]:
         {"id": f"clean-ml-{k}", "text": t, "spans": [], "meta": {"clean": True}}
         for k, t in enumerate(_MULTILINGUAL_CLEAN)
     ]
+
+
+# --- identifiers named by their label (passports, licences, accounts, tax and health ids) -----------
+_LABELLED_IDS: tuple[tuple[str, str], ...] = (
+    ("My passport number is {v}, issued in 2019.", "C03005988"),
+    ("Passport No: {v}", "533380006"),
+    ("driver's license {v} (California)", "D1234567"),
+    ("Driving licence number: {v}", "MORGA657054SM9IJ"),
+    ("Please wire it to account number {v}, routing {r}.", "4820193746"),
+    ("Bank acct {v}", "000123456789"),
+    ("Our EIN is {v}.", "94-1234567"),
+    ("VAT number: {v}", "GB123456789"),
+    ("Steuer-ID: {v}", "12 345 678 901"),
+    ("Medicare ID {v}", "1EG4-TE5-MK73"),
+    ("NHS number: {v}", "485 777 3456"),
+    ("patient MRN {v}", "00482917"),
+    ("Codice fiscale: {v}", "RSSMRA85T10A562S"),
+    ("PESEL {v}", "85031412345"),
+    ("CPF: {v}", "123.456.789-09"),
+    ("CURP {v}", "GODE561231HDFRRN09"),
+    ("member id {v} on the insurance card", "XJH829301752"),
+    ("Card PIN: {v}", "4921"),
+    ("VIN {v}", "1HGCM82633A004352"),
+)
+_LABELLED_ID_CLEAN: tuple[str, ...] = (
+    "See RFC 7231 section 6 and RFC 9110 for the status codes.",
+    "Policy version 3.2.1 applies to all accounts created after March.",
+    "The account settings page moved; pin the tab so you can find it.",
+    "SELECT account_id, created_at FROM accounts WHERE region = 'eu-west-1' LIMIT 20;",
+    "Our tax rate for 2024 is 21% and the VAT threshold did not change.",
+)
+
+
+def labelled_id_samples() -> Iterator[dict]:
+    for k, (template, value) in enumerate(_LABELLED_IDS):
+        text = template.format(v=value, r="021000021")
+        values = [(value, "NATIONAL_ID")] + ([("021000021", "NATIONAL_ID")] if "{r}" in template else [])
+        yield _sample(f"labelled-id-{k}", text, values, {"kind": "labelled-id"})
+
+
+def labelled_id_clean_samples() -> list[dict]:
+    return [
+        {"id": f"clean-id-{k}", "text": t, "spans": [], "meta": {"clean": True}}
+        for k, t in enumerate(_LABELLED_ID_CLEAN)
+    ]

@@ -72,7 +72,7 @@ SECRET_VALUE = re.compile(
     r")"
     r"(?:\\*[\"'`])?"
     r"(?:(?i:bearer|(basic)|token)[ \t]+)?"
-    r"([A-Za-z0-9_\-+/=.~!@#$%^&*:]{8,400})"
+    r"([A-Za-z0-9_\-+/=.~!@#$%^&*:]{6,400})"
 )
 # Phrases that make an unlabelled high-entropy token in the same sentence a credential:
 # "Can you check why <token> hits the rate limit", "I pushed <token> to a public repo, revoke it".
@@ -225,6 +225,19 @@ DOB_LABEL = re.compile(
     r"\b(?:d ?o ?b|birth\w*|born|b ?day|geb|geboren|geburt\w*|n[ée]e?|nacimiento|nacid[oa]|naissance|nascita"
     r"|geboorte\w*|f ?nac)\b"
 )
+# A label that names an identifier, then filler ("number", "no.", "#", ":"), then the value: letters
+# and digits in groups (X12345678, D1234-56789-01234, 1EG4-TE5-MK73, RSSMRA85T10A562S, 123.456.789-09).
+LABELLED_ID = re.compile(
+    r"(?i:passport|passeport|reisepass|pasaporte|passaporto|driver'?s? licen[cs]e|driving licen[cs]e|licen[cs]e"
+    r"|dl|(?:bank )?account|acct|routing|aba|sort code|tax ?id|tax (?:identification )?(?:number|no\.?)|taxpayer id"
+    r"|ein|tin|vat (?:number|no\.?|id|reg\w*)|ust-id\w*|steuer-?id\w*|steuernummer|medicare|medicaid|nhs"
+    r"|health insurance|member id|policy|mrn|medical record|patient id|codice fiscale|pesel|cpf|cnpj|curp|rfc|nir"
+    r"|n° de sécurité sociale|numéro de sécurité sociale|sécurité sociale|securite sociale|personnummer"
+    r"|henkilötunnus|cédula|cedula|rut|id card|identity card|id number|national id|pin|cvv2?|cvc2?|security code"
+    r"|vin|licen[cs]e plate)(?![A-Za-z])"
+    r"(?i:[ \t]*(?:number|numéro|nummer|numero|no\.?|nr\.?|num|n°|#|id|code|is|was|:|=|-)){0,3}[ \t]*[\"']?"
+    r"(?P<v>[A-Za-z0-9](?:[A-Za-z0-9]|[ .\-/](?=[A-Za-z0-9])){2,30})(?![\w-])"
+)
 ID_LABEL = re.compile(
     r"\b(?:ssn|ss ?n[or]|social security|soc ?sec|sin|social insurance|nino|ni (?:number|no)|national insurance"
     r"|insurance (?:number|no)|national ?id\w*|national identi\w*|nid|tax ?id|taxpayer|tin|bsn"
@@ -285,6 +298,16 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
     "id": (
         "ssn", "social", "sin", "nino", "insurance", "national", "bsn", "burgerservice", "aadha", "dni", "nie",
         "nif", "tax", "identi", "id n",
+    ),
+    # Identifiers named by their label, any issuer's format: passports, licences, accounts, tax ids.
+    "idlabel": (
+        "passport", "passeport", "reisepass", "pasaporte", "passaporto", "licen", "driving", "driver", "dl#",
+        "dl no", "account", "acct", "routing", "aba n", "sort code", "tax id",
+        "tax n", "tax identification", "taxpayer", "ein", "tin", "vat n", "vat id", "vat reg", "ust-id", "steuer",
+        "medicare", "medicaid", "nhs", "health insurance", "member id", "policy n", "mrn", "medical record",
+        "patient id", "codice fiscale", "pesel", "cpf", "cnpj", "curp", "rfc", "nir", "sécurité sociale",
+        "securite sociale", "personnummer", "henkilötunnus", "cédula", "cedula", "rut", "id card", "id number",
+        "identity card", "national id", "pin", "cvv", "cvc", "security code", "vin", "license plate", "licence plate",
     ),
     "phone": (
         "phone", "tel", "mobil", "móvil", "movil", "cell", "celu", "fax", "sms", "call", "llam", "appel",

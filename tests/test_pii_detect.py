@@ -606,3 +606,41 @@ def test_clean_text_is_fast() -> None:
     t0 = time.process_time()
     assert detect(text) == []
     assert time.process_time() - t0 < 2.0  # ~0.01 s in practice; generous for loaded CI machines
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Passport number: X12345678 expires soon", "X12345678"),
+        ("Driver's license: D1234-56789-01234", "D1234-56789-01234"),
+        ("routing number 021000021", "021000021"),
+        ("Tax ID: 12-3456789", "12-3456789"),
+        ("Medicare number 1EG4-TE5-MK73", "1EG4-TE5-MK73"),
+        ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"),
+        ("CPF 123.456.789-09", "123.456.789-09"),
+        ("PIN: 4921", "4921"),
+    ],
+)
+def test_identifiers_named_by_their_label(text: str, value: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "NATIONAL_ID")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See RFC 7231 and RFC 9110.",
+        "the spinning pin 2 of the header",
+        "Policy version 3.2.1 applies",
+        "account settings updated on 2024-03-01",
+        "account_id = 48213",
+        "accountId = 48213",
+    ],
+)
+def test_identifier_labels_without_an_identifier(text: str) -> None:
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize("text", ["password: qwerty", "pwd=abc123", "DB_PASSWORD: 123456"])
+def test_short_passwords_assigned_to_a_password_key(text: str) -> None:
+    value = text.split("=")[-1].split(": ")[-1]
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "API_KEY")]

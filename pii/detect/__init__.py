@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pii import structure as st
 from pii.detect.contact import _emails, _ipv6, _phones
 from pii.detect.document import TYPES, Span, _Cand, _Doc, _has_digit
-from pii.detect.numbers import _dates_of_birth, _letter_codes, _numbers
+from pii.detect.numbers import _dates_of_birth, _labelled_ids, _letter_codes, _numbers
 from pii.detect.secrets import (
     _aws_access_keys,
     _aws_secret_keys,
@@ -52,6 +52,7 @@ _DETECTORS: tuple[tuple[frozenset[str], bool, _Detector], ...] = (
     (frozenset({"CREDIT_CARD", "NATIONAL_ID", "PHONE", "IP_ADDRESS"}), True, _numbers),
     (frozenset({"IBAN", "NATIONAL_ID"}), True, _letter_codes),
     (frozenset({"DATE_OF_BIRTH"}), True, _dates_of_birth),
+    (frozenset({"NATIONAL_ID"}), True, _labelled_ids),
 )
 
 

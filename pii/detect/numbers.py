@@ -14,6 +14,7 @@ from pii.detect.document import (
     _PRIO,
     _Cand,
     _Doc,
+    _has_digit,
     _labelled,
     _negatively_labelled,
 )
@@ -226,3 +227,42 @@ def _dates_of_birth(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
                 continue
             if _labelled(doc, m.start(), m.end(), pt.DOB_LABEL, gate, filler=pt.DOB_FILLER):
                 out.append((m.start(), m.end(), "DATE_OF_BIRTH", _PRIO["DATE_OF_BIRTH"]))
+
+
+_CARD_CODES = ("pin", "cvv", "cvc", "security code")
+
+
+def _labelled_ids(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    """Identifiers whose label names them, whatever the issuer's format: passport and licence
+    numbers, bank accounts, tax and health ids, PINs and card security codes. Without a label such
+    values are order numbers and SKUs; with one they are a person's."""
+    gate = doc.hits("idlabel")
+    if not gate:
+        return
+    text = doc.text
+    prio = _PRIO["NATIONAL_ID"]
+    done = -1
+    for p in gate:
+        if p < done or (p and text[p - 1].isalnum() and not text[p].isupper()):
+            continue
+        m = pt.LABELLED_ID.match(text, p)
+        if m is None:
+            continue
+        s = m.start("v")
+        tokens = m.group("v").split(" ")
+        kept = [tokens[0]]
+        for tok in tokens[1:]:  # "X12345678 expires soon": the value ends at the first word
+            if not _has_digit(tok):
+                break
+            kept.append(tok)
+        v = " ".join(kept)
+        digits = sum(c.isdigit() for c in v)
+        alnum = sum(c.isalnum() for c in v)
+        label = text[p : m.start("v")].lower()
+        if label.startswith(_CARD_CODES):
+            ok = v.isdigit() and 3 <= len(v) <= 8
+        else:
+            ok = 5 <= alnum <= 24 and digits >= 2 and pt.DATE.fullmatch(v) is None
+        if ok:
+            out.append((s, s + len(v), "NATIONAL_ID", prio))
+            done = s + len(v)

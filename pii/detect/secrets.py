@@ -108,7 +108,7 @@ def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
 
 _PLACEHOLDER_PASSWORDS = frozenset(
     {"password", "pass", "passwd", "pwd", "secret", "changeme", "pw", "xxx", "xxxx", "redacted", "mask", "masked"}
-    | {"none", "null", "nil", "undefined", "empty", "true", "false", "password1", "password123", "secret123"}
+    | {"none", "null", "nil", "undefined", "empty", "true", "false", "password1", "password123", "secret123", "hunter2"}
 )
 _PLACEHOLDER_CRED = re.compile(r"\$\{|\{\{|<|>|\[|\]|%\(|\*{3,}|x{4,}|X{4,}|•|\.\.\.")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
