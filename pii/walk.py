@@ -6,11 +6,11 @@ and restored like its content, and a tool call's JSON text is treated as JSON wh
 
 - `request_slots`: what a request sends, in conversation order (placeholder numbers follow first
   appearance). Chat Completions: message contents (strings, text parts), `name`, assistant
-  tool-call arguments, refusals. `/v1/completions` prompts, `/v1/embeddings` inputs. Responses:
-  `instructions`, then `input` (a string, or items: message text parts, function and custom tool
-  calls with their arguments and outputs, reasoning summaries). Messages: `system`, then each
-  message's blocks (text, every string inside tool_use inputs, tool_result contents, thinking,
-  plain-text documents).
+  tool-call arguments (the deprecated `function_call`'s too), refusals. `/v1/completions`
+  prompts, `/v1/embeddings` inputs. Responses: `instructions`, then `input` (a string, or items:
+  message text parts, function and custom tool calls with their arguments and outputs, reasoning
+  summaries). Messages: `system`, then each message's blocks (text, every string inside tool_use
+  inputs, tool_result contents, thinking, plain-text documents).
 - `request_labels` and `request_items`: what a provider also reads but masking leaves alone (roles,
   names of called tools, tool definitions) and how many framed items there are, for counting.
 - `reply_slots`: the same in a non-stream reply of any endpoint; a reply's text is JSON text when
@@ -23,7 +23,7 @@ and restored like its content, and a tool call's JSON text is treated as JSON wh
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,9 +101,6 @@ def _prompts(payload: dict[str, Any], key: str) -> Iterator[Slot]:
                 yield Slot(value, i)
 
 
-# -- the Responses API -------------------------------------------------------------------------
-
-
 def _parts(parts: Any, json_text: bool = False) -> Iterator[Slot]:
     """The text of each part in a list of parts (other parts, e.g. images, carry no text)."""
     for part in _dicts(parts):
@@ -111,12 +108,15 @@ def _parts(parts: Any, json_text: bool = False) -> Iterator[Slot]:
         yield from _str(part, "refusal")
 
 
-def _text_or(container: dict[str, Any], key: str, parts: Any = _parts) -> Iterator[Slot]:
+def _text_or(container: dict[str, Any], key: str, parts: Callable[[Any], Iterator[Slot]] = _parts) -> Iterator[Slot]:
     """`container[key]` when it is a string, else the slots `parts` finds in it."""
     if isinstance(container.get(key), str):
         yield Slot(container, key)
     else:
         yield from parts(container.get(key))
+
+
+# -- the Responses API -------------------------------------------------------------------------
 
 
 def _responses_item(item: dict[str, Any], json_text: bool = False) -> Iterator[Slot]:
@@ -206,7 +206,8 @@ def request_labels(endpoint: str, payload: dict[str, Any]) -> Iterator[str]:
         for key in ("role", "name") if endpoint == RESPONSES else ("role",):
             if isinstance(item.get(key), str):
                 yield item[key]
-        for fn in [c.get("function") for c in _dicts(item.get("tool_calls"))] + [item.get("function_call")]:  # chat
+        calls = [c.get("function") for c in _dicts(item.get("tool_calls"))]  # chat
+        for fn in [*calls, item.get("function_call")]:
             if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                 yield fn["name"]
         for block in _dicts(item.get("content")):  # messages
