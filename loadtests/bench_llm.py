@@ -79,6 +79,7 @@ TOLLGATE_WORKERS = {"tollgate": 1, "tollgate-w2": 2}
 # name -> workers of the Redis-budget twins; --budget runs each right after its budget-off twin
 BUDGET_WORKERS = {"tollgate-budget": 1, "tollgate-budget-w2": 2}
 BUDGET_PAIRS = (("tollgate", "tollgate-budget"), ("tollgate-w2", "tollgate-budget-w2"))
+BASELINE = "tollgate-base"  # --baseline-ref: the same 1-worker setup from another commit
 BUDGET_CASES = "chat:1,chat:16,chat:64,stream:16"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
@@ -155,36 +156,49 @@ def write_config_main(argv: list[str]) -> int:
 
 # ------------------------------------------------------------------ setup
 def gateway_entries(
-    out: Path, harness: Path, audit: str, src: Path, version: str, prefixes: dict[str, str]
+    out: Path,
+    harness: Path,
+    audit: str,
+    src: Path,
+    version: str,
+    prefixes: dict[str, str],
+    base: tuple[Path, str] | None = None,
 ) -> list[dict]:
-    """tollgate entries (budget-off twin first, then its Redis-budget twin), then the harness's others."""
+    """tollgate entries (budget-off twin first, then its Redis-budget twin), `tollgate-base` with
+    `base` (source dir, version: 1 worker of another commit, for before/after), then the harness's others."""
     tg = tollgate_command()
     py = shlex.quote(sys.executable)
     me = shlex.quote(str(Path(__file__).resolve()))
+    runs = [
+        (name, workers, src, version)
+        for off, on in BUDGET_PAIRS
+        for name, workers in ((off, TOLLGATE_WORKERS[off]), (on, BUDGET_WORKERS[on]))
+    ]
+    if base is not None:
+        runs.append((BASELINE, 1, *base))
     entries = []
-    for off, on in BUDGET_PAIRS:
-        for name, workers in ((off, TOLLGATE_WORKERS[off]), (on, BUDGET_WORKERS[on])):
-            cfg = out / f"tollgate_{name}.yaml"
-            audit_path = out / f"audit_{name}.jsonl"
-            budget = f" --budget-prefix {shlex.quote(prefixes[name])}" if name in prefixes else ""
-            cmd = (
-                f"{py} {me} write-config {shlex.quote(str(cfg))} --port {{port}} --upstream {{upstream}} --key {{key}}"
-                f" --audit {audit} --audit-path {shlex.quote(str(audit_path))}{budget}"
-                f" && exec {shlex.join(tg)} serve --config {shlex.quote(str(cfg))} --workers {workers}"
-            )
-            entries.append(
-                {
-                    "name": name,
-                    "cmd": cmd,
-                    "cwd": str(src),
-                    "env": tollgate_env(src),
-                    "key": MASTER_KEY,
-                    "model": "mock-gpt",
-                    "embed_model": "mock-embed",
-                    "startup_timeout": 60,
-                    "version_cmd": "echo " + shlex.quote(version),
-                }
-            )
+    for name, workers, source, described in runs:
+        cfg = out / f"tollgate_{name}.yaml"
+        audit_path = out / f"audit_{name}.jsonl"
+        budget = f" --budget-prefix {shlex.quote(prefixes[name])}" if name in prefixes else ""
+        cmd = (
+            f"{py} {me} write-config {shlex.quote(str(cfg))} --port {{port}} --upstream {{upstream}} --key {{key}}"
+            f" --audit {audit} --audit-path {shlex.quote(str(audit_path))}{budget}"
+            f" && exec {shlex.join(tg)} serve --config {shlex.quote(str(cfg))} --workers {workers}"
+        )
+        entries.append(
+            {
+                "name": name,
+                "cmd": cmd,
+                "cwd": str(source),
+                "env": tollgate_env(source),
+                "key": MASTER_KEY,
+                "model": "mock-gpt",
+                "embed_model": "mock-embed",
+                "startup_timeout": 60,
+                "version_cmd": "echo " + shlex.quote(described),
+            }
+        )
     with open(harness / "gateways.json") as f:
         data = json.load(f)
     for g in data if isinstance(data, list) else data["gateways"]:
@@ -788,7 +802,12 @@ def main(argv: list[str]) -> int:
     if budget_names:
         check_config(out, args.audit, src, next(iter(budget_names.values())))
 
-    entries = gateway_entries(out, harness, args.audit, src, version, prefixes)
+    base = tollgate_source(out, args.baseline_ref) if args.baseline_ref else None
+    if base is not None:
+        print(f"baseline {base[1]}", file=sys.stderr)
+        if not args.only:
+            names.append(BASELINE)
+    entries = gateway_entries(out, harness, args.audit, src, version, prefixes, base)
     known = {e["name"] for e in entries}
     unknown = set(names) - known
     if unknown:
