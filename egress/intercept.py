@@ -24,13 +24,13 @@ from egress.http1 import (
     Cut,
     NoResponse,
     ProxyError,
+    Watchdog,
     body_event,
     copy_body,
     next_event,
     response_head,
     send_error,
     whole_body,
-    within,
 )
 from egress.metrics import BYTES, REQUESTS
 from egress.paths import PathError, split_absolute_form
@@ -126,45 +126,52 @@ class RequestLoop:
         self.rule = rule
         self.tls = tls
         self.mode = "intercept" if tls else "http"
+        self.dog = Watchdog()
 
     async def serve_intercepted(self) -> None:
         """Requests inside a terminated TLS tunnel, until either side ends it or one is refused."""
-        inner = self.inner
-        while True:
-            try:
-                request = await within(self.door.runtime.settings.idle_timeout_s, inner, self.reader)
-                if not isinstance(request, h11.Request):
+        try:
+            inner, dog = self.inner, self.dog
+            while True:
+                try:
+                    request = await dog.wait(self.door.runtime.settings.idle_timeout_s, next_event(inner, self.reader))
+                    if not isinstance(request, h11.Request):
+                        return
+                    keep = await self.forward(request)
+                except h11.RemoteProtocolError as e:
+                    await send_error(inner, self.writer, ProxyError(400, "bad_request", f"malformed request: {e}"))
                     return
-                keep = await self.forward(request)
-            except h11.RemoteProtocolError as e:
-                await send_error(inner, self.writer, ProxyError(400, "bad_request", f"malformed request: {e}"))
-                return
-            except ProxyError as e:  # refused inside the tunnel: answer there, then close it
-                await send_error(inner, self.writer, e)
-                return
-            if not keep or inner.our_state is not h11.DONE or inner.their_state is not h11.DONE:
-                return
-            inner.start_next_cycle()
+                except ProxyError as e:  # refused inside the tunnel: answer there, then close it
+                    await send_error(inner, self.writer, e)
+                    return
+                if not keep or inner.our_state is not h11.DONE or inner.their_state is not h11.DONE:
+                    return
+                inner.start_next_cycle()
+        finally:
+            self.dog.close()
 
     async def serve_plain(self, request: h11.Request) -> None:
         """Absolute-form `http://` requests on one keep-alive connection, all to the first one's
         origin. `request` carries the origin-form target already; a refusal propagates (ProxyError)."""
-        conn, session = self.inner, self.session
-        while True:
-            keep = await self.forward(request)
-            if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                return
-            conn.start_next_cycle()
-            nxt = await within(self.door.runtime.settings.idle_timeout_s, conn, self.reader)
-            if not isinstance(nxt, h11.Request):
-                return
-            try:
-                _, authority, origin = split_absolute_form(nxt.target.decode("latin-1"))
-                if parse_authority(authority, 80) != (session.host, session.port):
-                    return  # a keep-alive connection serves one origin
-            except (PathError, HostError):
-                return
-            request = h11.Request(method=nxt.method, target=origin.encode("latin-1"), headers=nxt.headers)
+        try:
+            conn, session = self.inner, self.session
+            while True:
+                keep = await self.forward(request)
+                if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                    return
+                conn.start_next_cycle()
+                nxt = await self.dog.wait(self.door.runtime.settings.idle_timeout_s, next_event(conn, self.reader))
+                if not isinstance(nxt, h11.Request):
+                    return
+                try:
+                    _, authority, origin = split_absolute_form(nxt.target.decode("latin-1"))
+                    if parse_authority(authority, 80) != (session.host, session.port):
+                        return  # a keep-alive connection serves one origin
+                except (PathError, HostError):
+                    return
+                request = h11.Request(method=nxt.method, target=origin.encode("latin-1"), headers=nxt.headers)
+        finally:
+            self.dog.close()
 
     async def forward(self, request: h11.Request) -> bool:
         """One request through, and its one audit event. True: the connection may carry another."""
@@ -246,7 +253,7 @@ class RequestLoop:
                             ex.cut = "client_gone"
                             raise
                         raise NoResponse from None  # the write upstream failed: nothing was answered
-                    response = await response_head(up, conn.reader, timeout_s)
+                    response = await self.dog.wait(timeout_s, response_head(up, conn.reader))
                     break
                 except NoResponse:
                     conn.abort()

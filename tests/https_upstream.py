@@ -6,6 +6,7 @@ Names such as `api.test` do not resolve; the gateway's `egress.resolve` maps the
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import socket
@@ -111,6 +112,7 @@ class Origin(LoopbackServer):
         app.router.add_get("/repos/big/{size}", self._big)
         app.router.add_get("/repos/ws", self._ws)
         app.router.add_route("*", "/repos/flaky", self._flaky)
+        app.router.add_get("/repos/slow/{seconds}", self._slow)
         app.router.add_route("*", "/{tail:.*}", self._record)
         return app
 
@@ -141,6 +143,11 @@ class Origin(LoopbackServer):
             sent += n
         await resp.write_eof()
         return resp
+
+    async def _slow(self, request: web.Request) -> web.Response:
+        """An origin that takes its time to answer."""
+        await asyncio.sleep(float(request.match_info["seconds"]))
+        return web.json_response({"slow": True})
 
     async def _flaky(self, request: web.Request) -> web.Response:
         """Like an origin whose keep-alive timer fires as the next request arrives: a connection

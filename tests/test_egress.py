@@ -444,6 +444,36 @@ def test_bulk_tunnels_move_to_splice_intact_and_keep_their_byte_cap(
         g.stop()
 
 
+def test_an_origin_slower_than_the_timeout_is_a_504_and_an_idle_tunnel_is_closed(
+    upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
+):
+    """The request loop's timeouts (egress.http1.Watchdog): the upstream's answer, then keep-alive idleness."""
+    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
+    config["egress"].update({"idle_timeout_s": 0.5})
+    g = Gateway(tmp_path, config).start()
+    try:
+        tls = _tls_through(g, f"api.test:{origin.port}", "api.test", ca_file(g))
+        tls.settimeout(5)
+        tls.sendall(f"GET /repos/x HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        tls.sendall(f"GET /repos/slow/3 HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+        reply = tls.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 504") and b"upstream_timeout" in reply, reply
+        assert time.monotonic() - started < 2
+        tls.close()
+        tls = _tls_through(g, f"api.test:{origin.port}", "api.test", ca_file(g))
+        tls.settimeout(5)
+        tls.sendall(f"GET /repos/x HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert tls.recv(4096) == b""  # idle past the limit: closed by the proxy
+        assert 0.4 < time.monotonic() - started < 2
+        tls.close()
+    finally:
+        g.stop()
+
+
 def test_sni_carrying_the_port_is_the_same_name_not_fronting(gw: Gateway, origin: Origin):
     # Some clients (hey, from Go's req.Host) send "name:port" as the server name.
     tls = _tls_through(gw, f"api.test:{origin.port}", f"api.test:{origin.port}", ca_file(gw))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import h11
 import pytest
 
+from egress.http1 import Watchdog
 from egress.intercept import relayed_response
 from egress.vet import HOP_BY_HOP
 
@@ -44,3 +47,31 @@ def test_relayed_head_is_the_public_constructors(data: bytes, keep_alive: bool) 
         h11.Response(status_code=response.status_code, headers=public, reason=response.reason)
     )
     assert _server(keep_alive).send(relayed_response(response, "rid1")) == expected
+
+
+async def test_watchdog_times_out_and_leaves_the_task_uncancelled() -> None:
+
+    dog = Watchdog()
+    assert await dog.wait(1, asyncio.sleep(0, "fast")) == "fast"
+    with pytest.raises(TimeoutError):
+        await dog.wait(0.05, asyncio.sleep(10))
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    assert await dog.wait(0.2, asyncio.sleep(0.1, "later")) == "later"  # a deadline that moved on
+    dog.close()
+
+
+async def test_watchdog_lets_other_cancellations_through() -> None:
+
+    async def guarded() -> None:
+        dog = Watchdog()
+        try:
+            await dog.wait(5, asyncio.sleep(10))
+        finally:
+            dog.close()
+
+    task = asyncio.get_running_loop().create_task(guarded())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
