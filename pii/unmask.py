@@ -12,7 +12,7 @@ import re
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from pii.vault import MAX_PLACEHOLDER, Vault
+from pii.vault import MAX_DEPTH, MAX_PLACEHOLDER, Vault
 from pii.walk import (
     CHAT,
     MESSAGES,
@@ -28,14 +28,16 @@ from pii.walk import (
 )
 
 _PARTIAL = re.compile(r"<(?:[A-Z][A-Z_]{0,19}(?:_[0-9]{0,9})?)?")
-# The same inside JSON text, where any character may arrive as `\u00XX` and a delta may end
-# inside such an escape (`\u00`): an opening `<`/`\u003c` and what may follow, or a partial `\u003c`.
+# The same inside JSON text, where any character may arrive as `\u00XX` (its backslash doubled per
+# level of nested JSON) and a delta may end inside such an escape (`\u00`): an opening `<`/`\u003c`
+# and what may follow, or a partial `\u003c`.
 _PARTIAL_ESCAPED = re.compile(
-    r"(?:<|\\u003[cC])(?:[A-Z0-9_]|\\u00[0-9a-fA-F]{2})*(?:\\(?:u(?:0(?:0[0-9a-fA-F]?)?)?)?)?"
-    r"|\\(?:u(?:0(?:0(?:3)?)?)?)?"
+    r"(?:<|\\+u003[cC])(?:[A-Z0-9_]|\\+u00[0-9a-fA-F]{2})*(?:\\+(?:u(?:0(?:0[0-9a-fA-F]?)?)?)?)?"
+    r"|\\+(?:u(?:0(?:0(?:3)?)?)?)?"
 )
-# A placeholder written entirely in escapes is at most six characters per character.
-MAX_ESCAPED_PLACEHOLDER = 6 * MAX_PLACEHOLDER
+# A placeholder written entirely in escapes, MAX_DEPTH levels deep, is at most nine characters per
+# character.
+MAX_ESCAPED_PLACEHOLDER = (5 + 2 ** (MAX_DEPTH - 1)) * MAX_PLACEHOLDER
 
 
 def holdback(text: str, escape: bool = False) -> int:
@@ -52,6 +54,9 @@ def _holdback_escaped(text: str) -> int:
     start = max(0, len(text) - MAX_ESCAPED_PLACEHOLDER)
     for i in range(start, len(text)):  # the earliest start gives the longest suffix
         if text[i] in "<\\" and _PARTIAL_ESCAPED.fullmatch(text, i):
+            # A run of backslashes is held whole (its length is its meaning), within reason.
+            while i > 0 and text[i - 1] == "\\" and len(text) - i < 2 * MAX_ESCAPED_PLACEHOLDER:
+                i -= 1
             return len(text) - i
     return 0
 

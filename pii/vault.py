@@ -23,9 +23,13 @@ PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]{0,19})_([1-9][0-9]{0,8})>")
 # Inside JSON text (tool-call arguments) a placeholder may come with any of its characters written
 # as a `\u00XX` escape (hex digits in either case): Go's encoder (Ollama, several vLLM front ends)
 # writes `<` as `\u003c`, others escape letters too. JSON has no other escape for these characters.
-# Candidates are decoded, then held to PLACEHOLDER_RE like any other.
-ESCAPED_PLACEHOLDER_RE = re.compile(r"(?:<|\\u003[cC])(?:[A-Z0-9_]|\\u00[0-9a-fA-F]{2}){3,30}?(?:>|\\u003[eE])")
-_ESCAPE_RE = re.compile(r"\\u00([0-9a-fA-F]{2})")
+# In JSON text inside a JSON string (an argument that is itself JSON) each level doubles the
+# escape's backslash: `\\u003c` two levels deep, four backslashes three levels deep; a run's lowest
+# set bit is the escape, the rest of it escaped backslashes. Candidates are decoded, then held to
+# PLACEHOLDER_RE like any other.
+MAX_DEPTH = 3
+ESCAPED_PLACEHOLDER_RE = re.compile(r"(?:<|\\+u003[cC])(?:[A-Z0-9_]|\\+u00[0-9a-fA-F]{2}){3,30}?(?:>|\\+u003[eE])")
+_ESCAPE_RE = re.compile(r"(\\+)u00([0-9a-fA-F]{2})")
 
 
 class Vault:
@@ -46,9 +50,9 @@ class Vault:
             self._reserved.update(m.group(0) for m in PLACEHOLDER_RE.finditer(text))
         if "\\u00" in text:  # written with JSON escapes (`\\u003cEMAIL_1\\u003e`), it is reserved too
             for m in ESCAPED_PLACEHOLDER_RE.finditer(text):
-                decoded = _decoded(m)
+                decoded = _decoded(m.group(0))
                 if decoded is not None:
-                    self._reserved.add(decoded)
+                    self._reserved.add(decoded[1])
 
     def placeholder(self, type_: str, value: str) -> str:
         self.counts[type_] += 1
@@ -96,21 +100,36 @@ class Vault:
         return m.group(0) if value is None else json_escape(value)
 
     def _sub_escaped(self, m: re.Match[str]) -> str:
-        decoded = _decoded(m)
-        value = None if decoded is None else self._lookup(decoded)
-        return m.group(0) if value is None else json_escape(value)
+        decoded = _decoded(m.group(0))
+        if decoded is None:
+            return m.group(0)
+        prefix, placeholder, depth = decoded
+        value = self._lookup(placeholder)
+        if value is None:
+            return m.group(0)
+        for _ in range(depth):
+            value = json_escape(value)
+        return prefix + value
 
 
-def _decoded(m: re.Match[str]) -> str | None:
-    """The placeholder an ESCAPED_PLACEHOLDER_RE match spells, or None: not one, or its first
-    backslash is itself escaped (an escaped backslash followed by `u003c` is text, not a `<`)."""
-    backslashes = 0
-    while m.start() - backslashes > 0 and m.string[m.start() - backslashes - 1] == "\\":
-        backslashes += 1
-    if backslashes % 2:
-        return None
-    decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(1), 16)), m.group(0))
-    return decoded if PLACEHOLDER_RE.fullmatch(decoded) else None
+def _decoded(text: str) -> tuple[str, str, int] | None:
+    """(escaped backslashes before it, the placeholder, how deep in nested JSON strings it sits)
+    for an ESCAPED_PLACEHOLDER_RE match; None when it spells no placeholder, its escapes disagree
+    on the depth, or a backslash that is text stands inside it."""
+    escapes = list(_ESCAPE_RE.finditer(text))
+    prefix, depth = "", 1
+    if escapes:  # a match never starts inside a run of backslashes: the run is whole
+        run = len(escapes[0].group(1))
+        unit = run & -run  # the escape's own backslashes; any before them are escaped backslashes
+        depth = unit.bit_length()
+        if depth > MAX_DEPTH or any(len(e.group(1)) != unit for e in escapes[1:]):
+            return None
+        if escapes[0].start() == 0:
+            prefix = text[: run - unit]
+        elif run != unit:
+            return None
+    decoded = _ESCAPE_RE.sub(lambda e: chr(int(e.group(2), 16)), text)
+    return (prefix, decoded, depth) if PLACEHOLDER_RE.fullmatch(decoded) else None
 
 
 def json_escape(value: str) -> str:

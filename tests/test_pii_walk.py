@@ -319,3 +319,29 @@ def test_asked_for_json_output_the_replys_text_is_restored_as_json(endpoint: str
         sent = [e for event in events for e in unmask_messages_event(event, u)]
         streamed = "".join(e["delta"]["text"] for e in sent if e["type"] == "content_block_delta")
     assert orjson.loads(streamed) == want
+
+
+def test_placeholders_in_json_nested_in_a_json_string_are_restored_at_their_depth():
+    # An argument that is itself JSON text: Go's encoder escapes `<` inside, then the outer encoding
+    # doubles that backslash. The value must come back escaped once per level.
+    vault = Vault()
+    vault.placeholder("EMAIL", 'zo"ë\\@x.io')
+    inner = orjson.dumps({"to": "<EMAIL_1>", "cc": "<EMAIL_9>"}).decode().replace("<", "\\u003c")
+    outer = orjson.dumps({"inner": inner, "direct": "<EMAIL_1>"}).decode()
+    outer = outer.replace('"<EMAIL_1>"', '"\\u003CEMAIL_1\\u003E"')  # one level deep, beside two levels deep
+    assert "\\\\u003cEMAIL_1" in outer
+    for text in (vault.restore(outer, escape=True), stream(vault, outer, 1), stream(vault, outer, 4)):
+        got = orjson.loads(text)
+        assert orjson.loads(got["inner"]) == {"to": 'zo"ë\\@x.io', "cc": "<EMAIL_9>"}
+        assert got["direct"] == 'zo"ë\\@x.io'
+    # Escapes that disagree on the depth spell no placeholder; a literal backslash before one does not hide it.
+    mixed = '"\\\\u003cEMAIL_1\\u003e"'
+    assert vault.restore(mixed, escape=True) == stream(vault, mixed, 1) == mixed
+    prefixed = '"\\\\\\u003cEMAIL_1\\u003e"'  # reads: a backslash, then <EMAIL_1>
+    assert orjson.loads(vault.restore(prefixed, escape=True)) == '\\zo"ë\\@x.io'
+    assert stream(vault, prefixed, 1) == vault.restore(prefixed, escape=True)
+
+
+def stream(vault: Vault, text: str, size: int) -> str:
+    u = StreamUnmasker(vault)
+    return "".join(u.feed("k", text[i : i + size], True) for i in range(0, len(text), size)) + u.flush("k")
