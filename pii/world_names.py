@@ -203,6 +203,11 @@ _WORD_CASED = re.compile(_CASED_WORD)
 _WORD_UNCASED = re.compile(_UNCASED_WORD)
 
 
+# A lone given name is weaker evidence than any labelled cell or key it may sit in ("Roe, Søren"
+# under a `name` column): over the floor, under the rules that read structure.
+_LONE_NAME = 0.58
+
+
 def given_name_candidates(text: str) -> list[Cand]:
     """Names without a cue: a known given name, with the capitalised (or same-script) word after it
     as the surname; or a surname-shaped word right before a known given name ("Петров Иван")."""
@@ -222,7 +227,7 @@ def given_name_candidates(text: str) -> list[Cand]:
             start = words[k - 1][0]
         if end == e and start == s and w.isascii():
             continue  # a lone ASCII given name (Petra, Milan) is the English model's, or a place
-        out.append((start, end, "PERSON", 0.75))
+        out.append((start, end, "PERSON", 0.75 if (start, end) != (s, e) else _LONE_NAME))
     done = -1
     for m in _WORD_UNCASED.finditer(text):
         w = m.group()
@@ -236,9 +241,10 @@ def given_name_candidates(text: str) -> list[Cand]:
         # The next word is the surname ("فاطمة الزهراء") unless it is a function word or a noun
         # that commonly follows a name as the object ("أرسلت فاطمة التقرير"); over-reaching by a
         # word costs less than leaving a surname in clear.
+        lone = True
         if nxt and nxt.group() not in _UNCASED_STOP and nxt.group() not in _UNCASED_FUNCTION:
-            e = nxt.end()
-        out.append((s, e, "PERSON", 0.75))
+            e, lone = nxt.end(), False
+        out.append((s, e, "PERSON", _LONE_NAME if lone else 0.75))
         done = e
     return out
 

@@ -135,3 +135,15 @@ def test_street_addresses_in_other_formats(text: str, street: str) -> None:
 )
 def test_national_phone_formats_with_labels_in_their_language(text: str, phone: str) -> None:
     assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(phone, "PHONE")]
+
+
+@pytest.mark.parametrize("text", ["צריך לעדכן את המערכת לפני", "الاجتماع غدا صباحا في", "내일 오전에 시작합니다"])
+def test_the_english_models_guesses_at_uncased_scripts_are_dropped(text: str) -> None:
+    from pii.ner import rules as ner_rules
+
+    assert ner_rules.score_model_entity(text, 0, len(text), "PERSON") is None
+
+
+def test_a_lone_given_name_yields_to_the_labelled_cell_it_sits_in() -> None:
+    text = 'id,name,birth_date\n1,"Roe, Søren",1990-11-02\n2,"Doe, Jane",1980-01-02\n'
+    assert ("Roe, Søren", "PERSON") in resolved(text)

@@ -306,6 +306,9 @@ def _extend_name(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
+_UNCASED_SCRIPT = re.compile(r"[\u0590-\u08ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
 def score_model_entity(text: str, s: int, e: int, label: str) -> Cand | None:
     """Validate and score one spaCy entity (label already mapped to our types). None = rejected."""
     s, e = max(0, s), min(e, len(text))
@@ -319,6 +322,8 @@ def score_model_entity(text: str, s: int, e: int, label: str) -> Cand | None:
     value = text[s:e]
     if any(ch in _BAD_CHARS for ch in value):
         return None
+    if _UNCASED_SCRIPT.search(value):
+        return None  # the English model guesses at Hebrew, Arabic, Han, Hangul runs; the world rules read them
     toks = value.split()
     prev = _prev_words(text, s)
     place = _place_hit(value)
