@@ -62,7 +62,9 @@ def pii_decision(error: PiiBlocked | PiiFailure, fail_closed: bool) -> Decision:
     return PII_DETECTION_FAILED if fail_closed else PII_UNCHECKED
 
 
-@dataclass(frozen=True, slots=True)
+# Per-request values are plain slotted dataclasses: a frozen one costs three times as much to make
+# (~1 us against ~0.3 us), on every request.
+@dataclass(slots=True)
 class Estimate:
     prompt_tokens: int  # counted here (tiktoken); the provider's usage replaces it when it reports one
     max_output: int  # worst-case output tokens over all choices
@@ -86,7 +88,7 @@ def estimate(adapter: Adapter, route: Route, payload: dict[str, Any], detail: di
     return result
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetAsk:
     amount: int  # nano-USD: the worst case
     clamp: Clamp | None  # how the store may shrink the request instead of refusing it
