@@ -160,8 +160,20 @@ SIDEKIQ = re.compile(
     r"BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[\"']?[ \t]*[:=][ \t]*[\"']?([a-fA-F0-9]{8}:[a-fA-F0-9]{8})\b"
 )
 
-# curl's basic-auth credentials: `curl -u user:password`, `--user='user:pw'`.
-CURL_USER = re.compile(r"""(?:^|\s)(?:-u|--user)(?:=|[ \t]+)(["']?)([^\s"':]{1,64}:[^\s"']{3,200})\1""")
+# curl's basic-auth credentials in any quoting: `-u user:pw`, `--user='user:pw'`, `--user kevin:'pw'`,
+# `--user "{id}":"{secret}"`, `-u ":pw"` (empty user) or `-u "pw:"` (empty password).
+_CURL_PART = r"""(?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s:"']{1,200})"""
+CURL_USER = re.compile(
+    r"""(?:^|\s)(?:-u|--user)(?:=|[ \t]+)"""
+    rf"""(?P<cred>"[^"\n]{{1,400}}"|'[^'\n]{{1,400}}'|{_CURL_PART}?:{_CURL_PART})(?=\s|$)"""
+)
+# A credential header in a curl command: `-H "Authorization: …"`, `--header 'X-Api-Key: …'`,
+# `-H "Token: …"`, `-H "apikey: …"`; the value after an optional scheme word.
+CURL_HEADER = re.compile(
+    r"""(?:-H|--header)(?:=|[ \t]+)(["'])(?i:proxy-authorization|authorization|(?:x-(?:[a-z0-9]+-)*)?"""
+    r"""(?:api-?)?(?:key|token|secret|auth-token)|apikey)[ \t]*:[ \t]*"""
+    r"""(?:(?i:basic|bearer|token|api-token|apikey|digest)[ \t]+)?(?P<v>[^"'\s]{8,400})\1"""
+)
 
 # Provider names that turn a key into a credential's name (matched on the key with separators and
 # case removed, so `telegram_bot_token`, `TelegramBotToken` and `TELEGRAM-BOT` all contain "telegram").

@@ -159,3 +159,46 @@ def test_a_bare_high_entropy_token_in_an_instruction(text: str, value: str) -> N
 
 def test_a_commit_in_an_instruction_is_no_credential() -> None:
     assert detect("Use commit 9fceb02d0ae598e95dc970b74767f19372d61af8 for staging.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('curl -u ":Qm7vR2xLk9!t" https://localhost:9200', '":Qm7vR2xLk9!t"'),  # empty user
+        ('curl -u "Qm7vR2xLk9!t:" https://localhost:9200', '"Qm7vR2xLk9!t:"'),  # empty password
+        ("curl --user ops:'tW4nR8kQ2zP6' -X PATCH https://api.internal", "ops:'tW4nR8kQ2zP6'"),
+        ('curl --user "{3c1e}":"{Hq8ZtV2mK5}" https://gw.internal', '"{3c1e}":"{Hq8ZtV2mK5}"'),
+        (
+            "curl --header 'Authorization:  9d2f6a1e-7c3b-4e8a-b5d0-1f2e3a4b5c6d'",
+            "9d2f6a1e-7c3b-4e8a-b5d0-1f2e3a4b5c6d",
+        ),
+        ('curl -X POST --header "Api-Token: Rk38Fh2q9Lp" https://x.internal', "Rk38Fh2q9Lp"),
+        ('curl -H "Token: 7c1e9a0b3d5f2e4a" https://x.internal', "7c1e9a0b3d5f2e4a"),
+        (
+            'curl -H "apikey: 6b1d3f5a-2c4e-4a6b-8d0f-1a3c5e7b9d2f" https://x.internal',
+            "6b1d3f5a-2c4e-4a6b-8d0f-1a3c5e7b9d2f",
+        ),
+    ],
+)
+def test_curl_credentials_in_any_quoting_and_header(text: str, value: str) -> None:
+    start = text.index(value)
+    assert _masked(text, start, start + len(value)), detect(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl -i -u 'test:test'",
+        'curl -sL --user "$1:$2" "$3"',
+        "curl -u <user:password> https://example.com",
+        "curl --user neo4j:[PASSWORD] http://localhost:7474",
+        'curl -u "${username}":"${password}"',
+        'curl --user "xxx:yyy"',
+        "curl http://127.0.0.1:5000/file --user user:pass --digest",
+        'curl -H "Authorization: Bearer <your token>" https://example.com',
+        'curl -H "Authorization: Bearer $(gcloud auth print-access-token)" https://example.com',
+        'curl -H "Content-Type: application/json" -H "Accept: application/json" https://example.com',
+    ],
+)
+def test_curl_stand_ins_stay(text: str) -> None:
+    assert detect(text) == []

@@ -254,13 +254,32 @@ def _scanned_tokens(doc: _Doc, out: list[_Cand]) -> None:
             out.append((m.start(1), m.end(1), "API_KEY", prio))
     if "curl" in low:
         for m in sr.CURL_USER.finditer(text):
-            cred = m.group(2)
-            if not _placeholder_credential(cred.split(":", 1)[1]) and not pt.placeholder_hint(cred):
-                out.append((m.start(2), m.end(2), "API_KEY", prio))
+            if _curl_credential(m.group("cred")):
+                out.append((m.start("cred"), m.end("cred"), "API_KEY", prio))
+        for m in sr.CURL_HEADER.finditer(text):
+            v = m.group("v")
+            if not (_placeholder_credential(v) or pt.placeholder_hint(v) or _degenerate(v) or v.startswith("$")):
+                out.append((m.start("v"), m.end("v"), "API_KEY", prio))
     if "live_" in text or "test_" in text:
         for m in sr.LOB.finditer(text):
             if not (m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")):
                 out.append((m.start(), m.end(), "API_KEY", prio))
+
+
+# Passwords that curl examples use as stand-ins (`-u user:pass`, `-u test:test`).
+_CURL_STAND_INS = frozenset({"test", "pass", "password", "pwd", "token", "secret", "changeit", "changeme"})
+
+
+def _curl_credential(cred: str) -> bool:
+    """`user:password` from `curl -u` with its quotes taken off each part: a real password, or, with
+    the password left empty (curl then prompts), a user part that is itself a random secret."""
+    plain = cred.replace('"', "").replace("'", "")
+    user, _, pw = plain.partition(":")
+    if not pw:
+        return len(user) >= 8 and _secret_value_ok(user, True)
+    if len(pw) < 3 or pw.lower() in _CURL_STAND_INS or _degenerate(pw):
+        return False
+    return not (_placeholder_credential(pw) or pt.placeholder_hint(plain) or pw.startswith(("$", "{{")))
 
 
 def _is_cursor(v: str) -> bool:
