@@ -117,6 +117,10 @@ def test_secret_in_the_syntaxes_that_used_to_hide_it(text: str, value: str) -> N
 def test_documentation_shaped_keys_are_masked() -> None:
     text = 'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"  # the key from the AWS docs'
     assert [(text[s.start : s.end], s.type) for s in detect(text)] == [("AKIAIOSFODNN7EXAMPLE", "AWS_ACCESS_KEY")]
+    text = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SECRET_KEY")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,9 @@ def _aws_secret_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     for rs, re_ in doc.regions(gate):
         for m in pt.AWS_SECRET_VALUE.finditer(text, rs, re_):
             v = m.group()
-            if not _mixed_case_digits(v) or pt.placeholder_hint(v):
+            # The 40-character shape under an AWS secret's label is the key whatever its wording:
+            # AWS's own documentation key (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`) is masked too.
+            if not _mixed_case_digits(v) or _degenerate(v) or _placeholder_credential(v):
                 continue
             if _labelled(doc, m.start(), m.end(), pt.AWS_SECRET_LABEL, gate, nearest=False):
                 out.append((m.start(), m.end(), "AWS_SECRET_KEY", _PRIO["AWS_SECRET_KEY"]))
