@@ -152,6 +152,7 @@ def generated() -> bool:
     ok &= _leaks("names and places in other scripts (NER tier's rules, no model)", pii_evalsets.world_samples(), _rules)
     ok &= _leaks("names in other scripts without a cue (NER tier's rules)", pii_evalsets.bare_name_samples(), _rules)
     ok &= _leaks("street addresses, 13 countries' formats (NER tier's rules)", pii_evalsets.address_samples(), _rules)
+    ok &= _leaks("whole postal addresses as one span (NER tier's rules)", pii_evalsets.full_address_samples(), _rules)
     ok &= _leaks("national phone formats, 12 countries", pii_evalsets.national_phone_samples(), detect)
     ok &= _leaks("identifiers named by their label (passport, licence, account, tax, health)",
                  pii_evalsets.labelled_id_samples(), detect)  # fmt: skip
@@ -176,6 +177,7 @@ def generated_corpus() -> list[dict]:
         pii_evalsets.world_samples(),
         pii_evalsets.bare_name_samples(),
         pii_evalsets.address_samples(),
+        pii_evalsets.full_address_samples(),
         pii_evalsets.national_phone_samples(),
         pii_evalsets.labelled_id_samples(),
         pii_evalsets.clean_samples(),

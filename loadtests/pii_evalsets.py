@@ -771,6 +771,24 @@ def bare_name_samples() -> Iterator[dict]:
                 yield _sample(f"bare-{lang}-{k}-{j}", t.format(p=p), [(p, "PERSON")], {"lang": lang})
 
 
+# Whole postal addresses, gold as one span from the street to the postal code or country (what a
+# leak benchmark labels as one ADDRESS): masking only the street or the town leaves the rest.
+_FULL_ADDRESSES: tuple[tuple[str, str], ...] = (
+    ("Please ship the order to {a} by Friday.", "1600 Pennsylvania Ave NW, Washington, DC 20500"),
+    ("Mail the form to {a}.", "350 Fifth Avenue, New York, NY 10118"),
+    ("Our office: {a}", "221B Baker Street, London NW1 6XE, United Kingdom"),
+    ("Rechnung bitte an {a} senden.", "Friedrichstraße 43, 10117 Berlin"),
+    ("Adresse : {a}", "18 rue de la Paix, 75002 Paris, France"),
+    ("He lives at {a} now.", "88 Queen Street, Brisbane QLD 4000, Australia"),
+    ("Return it to {a}", "290 Bremner Blvd, Toronto, ON M5V 3L9, Canada"),
+)
+
+
+def full_address_samples() -> Iterator[dict]:
+    for k, (template, address) in enumerate(_FULL_ADDRESSES):
+        yield _sample(f"full-address-{k}", template.format(a=address), [(address, "LOCATION")], {"kind": "address"})
+
+
 def address_samples() -> Iterator[dict]:
     """Street addresses in their countries' formats (the street line is the LOCATION)."""
     streets = {

@@ -228,13 +228,14 @@ DOB_LABEL = re.compile(
 # A label that names an identifier, then filler ("number", "no.", "#", ":"), then the value: letters
 # and digits in groups (X12345678, D1234-56789-01234, 1EG4-TE5-MK73, RSSMRA85T10A562S, 123.456.789-09).
 LABELLED_ID = re.compile(
-    r"(?i:passport|passeport|reisepass|pasaporte|passaporto|driver'?s? licen[cs]e|driving licen[cs]e|licen[cs]e"
+    r"(?i:passport|passeport|reisepass|pasaporte|passaporto|driver'?s? licen[cs]e|driving licen[cs]e"
+    r"|licen[cs]e plate|licen[cs]e"
     r"|dl|(?:bank )?account|acct|routing|aba|sort code|tax ?id|tax (?:identification )?(?:number|no\.?)|taxpayer id"
     r"|ein|tin|vat (?:number|no\.?|id|reg\w*)|ust-id\w*|steuer-?id\w*|steuernummer|medicare|medicaid|nhs"
     r"|health insurance|member id|policy|mrn|medical record|patient id|codice fiscale|pesel|cpf|cnpj|curp|rfc|nir"
     r"|n° de sécurité sociale|numéro de sécurité sociale|sécurité sociale|securite sociale|personnummer"
     r"|henkilötunnus|cédula|cedula|rut|id card|identity card|id number|national id|pin|cvv2?|cvc2?|security code"
-    r"|vin|licen[cs]e plate)(?![A-Za-z])"
+    r"|vin)(?![A-Za-z])"
     r"(?i:[ \t]*(?:number|numéro|nummer|numero|no\.?|nr\.?|num|n°|#|id|code|is|was|:|=|-)){0,3}[ \t]*[\"']?"
     r"(?P<v>[A-Za-z0-9](?:[A-Za-z0-9]|[ .\-/](?=[A-Za-z0-9])){2,30})(?![\w-])"
 )

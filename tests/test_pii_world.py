@@ -38,8 +38,31 @@ def test_forms_of_address_need_a_full_name(text: str) -> None:
 
 def test_street_addresses_are_locations() -> None:
     got = rules("Ship to 742 Evergreen Terrace, Springfield. Rechnung an Hauptstraße 5, 10115 Berlin.")
-    assert ("742 Evergreen Terrace", "LOCATION") in got
-    assert {("Hauptstraße 5", "LOCATION"), ("Berlin", "LOCATION")} <= got
+    # the street line takes its town and postal code with it
+    assert ("742 Evergreen Terrace, Springfield", "LOCATION") in got
+    assert ("Hauptstraße 5, 10115 Berlin", "LOCATION") in got
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "Please ship the order to 1600 Pennsylvania Ave NW, Washington, DC 20500 by Friday.",
+            "1600 Pennsylvania Ave NW, Washington, DC 20500",
+        ),
+        (
+            "Flat 4B, 221B Baker Street, London NW1 6XE, United Kingdom",
+            "221B Baker Street, London NW1 6XE, United Kingdom",
+        ),
+        ("Send it to Klaus, Friedrichstraße 43, 10117 Berlin.", "Friedrichstraße 43, 10117 Berlin"),
+    ],
+)
+def test_a_whole_address_is_one_location_over_the_places_in_it(text: str, address: str) -> None:
+    assert (address, "LOCATION") in resolved(text)
+
+
+def test_a_name_with_a_middle_initial() -> None:
+    assert ("John A. Smith", "PERSON") in resolved("The patient, John A. Smith, was seen on Monday.")
 
 
 @pytest.mark.parametrize(

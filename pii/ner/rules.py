@@ -558,6 +558,26 @@ _STREET_GERMANIC = re.compile(
     r"platz|allee|ring|damm|ufer|steig|pfad|chaussee|straat|laan|gracht|plein|kade|singel|dreef|"
     r"gatan|vägen|gade|vej|veien|gata|pad|dijk|hof|markt|berg)[ ]\d{1,5}(?:-\d{1,4})?[a-zA-Z]?\b"
 )
+# What follows a street line in an address: a direction (NW), a unit, then, comma or space
+# separated, a town, a state code, a postal code (US ZIP, UK and Canadian postcodes, 4-5 digits),
+# a country.
+# Lower-case words end it ("… DC 20500 by Friday"), so does a sentence end.
+_ADDRESS_TAIL = re.compile(
+    r"(?:[ ](?:NW|NE|SW|SE|N|S|E|W)\.?(?!\w))?"
+    r"(?:,?[ ](?:(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl)\.?[ ]?#?[\w-]{1,6}"
+    r"|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}(?!\w)|[A-Z]\d[A-Z][ ]?\d[A-Z]\d(?!\w)|\d{4,5}(?:-\d{4})?(?!\w)"
+    r"|[A-Z]{2,3}[ ]\d{4,5}(?:-\d{4})?(?!\w)|[A-Z]{2,3}(?![\w'])"
+    r"|[A-ZÀ-Þ][a-zß-ÿ'\u2019-]+(?:[ ][A-ZÀ-Þ][a-zß-ÿ'\u2019-]+){0,2})){0,6}"
+)
+_MIDDLE_INITIAL = re.compile(r"(?<![\w.])([A-Z][a-z]+)[ ][A-Z]\.[ ][A-Z][a-z]+(?:-[A-Z][a-z]+)?(?![\w])")
+
+
+def _address_end(text: str, e: int) -> int:
+    """The end of the address a street line starts: its town, state, postal code and country."""
+    m = _ADDRESS_TAIL.match(text, e)
+    return m.end() if m else e
+
+
 _LOWER_STREET_PREFIXES = frozenset({"ul.", "rue", "avenue", "boulevard", "chemin", "allée", "impasse", "quai"})
 _ORG_RE = re.compile(
     rf"(?<![\w.@/#-])(?P<name>(?:{_NAME_WORD}[ ](?:(?:&|and|of|de|du|von|y)[ ])?){{1,4}})"
@@ -622,9 +642,12 @@ def _pattern_candidates(text: str) -> list[Cand]:
     out: list[Cand] = []
     for rx in (_STREET_EN, _STREET_GERMANIC):
         for m in rx.finditer(text):
-            s, e = _trim(text, m.start(), m.end())
+            s, e = _trim(text, m.start(), _address_end(text, m.end()))
             if _boundary_ok(text, s, e):
                 out.append((s, e, "LOCATION", 0.88))
+    for m in _MIDDLE_INITIAL.finditer(text):  # "John A. Smith": a name the small model often misses
+        if _tok_core(m.group(1)) not in _COMMON and _boundary_ok(text, m.start(), m.end()):
+            out.append((m.start(), m.end(), "PERSON", 0.7))
     for m in _STREET_LATIN.finditer(text):
         if not (m.group("num") or m.group("tail")):
             continue
@@ -632,6 +655,7 @@ def _pattern_candidates(text: str) -> list[Cand]:
             continue  # "sent via Slack 3 times"; but "ul. Marszałkowska 10", "rue Lepic 54" are streets
         s, e = _trim(text, m.start(), m.end())
         words = [_tok_core(t) for t in text[m.end("prefix") : e].split()]
+        e = _trim(text, s, _address_end(text, e))[1]
         if any(w in _TECH_STRICT or (w in _COMMON and w not in _PARTICLES) for w in words):
             continue
         if _boundary_ok(text, s, e):
@@ -689,13 +713,17 @@ def rule_candidates(text: str, ents: list[tuple[int, int, str]]) -> list[Cand]:
 
 
 def resolve(cands: list[Cand], types: frozenset[str]) -> list[tuple[int, int, str]]:
-    """Keep candidates over their type's floor; on overlap the higher score (then longer) wins."""
+    """Keep candidates over their type's floor; on overlap the higher score (then longer) wins,
+    except that a candidate holding whole the kept ones it overlaps, all of its own type, takes
+    their place: the address "1600 Pennsylvania Ave NW, Washington, DC 20500" over the city in it."""
     keep: list[Cand] = []
     for c in sorted(cands, key=lambda c: (-c[3], c[0] - c[1], c[0])):
         s, e, t, score = c
         if t not in types or score < MIN_SCORE[t] or e <= s:
             continue
-        if any(s < ke and e > ks for ks, ke, _, _ in keep):
+        hit = [k for k in keep if s < k[1] and e > k[0]]
+        if hit and not all(k[2] == t and s <= k[0] and k[1] <= e for k in hit):
             continue
+        keep = [k for k in keep if k not in hit]
         keep.append(c)
     return sorted((s, e, t) for s, e, t, _ in keep)
