@@ -634,6 +634,8 @@ def test_identifiers_named_by_their_label(text: str, value: str) -> None:
         "account settings updated on 2024-03-01",
         "account_id = 48213",
         "accountId = 48213",
+        "Das ist ein 25000-Euro-Auftrag.",  # German "ein", not an EIN
+        "a tin 50000 cans strong order",
     ],
 )
 def test_identifier_labels_without_an_identifier(text: str) -> None:

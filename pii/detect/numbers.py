@@ -230,6 +230,8 @@ def _dates_of_birth(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
 
 
 _CARD_CODES = ("pin", "cvv", "cvc", "security code")
+# Labels that are also everyday words in some language: they count only in capitals (EIN, TIN).
+_ACRONYMS = frozenset({"ein", "tin", "rut", "nir", "dl", "aba", "rfc", "vin"})
 
 
 def _labelled_ids(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
@@ -248,6 +250,8 @@ def _labelled_ids(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         m = pt.LABELLED_ID.match(text, p)
         if m is None:
             continue
+        if text[p : p + 4].lower().rstrip(" #:") in _ACRONYMS and not text[p : p + 2].isupper():
+            continue  # "ein 25000-Euro-Auftrag", "tin 500", "rut": words unless written as the acronym
         s = m.start("v")
         tokens = m.group("v").split(" ")
         kept = [tokens[0]]
