@@ -58,8 +58,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tollgate.llm")
 
-# Status code per refusal reason. The reason itself goes out as the error's `code`, into the
-# audit row and into metrics; only this door knows it speaks HTTP.
+# Status code per refusal reason: only this door knows it speaks HTTP. The reason reaches the
+# audit row and, as the error's `code`, the client; auth refusals keep OpenAI's `invalid_api_key`
+# and a fail-closed store `budget_store_unavailable`, the codes clients already handle.
 STATUS: dict[str, int] = {
     "missing_token": 401,
     "invalid_token": 401,
