@@ -155,43 +155,40 @@ class _KernelRelay:
     protocols, so closing one (a revocation, `Upstream.abort`) still ends the relay through
     `connection_lost`; the relay works on duplicates of their descriptors, closed with it."""
 
-    def __init__(self, splice: Splice, socks: list[socket.socket]) -> None:
+    def __init__(self, splice: Splice) -> None:
         self.splice = splice
-        self.socks = socks
-        self.fds = [sk.fileno() for sk in socks]
+        self.socks: list[socket.socket] = []
+        self.fds: list[int] = []
         self.pipes: list[tuple[int, int]] = []
         self.held = [0, 0]  # bytes read from side i still in its pipe
         self.blocked = [False, False]  # side i's pipe waits for the other socket to take more
-        self.eof = [False, False]
+        self.eof = list(splice._eof)  # a side that half-closed before stays closed
         self.loop = splice._loop
 
     @classmethod
     def start(cls, splice: Splice) -> _KernelRelay | None:
         """A relay over the splice's (plain TCP) sockets, or None while a transport still has bytes
-        to write (they must leave before any spliced byte) or when the pipes cannot be had."""
+        to write (they must leave before any spliced byte) or when descriptors cannot be had."""
         if splice._done.done() or any(t.get_write_buffer_size() for t in splice.transports):
             return None
-        socks: list[socket.socket] = []
-        for t in splice.transports:
-            t.pause_reading()
-            socks.append(socket.socket(fileno=os.dup(t.get_extra_info("socket").fileno())))
-        relay = cls(splice, socks)
+        relay = cls(splice)
         try:
+            for t in splice.transports:
+                relay.socks.append(socket.socket(fileno=os.dup(t.get_extra_info("socket").fileno())))
             for _ in range(2):
                 r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
                 relay.pipes.append((r, w))
                 with contextlib.suppress(OSError):  # a smaller pipe only means more calls
                     fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, SPLICE_BYTES)
-        except OSError:
+        except OSError:  # out of descriptors: the transports go on relaying
             relay.close()
             splice._kernel_ok = False
-            for t in splice.transports:
-                t.resume_reading()
             return None
-        relay.eof = list(splice._eof)  # a side that half-closed before stays closed
-        for i, fd in enumerate(relay.fds):
+        relay.fds = [sk.fileno() for sk in relay.socks]
+        for i, t in enumerate(splice.transports):
+            t.pause_reading()
             if not relay.eof[i]:
-                relay.loop.add_reader(fd, relay._read, i)
+                relay.loop.add_reader(relay.fds[i], relay._read, i)
         return relay
 
     def _read(self, i: int) -> None:
