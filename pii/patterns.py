@@ -165,7 +165,9 @@ PHONE_STRONG = re.compile(
     r"(?![\w\-]|[./]\d)"
 )
 # Anything else that looks like a phone number; only kept with a phone label (trunk 0, (31) 9…).
-PHONE_LOCAL = re.compile(r"(?:\(\d{1,5}\)[ ]?|\b\d{1,5}[ .\-/]?)(?:\d{2,5}[ .\-]?){1,4}\d{1,5}\b")
+PHONE_LOCAL = re.compile(
+    r"(?:\(\d{1,5}\)[ ]?|(?<![0-9A-Za-z_])\d{1,5}[ .\-/]?)(?:\d{2,5}[ .\-]?){1,4}\d{1,5}(?![0-9A-Za-z_])"
+)
 
 IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
