@@ -142,6 +142,8 @@ def test_documentation_shaped_keys_are_masked() -> None:
         # password keys set to a reference, a type or a setting; words about a password
         "password: required",
         "password = user_password",
+        "password: !vault |",
+        "db_password: *default_pw",
         'password_hash_scheme = "bcryptSha256"',
         "If the password is incorrect three times, the account locks.",
     ],

@@ -512,6 +512,8 @@ def _assigned_password(text: str, name_end: int, vs: int, v: str) -> bool:
         return False
     if pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
+    if v[0] in "!*&":
+        return False  # a YAML tag or alias (`!vault |`, `*default_pw`), not the password
     quoted = text[vs - 1] in "\"'`"
     return quoted or not (_identifier(v) or (pt.WORDY.fullmatch(v) and not v.isalpha()))
 
