@@ -493,6 +493,13 @@ _PASSWORD_WORDS = frozenset(
 )  # fmt: skip
 
 
+def _yaml_reference(v: str) -> bool:
+    """A YAML tag, anchor or alias in the value's place (`!vault`, `*default_pw`, `&pw`): a name
+    in lower case after the sigil, where a password starting with `!` would be mixed (`!Qaz2wsx`)."""
+    rest = v[1:].replace("_", "").replace("-", "")
+    return v[:1] in ("!", "*", "&") and rest.isalpha() and rest.islower()
+
+
 def _names_password(words: list[str]) -> bool:
     """The key ends in the password itself (`administrator_login_password`, `DB_PWD`), not in
     something about it (`password_reset_template`, `password_hash`)."""
@@ -512,8 +519,6 @@ def _assigned_password(text: str, name_end: int, vs: int, v: str) -> bool:
         return False
     if pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
-    if v[0] in "!*&":
-        return False  # a YAML tag or alias (`!vault |`, `*default_pw`), not the password
     quoted = text[vs - 1] in "\"'`"
     return quoted or not (_identifier(v) or (pt.WORDY.fullmatch(v) and not v.isalpha()))
 
@@ -561,6 +566,8 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             continue  # a call or subscript: code, not a literal
         ve = _strip_trailing(text, vs, vend)
         v = text[vs:ve]
+        if _yaml_reference(v):
+            continue
         password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
         if client_id and (len(v) < 24 or not _secret_value_ok(v, False)):
             continue
