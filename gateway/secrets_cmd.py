@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import termios
 
 DEFAULT_STORE_HELP = "the config file whose secret_store to use (default: the file store var/secrets.json)"
 
@@ -27,6 +28,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             p.add_argument("name", metavar="NAME")
         if name != "keygen":
             p.add_argument("--config", metavar="FILE", help=DEFAULT_STORE_HELP)
+
+
+def _read_stdin(name: str) -> bytes:
+    """All of stdin; typed at a terminal, without echo, so the value never shows on the screen
+    (scrollback, screen sharing and session recordings keep what a terminal shows)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.buffer.read()
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO  # lflag; ICANON stays on, so Ctrl-D still ends the input
+    # Echo goes off before the prompt appears: nothing typed after it is ever shown.
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    try:
+        print(f"value for secret {name!r} (not shown; then Enter, Ctrl-D):", file=sys.stderr, flush=True)
+        return sys.stdin.buffer.read()
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        print(file=sys.stderr)  # the user's Enter was not echoed either
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if command == "set":
             name = check_name(args.name)
-            if sys.stdin.isatty():
-                print(f"value for secret {name!r} (then Enter, Ctrl-D):", file=sys.stderr)
-            value = read_value(sys.stdin.buffer.read(), name)
+            value = read_value(_read_stdin(name), name)
             sealed = seal(Keyring.from_env().current, name, value)
             store.put(sealed)
             print(f"secret {name!r} stored in {store.location} (key {sealed.key_id})")

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import pty
+import select
 import signal
 import ssl
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,7 +27,7 @@ import yaml
 from config import ConfigError, Keyring, MasterKey, SecretError, parse_config, resolve_secrets, seal, unseal
 from config.secret_store import FileStore, PostgresStore
 from config.secrets import parse_master_key, reseal
-from tests.conftest import ALICE, Gateway, base_config
+from tests.conftest import ALICE, ROOT, Gateway, base_config
 from tests.conftest import run_tollgate as tollgate
 from tests.https_upstream import Origin, make_test_pki
 from tests.upstream import Upstream, free_port, wait_until
@@ -242,6 +247,37 @@ def test_cli_set_list_delete_rotate(tmp_path: Path):
     assert missing.returncode == 1 and "secret 'github': not in" in missing.stderr
     no_key = tollgate(tmp_path, "secrets", "set", "x", stdin="v", env={"TOLLGATE_MASTER_KEY": ""})
     assert no_key.returncode == 1 and "TOLLGATE_MASTER_KEY is not set" in no_key.stderr
+
+
+def test_cli_set_from_a_terminal_does_not_echo_the_value(tmp_path: Path):
+    """Typed at a terminal, the value must not appear on it (scrollback, screen sharing, recordings)."""
+    key = MasterKey.generate()
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "secrets", "set", "typed"], cwd=tmp_path, stdin=secondary,
+        stdout=subprocess.PIPE, stderr=secondary, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                       "TOLLGATE_MASTER_KEY": key.encoded()},
+    )  # fmt: skip
+    os.close(secondary)
+    screen = b""
+    while b"Ctrl-D" not in screen:  # the prompt: from here on the terminal is the user's
+        assert select.select([primary], [], [], 20)[0], screen
+        screen += os.read(primary, 4096)
+    os.write(primary, VALUE.encode() + b"\n")
+    os.write(primary, b"\x04")  # Ctrl-D at the start of a line: end of input
+    stdout, _ = proc.communicate(timeout=30)
+    while select.select([primary], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(primary)
+    assert proc.returncode == 0, screen
+    assert VALUE.encode() not in screen + stdout
+    assert unseal(Keyring.of(key), FileStore(tmp_path / "var" / "secrets.json").load()["typed"]) == VALUE
 
 
 def test_cli_uses_the_configs_store_even_while_the_config_refers_to_unset_secrets(tmp_path: Path):
