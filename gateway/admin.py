@@ -156,7 +156,15 @@ def admin_app(worker: AdminView) -> web.Application:
     @web.middleware
     async def started(request: web.Request, handler: Any) -> web.StreamResponse:
         request[_T0] = time.perf_counter()
-        return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPMethodNotAllowed as e:  # the router's own refusals, in the API's error shape
+            use = ", ".join(sorted(e.allowed_methods - {"HEAD"}))
+            message = f"{request.method} is not allowed on {request.path}: use {use}"
+            allow = {"Allow": ", ".join(sorted(e.allowed_methods))}
+            return ApiError(405, message, code="method_not_allowed", headers=allow).response()
+        except web.HTTPNotFound:
+            return ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route").response()
 
     app = web.Application(middlewares=[started])
     app.router.add_get("/healthz", healthz)

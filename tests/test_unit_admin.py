@@ -100,3 +100,14 @@ async def test_budget_report_reads_the_views_guard(client: Client, view: View) -
     (counter,) = (await report.json())["counters"]
     assert (counter["level"], counter["reserved_usd"], counter["remaining_usd"]) == ("org", 1.5, 8.5)
     assert (await client.get("/admin/budgets", params={"org": "nope"}, headers=ADMIN)).status == 404
+
+
+async def test_unknown_routes_and_wrong_methods_get_openai_shaped_errors(client: Client) -> None:
+    missing = await client.get("/admin/nope", headers=ADMIN)
+    assert missing.status == 404 and (await missing.json())["error"]["code"] == "unknown_route"
+    wrong = await client.post("/admin/audit", params={"org": "acme"}, headers=ADMIN)
+    assert wrong.status == 405 and (await wrong.json())["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    get_reload = await client.get("/admin/reload", headers=ADMIN)
+    assert get_reload.status == 405 and get_reload.headers["Allow"] == "POST"
+    assert "use POST" in (await get_reload.json())["error"]["message"]
