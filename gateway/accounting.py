@@ -53,6 +53,8 @@ class Call:
 
     def headers(self) -> dict[str, str]:
         headers = {"x-request-id": self.request_id, "x-tollgate-overhead-ms": self.overhead_ms()}
+        if self.adapter.anthropic_errors:
+            headers["request-id"] = self.request_id  # where Anthropic's SDKs read it
         if self.budget_remaining is not None:
             headers["x-tollgate-budget-remaining"] = f"{self.budget_remaining:.6f}"
         return headers

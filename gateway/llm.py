@@ -163,8 +163,11 @@ class LLMDoor:
         )
 
     async def _unknown(self, request: web.Request) -> web.Response:
-        headers = {"x-request-id": new_request_id(), "x-tollgate-overhead-ms": "0.000"}
+        request_id = new_request_id()
+        headers = {"x-request-id": request_id, "x-tollgate-overhead-ms": "0.000"}
         anthropic = request.path.startswith(ADAPTERS[Endpoint.MESSAGES].path)  # e.g. /v1/messages/count_tokens
+        if anthropic:
+            headers["request-id"] = request_id
         method = _KNOWN_PATHS.get(request.path)
         if method:
             err = ApiError(

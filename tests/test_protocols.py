@@ -265,6 +265,21 @@ def test_messages_refusals_are_anthropic_shaped(gw: Gateway, upstream: Upstream)
     assert r.status_code == 405 and r.json()["type"] == "error"
 
 
+def test_the_anthropic_sdk_reads_tollgates_request_id(gw: Gateway):
+    """Anthropic's SDKs read `request-id` (`message._request_id`, an error's `request_id`)."""
+    raw = claude(gw).messages.with_raw_response.create(
+        model="mock-gpt", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse()._request_id == raw.headers["x-request-id"]
+    with pytest.raises(anthropic.NotFoundError) as e:
+        claude(gw).messages.create(model="gpt-nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.request_id == e.value.response.headers["x-request-id"]
+    with claude(gw).messages.stream(
+        model="mock-gpt", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        assert stream.request_id == stream.response.headers["x-request-id"]
+
+
 def test_messages_upstream_errors_keep_their_status_in_anthropic_shape(gw: Gateway):
     for model, status in (("claude-error-429", 429), ("claude-html-502", 502)):
         r = httpx.post(
