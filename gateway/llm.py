@@ -260,11 +260,12 @@ class LLMDoor:
         assert call.principal is not None
         model = payload["model"]
         decision, route = admit(self.runtime.routes, call.principal, call.adapter, model)
+        if route is not None:
+            call.model = model  # a model of the config: the audit row names what was asked, even if refused
         if not decision.allowed:
             raise _model_refusal(decision, model, route, call.adapter)
         assert route is not None
         call.route = route
-        call.model = model
         return route
 
     def ner(self) -> NerEngine:

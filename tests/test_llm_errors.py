@@ -79,6 +79,14 @@ def test_model_not_allowed_is_403_and_unknown_is_404(gateway: Gateway, upstream:
         c.chat.completions.create(model="mock-gpt", messages=CHAT["messages"])
 
 
+def test_a_refused_model_of_the_config_is_named_in_the_audit_row(gateway: Gateway):
+    r = post(gateway, "/chat/completions", BOB, json={**CHAT, "model": "mock-gpt"})
+    event = gateway.audit_for(r.headers["x-request-id"])
+    assert (event["status"], event["resource"]) == (403, "mock-gpt")
+    r = post(gateway, "/chat/completions", json={**CHAT, "model": "gpt-nope"})
+    assert gateway.audit_for(r.headers["x-request-id"])["resource"] == "-"  # a client's free text: not recorded
+
+
 def test_agents_of_other_orgs_are_accounted_to_their_own_org(gateway: Gateway):
     r = post(gateway, "/chat/completions", CAROL, json=CHAT)
     event = gateway.audit_for(r.headers["x-request-id"])
