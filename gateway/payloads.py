@@ -49,9 +49,8 @@ def parse_json(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+    return names.get(type(value), "null")  # what JSON can hold
 
 
 def _expect(payload: dict[str, Any], key: str, types: tuple[type, ...], what: str, required: bool = False) -> None:

@@ -102,7 +102,8 @@ def test_missing_model_is_named(endpoint: Endpoint):
 def test_model_of_wrong_type_is_named():
     error = validate_error(Endpoint.CHAT, chat(model=5))
     assert (error.code, error.param) == ("invalid_type", "model")
-    assert error.message == "'model' must be a string, got int"
+    assert error.message == "'model' must be a string, got integer"  # JSON's names, not Python's
+    assert validate_error(Endpoint.CHAT, chat(max_tokens=2.5)).message == "'max_tokens' must be an integer, got number"
 
 
 def test_null_model_is_a_type_error():
