@@ -495,3 +495,6 @@ def _check_queries(gw: Gateway, tmp_path: Path) -> None:
     assert len(table.stdout.splitlines()) == 3 and "more rows: --cursor " in table.stderr
     bad = cli_query("--org", "acme", "--since", "soon")
     assert bad.returncode == 2 and bad.stderr.startswith("tollgate audit query: --since: expected an ISO 8601 time")
+    # An org the config does not know may still have rows (orgs are never deleted); none: say why.
+    unknown = cli_query("--org", "nope")
+    assert unknown.returncode == 0 and "no events; the config has no org 'nope'" in unknown.stderr
