@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import os
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -32,11 +33,12 @@ class Tally:
         # (histogram, labels) -> [count per bucket..., sum]
         self._observed: dict[tuple[Histogram, tuple[str, ...]], list[float]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, metric: Counter | Gauge, labels: tuple[str, ...], amount: float = 1) -> None:
         key = (metric, labels)
         self._deltas[key] = self._deltas.get(key, 0) + amount
-        if self._timer is None:
+        if self._timer is None or self._loop_gone():
             self._schedule()
 
     def observe(self, histogram: Histogram, labels: tuple[str, ...], bucket: int, value: float) -> None:
@@ -46,14 +48,25 @@ class Tally:
             counts = self._observed[key] = [0.0] * (len(histogram._upper_bounds) + 1)
         counts[bucket] += 1
         counts[-1] += value
-        if self._timer is None:
+        if self._timer is None or self._loop_gone():
             self._schedule()
 
     def _schedule(self) -> None:
         try:
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+            self._loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (a CLI command, a test): nothing to batch with
             self.flush()
+            return
+        self._timer = self._loop.call_later(FLUSH_S, self.flush)
+
+    def _loop_gone(self) -> bool:
+        """The timer's loop was closed with the timer pending (one loop per test, say)."""
+        return self._loop is not None and self._loop.is_closed()
+
+    def forget(self) -> None:
+        """In a forked child: the parent's pending updates and timer are the parent's to flush."""
+        self._deltas, self._observed = {}, {}
+        self._timer = self._loop = None
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -73,6 +86,7 @@ class Tally:
 
 
 TALLY = Tally()
+os.register_at_fork(after_in_child=TALLY.forget)
 
 
 class Tallied:

@@ -76,3 +76,23 @@ def test_without_an_event_loop_updates_apply_at_once() -> None:
     reg = CollectorRegistry()
     Tallied(Counter("c", "help", registry=reg)).inc(2)
     assert reg.get_sample_value("c_total") == 2.0
+
+
+def test_a_forked_child_does_not_flush_its_parents_updates() -> None:
+    reg = CollectorRegistry()
+    counter = Tallied(Counter("c", "help", registry=reg))
+    TALLY._deltas[(counter.metric, ())] = 5  # pending in the parent when it forks
+    TALLY.forget()
+    TALLY.flush()
+    assert reg.get_sample_value("c_total") == 0.0
+
+
+async def test_a_timer_left_on_a_closed_loop_does_not_stop_flushing() -> None:
+    other = asyncio.new_event_loop()
+    TALLY.flush()
+    TALLY._loop, TALLY._timer = other, other.call_later(60, TALLY.flush)
+    other.close()
+    reg = CollectorRegistry()
+    Tallied(Counter("c", "help", registry=reg)).inc()
+    await asyncio.sleep(FLUSH_S + 0.2)
+    assert reg.get_sample_value("c_total") == 1.0
