@@ -304,8 +304,24 @@ _HANGUL_NOT_NAMES = frozenset(
 )
 
 
+# Japanese: common two-character surnames (one-character ones are also words: 林 "forest"), with a
+# given name of one or two characters, before a particle or an honorific; only in text with kana.
+_JA_SURNAMES = (
+    "佐藤|鈴木|高橋|田中|伊藤|渡辺|渡邊|山本|中村|小林|加藤|吉田|山田|佐々木|山口|松本|井上|木村|斎藤|斉藤|清水"
+    "|山崎|池田|橋本|阿部|石川|山下|中島|石井|小川|前田|岡田|長谷川|藤田|後藤|近藤|村上|遠藤|青木|坂本|福田|太田"
+    "|西村|藤井|金子|岡本|藤原|中野|三浦|原田|松田|竹内|中川|小野|田村|和田|石田|森田|上田|柴田|酒井|工藤|横山"
+)
+_JA_NAME = re.compile(
+    rf"(?<![\u4e00-\u9fff])(?:{_JA_SURNAMES})[\u4e00-\u9fff]{{0,2}}?"
+    r"(?=[はがをにのともへ、。\s]|さん|様|さま|氏|くん|君|ちゃん|先生|$)"
+)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
 def cjk_name_candidates(text: str) -> list[Cand]:
     out: list[Cand] = []
+    if _KANA.search(text):
+        out += [(m.start(), m.end(), "PERSON", 0.7) for m in _JA_NAME.finditer(text)]
     for m in _HAN_NAME.finditer(text):
         out.append((m.start(), m.end(), "PERSON", 0.7 if m.group("titled") is None else 0.8))
     for m in _HANGUL_NAME.finditer(text):
