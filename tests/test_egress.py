@@ -399,11 +399,20 @@ def test_the_ca_private_key_is_never_written_to_disk(gw: Gateway):
     assert b"PRIVATE" not in ca_file(gw).read_bytes()
 
 
-def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
+@contextlib.contextmanager
+def _started(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path, **egress: object) -> Iterator[Gateway]:
+    """A gateway on the egress test config with `egress` settings changed, stopped afterwards."""
     config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
-    config["egress"].update({"tunnel_max_bytes": 200_000, "idle_timeout_s": 0.5})
+    config["egress"].update(egress)
     g = Gateway(tmp_path, config).start()
     try:
+        yield g
+    finally:
+        g.stop()
+
+
+def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, plain_origin: Origin, pki, tmp_path):
+    with _started(upstream, origin, plain_origin, pki, tmp_path, tunnel_max_bytes=200_000, idle_timeout_s=0.5) as g:
         small = curl("-x", proxy_url(g), "--cacert", str(pki[0]), f"https://tunnel.test:{origin.port}/x")
         assert small.returncode == 0, small.stderr
         big = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", "/dev/null",
@@ -417,18 +426,13 @@ def test_tunnel_byte_cap_and_idle_timeout_end_tunnels(upstream, origin: Origin, 
         tls.settimeout(5)
         assert tls.recv(100) == b""  # nothing sent: the idle tunnel is closed
         assert time.monotonic() - started < 3
-    finally:
-        g.stop()
 
 
 def test_bulk_tunnels_move_to_splice_intact_and_keep_their_byte_cap(
     upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
 ):
     """Past KERNEL_AFTER bytes a tunnel relays with splice(2): bytes arrive intact, the cap still cuts."""
-    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
-    config["egress"].update({"tunnel_max_bytes": 3_000_000})
-    g = Gateway(tmp_path, config).start()
-    try:
+    with _started(upstream, origin, plain_origin, pki, tmp_path, tunnel_max_bytes=3_000_000) as g:
         body = tmp_path / "body"
         url = f"https://tunnel.test:{origin.port}/repos/big/"
         whole = curl("-x", proxy_url(g), "--cacert", str(pki[0]), "-o", str(body), url + str(2_000_000))
@@ -440,38 +444,31 @@ def test_bulk_tunnels_move_to_splice_intact_and_keep_their_byte_cap(
         assert cut.returncode != 0
         event = last_event(g, action="tunnel", result="denied")
         assert event["detail"]["cut"] == "byte_cap" and 2_000_000 < event["detail"]["bytes_in"] <= 3_000_000
-    finally:
-        g.stop()
 
 
 def test_an_origin_slower_than_the_timeout_is_a_504_and_an_idle_tunnel_is_closed(
     upstream, origin: Origin, plain_origin: Origin, pki, tmp_path
 ):
     """The request loop's timeouts (egress.http1.Watchdog): the upstream's answer, then keep-alive idleness."""
-    config = egress_config(upstream.base_url, origin, plain_origin, pki[0], tmp_path)
-    config["egress"].update({"idle_timeout_s": 0.5})
-    g = Gateway(tmp_path, config).start()
-    try:
-        tls = _tls_through(g, f"api.test:{origin.port}", "api.test", ca_file(g))
-        tls.settimeout(5)
-        tls.sendall(f"GET /repos/x HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
-        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
-        started = time.monotonic()
-        tls.sendall(f"GET /repos/slow/3 HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
-        reply = tls.recv(4096)
-        assert reply.startswith(b"HTTP/1.1 504") and b"upstream_timeout" in reply, reply
-        assert time.monotonic() - started < 2
-        tls.close()
-        tls = _tls_through(g, f"api.test:{origin.port}", "api.test", ca_file(g))
-        tls.settimeout(5)
-        tls.sendall(f"GET /repos/x HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
-        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
-        started = time.monotonic()
-        assert tls.recv(4096) == b""  # idle past the limit: closed by the proxy
-        assert 0.4 < time.monotonic() - started < 2
-        tls.close()
-    finally:
-        g.stop()
+
+    def get(tls: ssl.SSLSocket, path: str) -> bytes:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: api.test:{origin.port}\r\n\r\n".encode())
+        return tls.recv(4096)
+
+    with _started(upstream, origin, plain_origin, pki, tmp_path, idle_timeout_s=0.5) as g:
+        for idle in (False, True):
+            tls = _tls_through(g, f"api.test:{origin.port}", "api.test", ca_file(g))
+            tls.settimeout(5)
+            assert get(tls, "/repos/x").startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            if idle:
+                assert tls.recv(4096) == b""  # idle past the limit: closed by the proxy
+                assert 0.4 < time.monotonic() - started < 2
+            else:
+                reply = get(tls, "/repos/slow/3")
+                assert reply.startswith(b"HTTP/1.1 504") and b"upstream_timeout" in reply, reply
+                assert time.monotonic() - started < 2
+            tls.close()
 
 
 def test_sni_carrying_the_port_is_the_same_name_not_fronting(gw: Gateway, origin: Origin):
