@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from aiohttp import ClientSession, web
 from botocore.config import Config as BotoConfig
+from yarl import URL
 
 from config import MasterKey
 from egress.aws import CredentialCache, Temporary, session_name, session_tags, signing_plan
@@ -37,7 +39,8 @@ SETUP_ACTIONS = 7
 
 class Front(LoopbackServer):
     """TLS in front of moto (plain HTTP), forwarding every request as it is, Host included (it
-    is signed), and keeping (path, headers, body) of each."""
+    is signed) and the target byte for byte (yarl would requote `%2F` in a query, which breaks
+    the signature), and keeping (path, headers, body) of each."""
 
     def __init__(self, ssl_context, moto_port: int) -> None:
         super().__init__()
@@ -58,10 +61,14 @@ class Front(LoopbackServer):
         send = {k: v for k, v in request.headers.items() if k.lower() not in framing}
         async with (
             ClientSession(auto_decompress=False, skip_auto_headers=("User-Agent", "Content-Type")) as session,
-            session.request(request.method, self.moto + request.path_qs, headers=send, data=body) as r,
+            session.request(
+                request.method, URL(self.moto + request.raw_path, encoded=True), headers=send, data=body
+            ) as r,
         ):
             drop = {"transfer-encoding", "content-length", "connection", "content-encoding"}
             out = {k: v for k, v in r.headers.items() if k.lower() not in drop}
+            if request.method == "HEAD":  # no body, but the size of the one a GET would get
+                return web.Response(status=r.status, headers={**out, "Content-Length": r.headers["Content-Length"]})
             return web.Response(status=r.status, headers=out, body=await r.read())
 
 
@@ -239,6 +246,38 @@ def test_a_presigned_url_made_by_boto3_is_refused(gw: Gateway, front):
         r = c.get(url)
     assert r.status_code == 403 and r.headers["x-tollgate-reason"] == "presigned_url"
     assert "presigned URLs cannot be re-signed" in r.text and server.seen == []
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="no AWS CLI on PATH (pip install awscli)")
+def test_the_readmes_aws_cli_session_works_through_the_door(gw: Gateway, front, tmp_path: Path):
+    """The README's sandbox commands, as written: upload, a prefix listing (query values with
+    `%2F`), download (HEAD then GET), who am I, and a presigned URL refused."""
+    server, _ = front
+    env = {**os.environ, "HOME": str(tmp_path), "HTTPS_PROXY": f"http://alice:{ALICE}@127.0.0.1:{gw.egress_port}",
+           "AWS_CA_BUNDLE": str(gw.workdir / "tollgate-ca.pem"), "AWS_ACCESS_KEY_ID": SANDBOX_KEY,
+           "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "NO_PROXY"):
+        env.pop(name, None)
+    s3, sts = f"--endpoint-url=https://s3.test:{server.port}", f"--endpoint-url=https://sts.test:{server.port}"
+    (tmp_path / "notes.txt").write_text("notes of the agent\n" * 500)
+
+    def aws(*args: str) -> str:
+        done = subprocess.run(["aws", *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        return done.stdout
+
+    aws("s3", "cp", "notes.txt", f"s3://{BUCKET}/cli/notes.txt", s3)
+    assert "notes.txt" in aws("s3", "ls", f"s3://{BUCKET}/cli/", s3)
+    aws("s3", "cp", f"s3://{BUCKET}/cli/notes.txt", "back.txt", s3)
+    assert (tmp_path / "back.txt").read_text() == (tmp_path / "notes.txt").read_text()
+    arn = json.loads(aws("sts", "get-caller-identity", sts))["Arn"]
+    assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/agent-role/tollgate-alice"
+    url = aws("s3", "presign", f"s3://{BUCKET}/cli/notes.txt", s3).strip()
+    ctx = ssl.create_default_context(cafile=env["AWS_CA_BUNDLE"])
+    with httpx.Client(proxy=env["HTTPS_PROXY"], verify=ctx, timeout=10) as c:
+        assert c.get(url).headers["x-tollgate-reason"] == "presigned_url"
+    assert server.seen and all(SANDBOX_KEY not in h["authorization"] for _, h, _ in server.seen)
 
 
 # --- pure parts -----------------------------------------------------------------------------
