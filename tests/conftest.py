@@ -41,7 +41,7 @@ def base_config(upstream_url: str, llm_port: int, admin_port: int) -> dict[str, 
             "admin": {"host": "127.0.0.1", "port": admin_port},
             "egress": {"host": "127.0.0.1", "port": free_port()},
         },
-        "limits": {"max_body_bytes": 64 * 1024, "upstream_read_timeout_s": 1.0, "shutdown_grace_s": 5},
+        "limits": {"max_body_bytes": 64 * 1024, "upstream_read_timeout_s": 2.0, "shutdown_grace_s": 5},
         "admin": {"token_sha256": hash_token("tg-admin-test-token")},
         "providers": [
             {
