@@ -349,7 +349,9 @@ class EgressProxy:
             raise ProxyError(400, "use_connect", "https:// URLs go through CONNECT")
         decision = self.runtime.policy(identity.agent_id).decide_connect(host, port)
         if not decision.allowed or decision.rule is None:
-            self._deny(identity, rid, "http", format_authority(host, port), decision, started)
+            # Named like an allowed request's row (RequestLoop.forward): method, host:port + path, no query.
+            resource = format_authority(host, port) + origin.split("?", 1)[0][:200]
+            self._deny(identity, rid, request.method.decode("latin-1"), resource, decision, started)
         assert decision.rule is not None
         session = Session(identity, host, port, writer)
         self.sessions.add(session)  # so a reload that revokes access closes a keep-alive connection too

@@ -295,6 +295,13 @@ def test_plain_http_requests_follow_the_same_rules(gw: Gateway, plain_origin: Or
     assert denied.stdout == "403"
 
 
+def test_a_plain_http_request_refused_by_host_is_audited_as_its_method_and_path(gw: Gateway):
+    r = httpx.get("http://nowhere.test/secret/path?token=abc", proxy=proxy_url(gw))
+    assert r.status_code == 403
+    event = gw.audit_for(r.headers["x-request-id"])
+    assert (event["action"], event["resource"], event["result"]) == ("GET", "nowhere.test:80/secret/path", "denied")
+
+
 def test_large_download_streams_through_the_interceptor(gw: Gateway, origin: Origin):
     verify = ssl.create_default_context(cafile=str(ca_file(gw)))
     with (
