@@ -161,7 +161,8 @@ class AwsCredential(Strict):
     def _key_pair(self) -> AwsCredential:
         if (self.access_key_secret is None) != (self.secret_key_secret is None):
             raise ValueError("set both access_key_secret and secret_key_secret, or neither (default credential chain)")
-        if self.sts_endpoint is not None and not self.sts_endpoint.startswith(("https://", "http://")):
+        # STS answers with the assumed role's secret key and session token: TLS only.
+        if self.sts_endpoint is not None and not self.sts_endpoint.startswith("https://"):
             raise ValueError(f"sts_endpoint must be an https:// URL, got {self.sts_endpoint!r}")
         return self
 

@@ -18,11 +18,12 @@ from urllib.parse import parse_qs
 import boto3
 import httpx
 import pytest
+import yaml
 from aiohttp import ClientSession, web
 from botocore.config import Config as BotoConfig
 from yarl import URL
 
-from config import MasterKey
+from config import MasterKey, parse_config
 from egress.aws import CredentialCache, Temporary, session_name, session_tags, signing_plan
 from egress.credentials import AwsSpec, CredentialError, OutgoingRequest
 from tests.conftest import ALICE, ROOT, Gateway, base_config
@@ -303,6 +304,17 @@ def plan(target: str, client: dict[str, str], spec: AwsSpec = SPEC):
     headers = [(k.encode(), v.encode()) for k, v in client.items()]
     kept = [(n, v) for n, v in headers if n.decode() not in AwsSpec.strips]
     return signing_plan(spec, OutgoingRequest("GET", target, "s3.test", 443, headers, kept, None))
+
+
+@pytest.mark.parametrize("endpoint", ["http://sts.test", "HTTP://sts.test", "sts.test", "ftp://sts.test"])
+def test_sts_endpoint_must_be_https(endpoint: str):
+    """STS answers with the assumed role's secret key and session token: never over cleartext."""
+    config = base_config("http://127.0.0.1:9/v1", 1, 2)
+    credential = {"kind": "aws", "role_arn": ROLE_ARN, "sts_endpoint": endpoint}
+    config["orgs"][0]["egress"] = {"rules": [{"hosts": ["s3.test"], "mode": "intercept", "credential": credential}]}
+    with pytest.raises(Exception, match="sts_endpoint must be an https:// URL") as e:
+        parse_config(yaml.safe_dump(config))
+    assert "orgs[0].egress.rules[0].credential" in str(e.value)
 
 
 def test_signing_plan_takes_the_clients_scope_and_signed_headers():
