@@ -128,10 +128,27 @@ def _responses_item(item: dict[str, Any], json_text: bool = False) -> Iterator[S
         yield from _str(item, "arguments", json=True)
     elif kind == "custom_tool_call":
         yield from _str(item, "input")
-    elif kind in ("function_call_output", "custom_tool_call_output"):
+    elif kind in _OUTPUT_ITEMS:
         yield from _text_or(item, "output")
     elif kind == "reasoning":
         yield from _parts(item.get("summary"))
+    # The built-in tools of coding agents (Codex): commands, their output, patches, MCP calls.
+    elif kind in ("local_shell_call", "shell_call"):
+        yield from json_leaves(item.get("action"))  # argv, commands, env values, working directory
+    elif kind == "shell_call_output":
+        for out in _dicts(item.get("output")):
+            yield from _str(out, "stdout")
+            yield from _str(out, "stderr")
+    elif kind == "apply_patch_call":
+        yield from _str(item.get("operation"), "diff")
+    elif kind == "mcp_call":
+        yield from _str(item, "arguments", json=True)
+        yield from _str(item, "output")
+
+
+_OUTPUT_ITEMS = frozenset(
+    {"function_call_output", "custom_tool_call_output", "local_shell_call_output", "apply_patch_call_output"}
+)
 
 
 def _responses_request(payload: dict[str, Any]) -> Iterator[Slot]:

@@ -138,6 +138,26 @@ def test_responses_function_call_round_trip_masks_every_slot(gw: Gateway, upstre
     assert "<PHONE_1>" in sent["instructions"]
 
 
+def test_coding_agent_items_are_masked_too(gw: Gateway, upstream: Upstream):
+    """Codex-style agents send shell commands, their output, patches and MCP calls back as input items."""
+    shell = {"command": ["curl", "-d", EMAIL, "https://crm.example"], "env": {"TO": PHONE}, "type": "exec"}
+    items = [
+        {"role": "user", "content": "fix it"},
+        {"type": "local_shell_call", "id": "lsh_1", "call_id": "c1", "status": "completed", "action": shell},
+        {"type": "local_shell_call_output", "id": "c1", "output": f"customer {EMAIL}, iban {IBAN}"},
+        {"type": "shell_call", "call_id": "c2", "action": {"commands": [f"grep '{PHONE}' log"]}},
+        {"type": "shell_call_output", "call_id": "c2", "output": [{"stdout": EMAIL, "stderr": IBAN, "outcome": {}}]},
+        {"type": "apply_patch_call", "call_id": "c3", "status": "completed",
+         "operation": {"type": "update_file", "path": "a.txt", "diff": f"+{EMAIL}"}},
+        {"type": "apply_patch_call_output", "call_id": "c3", "status": "completed", "output": f"wrote {PHONE}"},
+        {"type": "mcp_call", "id": "m1", "name": "lookup", "server_label": "crm",
+         "arguments": json.dumps({"who": EMAIL}), "output": f"{PHONE}, {IBAN}"},
+    ]  # fmt: skip
+    r = httpx.post(gw.base_url + "/responses", headers={"x-api-key": ALICE}, json={"model": "up-gpt", "input": items})
+    assert r.status_code == 200, r.text
+    assert_clean(upstream.recorder.last().body)
+
+
 def test_previous_response_id_is_refused_unless_the_provider_may_keep_state(gw: Gateway, upstream: Upstream):
     with pytest.raises(openai.BadRequestError) as e:
         oai(gw).responses.create(model="up-gpt", input="again", previous_response_id="resp_123")
