@@ -599,11 +599,7 @@ def _profile_case(spec: str, pid: int, proxy: str, urls: dict[str, str], out: Pa
     """Run hey for one case, py-spy the worker meanwhile; the Markdown section of the case."""
     kind, _, conns = spec.partition(":")
     conns = conns or "16"
-    host = TUNNEL_HOST if kind.endswith("tunnel") else INTERCEPT_HOST
-    argv = [shutil.which("hey") or "hey", "-host", host, "-z", f"{a.seconds + 4}s", "-c", conns, "-x", proxy]
-    if kind.startswith("fresh"):
-        argv.append("-disable-keepalive")
-    argv.append(urls["tunnel" if kind.endswith("tunnel") else "intercept"])
+    argv = _hey_argv(f"{kind}:{conns}", proxy, urls, a.seconds + 4)
     load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1.5)
     raw = out / f"profile_{kind}_{conns}.txt"
@@ -633,6 +629,61 @@ def _profile_case(spec: str, pid: int, proxy: str, urls: dict[str, str], out: Pa
     return md
 
 
+def _hey_argv(spec: str, proxy: str, urls: dict[str, str], seconds: float) -> list[str]:
+    """hey for one KIND:CONNS case (ka, fresh, ka_tunnel, fresh_tunnel) through `proxy`."""
+    kind, _, conns = spec.partition(":")
+    host = TUNNEL_HOST if kind.endswith("tunnel") else INTERCEPT_HOST
+    argv = [shutil.which("hey") or "hey", "-host", host, "-z", f"{seconds:g}s", "-c", conns or "16", "-x", proxy]
+    if kind.startswith("fresh"):
+        argv.append("-disable-keepalive")
+    return [*argv, urls["tunnel" if kind.endswith("tunnel") else "intercept"]]
+
+
+def _start_upstream(stack: contextlib.ExitStack, harness: Path, out: Path) -> tuple[Path, int, dict[str, str]]:
+    """The harness's HTTPS upstream on a free port: (its CA file, its port, the intercept and tunnel URLs)."""
+    certs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egress-bench-")))
+    port = free_port()
+    upstream = [str(ANCHOR_UPSTREAM), str(harness / "https_upstream.py"), "--port", str(port)]
+    _start(stack, [*upstream, "--certs-dir", str(certs)], out / "upstream.log")
+    deadline = time.time() + 30
+    while not (certs / "ca.pem").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    urls = {"intercept": f"https://{INTERCEPT_HOST}:{port}/small", "tunnel": f"https://{TUNNEL_HOST}:{port}/small"}
+    return certs / "ca.pem", port, urls
+
+
+def _start_tollgate(
+    stack: contextlib.ExitStack, src: Path, name: str, upstream: tuple[Path, int, dict[str, str]], out: Path
+) -> tuple[subprocess.Popen, str]:
+    """A 1-worker tollgate from `src` in front of the upstream, checked with one intercepted request
+    and warmed up (leaf minted, imports done): (its process, its proxy URL)."""
+    upstream_ca, up_port, urls = upstream
+    port = free_port()
+    cfg = out / f"tollgate_{name}.yaml"
+    write_config(cfg, port, str(upstream_ca), up_port, "local", str(out / f"audit_egress_{name}.jsonl"))
+    serve = [*tollgate_command(), "serve", "--config", str(cfg), "--workers", "1"]
+    tg = _start(stack, serve, out / f"{name}.log", cwd=src, env=dict(os.environ, **tollgate_env(src)))
+    ca = out / f"{name}-proxy-ca.pem"
+    ca.write_bytes(_wait(f"http://127.0.0.1:{port}/ca.pem", tg, 60))
+    proxy = f"http://{AGENT}:{TOKEN}@127.0.0.1:{port}"
+    check = subprocess.run(
+        ["curl", "-sS", "--noproxy", "", "--proxy", proxy, "--cacert", str(ca), urls["intercept"]],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    print(f"{name}: check through the proxy: rc {check.returncode} {check.stdout.strip()} {check.stderr.strip()}")
+    try:
+        injected = json.loads(check.stdout).get("authorization_expected") is True
+    except ValueError:
+        injected = False
+    if check.returncode != 0 or not injected:
+        raise SystemExit(f"intercepted request failed; see {out / (name + '.log')}")
+    for spec in ("ka:4", "fresh:4"):
+        subprocess.run(_hey_argv(spec, proxy, urls, 2), capture_output=True)
+    return tg, proxy
+
+
 def profile_main(argv: list[str]) -> int:
     """`bench_egress.py profile`: py-spy on a 1-worker tollgate under keep-alive and fresh-connection load."""
     ap = argparse.ArgumentParser(prog="bench_egress.py profile", description=profile_main.__doc__)
@@ -652,7 +703,6 @@ def profile_main(argv: list[str]) -> int:
     out = (a.out or RESULTS / f"{stamp}-profile").resolve()
     out.mkdir(parents=True, exist_ok=True)
     src, version = tollgate_source(out, a.git_ref)
-    up_port, port = free_port(), free_port()
     md = [
         "## Profile (py-spy, one worker)",
         "",
@@ -662,40 +712,9 @@ def profile_main(argv: list[str]) -> int:
         "Python frame.",
     ]
     with contextlib.ExitStack() as stack:
-        certs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egress-profile-")))
-        upstream = [str(ANCHOR_UPSTREAM), str(harness / "https_upstream.py"), "--port", str(up_port)]
-        _start(stack, [*upstream, "--certs-dir", str(certs)], out / "profile_upstream.log")
-        deadline = time.time() + 30
-        while not (certs / "ca.pem").exists() and time.time() < deadline:
-            time.sleep(0.1)
-        cfg = out / "tollgate_profile.yaml"
-        write_config(cfg, port, str(certs / "ca.pem"), up_port, "local", str(out / "audit_egress_profile.jsonl"))
-        serve = [*tollgate_command(), "serve", "--config", str(cfg), "--workers", "1"]
-        tg = _start(stack, serve, out / "profile_tollgate.log", cwd=src, env=dict(os.environ, **tollgate_env(src)))
-        ca = out / "profile-proxy-ca.pem"
-        ca.write_bytes(_wait(f"http://127.0.0.1:{port}/ca.pem", tg, 60))
-        proxy = f"http://{AGENT}:{TOKEN}@127.0.0.1:{port}"
-        urls = {
-            "intercept": f"https://{INTERCEPT_HOST}:{up_port}/small",
-            "tunnel": f"https://{TUNNEL_HOST}:{up_port}/small",
-        }
-        check = subprocess.run(
-            ["curl", "-sS", "--noproxy", "", "--proxy", proxy, "--cacert", str(ca), urls["intercept"]],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        print(f"check through the proxy: rc {check.returncode} {check.stdout.strip()} {check.stderr.strip()}")
-        try:
-            injected = json.loads(check.stdout).get("authorization_expected") is True
-        except ValueError:
-            injected = False
-        if check.returncode != 0 or not injected:
-            raise SystemExit(f"intercepted request failed; see {out / 'profile_tollgate.log'}")
-        hey = shutil.which("hey") or "hey"
-        for extra in ([], ["-disable-keepalive"]):  # warm-up: leaf minted, imports done
-            warm = [hey, "-host", INTERCEPT_HOST, "-z", "2s", "-c", "4", "-x", proxy, *extra, urls["intercept"]]
-            subprocess.run(warm, capture_output=True)
+        upstream = _start_upstream(stack, harness, out)
+        urls = upstream[2]
+        tg, proxy = _start_tollgate(stack, src, "profile", upstream, out)
         for spec in a.cases.split(","):
             md += _profile_case(spec.strip(), tg.pid, proxy, urls, out, a)
     (out / "profile_summary.md").write_text("\n".join(md) + "\n")
@@ -704,12 +723,87 @@ def profile_main(argv: list[str]) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ main
+# ------------------------------------------------------------------ interleave: before/after, turn by turn
+def _tree_cpu_s(pgid: int) -> float:
+    """utime+stime of every process in a process group (a tollgate and its workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                if int(rest[2]) == pgid:
+                    total += int(rest[11]) + int(rest[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def interleave_main(argv: list[str]) -> int:
+    """`bench_egress.py interleave --baseline-ref REF`: the working tree (or --git-ref) and REF, one
+    worker each, behind one upstream; each round runs every case through both in turn, so load from
+    elsewhere falls on both alike. Proxy CPU per request, median over rounds (the harness's run
+    measures proxies one after another, minutes apart, and swings with the machine's other load)."""
+    ap = argparse.ArgumentParser(prog="bench_egress.py interleave", description=interleave_main.__doc__)
+    ap.add_argument("--harness", type=Path, default=DEFAULT_HARNESS)
+    ap.add_argument("--out", type=Path, help="output dir (default loadtests/results/<timestamp>-interleave)")
+    ap.add_argument("--baseline-ref", required=True)
+    ap.add_argument("--git-ref")
+    ap.add_argument(
+        "--cases", default="ka:16,fresh:16,ka:1", help="KIND:CONNS,... (ka, fresh, ka_tunnel, fresh_tunnel)"
+    )
+    ap.add_argument("--seconds", type=float, default=5, help="hey duration per case and version (default 5)")
+    ap.add_argument("--rounds", type=int, default=5)
+    a = ap.parse_args(argv)
+    harness = a.harness.resolve()
+    preflight(harness, [])
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = (a.out or RESULTS / f"{stamp}-interleave").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    versions = {"tollgate": tollgate_source(out, a.git_ref), BASELINE: tollgate_source(out, a.baseline_ref)}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    lines = [f"load average at start: {os.getloadavg()[0]:.2f}"]
+    with contextlib.ExitStack() as stack:
+        upstream = _start_upstream(stack, harness, out)
+        urls = upstream[2]
+        proxies = {n: _start_tollgate(stack, src, n, upstream, out) for n, (src, _) in versions.items()}
+        for r in range(a.rounds):
+            for spec in a.cases.split(","):
+                for name, (tg, proxy) in proxies.items():
+                    before, load = _tree_cpu_s(tg.pid), os.getloadavg()[0]
+                    hey = subprocess.run(_hey_argv(spec, proxy, urls, a.seconds), capture_output=True, text=True)
+                    used = _tree_cpu_s(tg.pid) - before
+                    done = sum(int(ln.split()[1]) for ln in hey.stdout.splitlines() if ln.strip().startswith("[200]"))
+                    ms = 1000 * used / max(done, 1)
+                    cpu.setdefault((spec, name), []).append(ms)
+                    line = f"round {r + 1} {spec} {name}: {done} responses, {ms:.3f} ms/req, load average {load:.2f}"
+                    lines.append(line)
+                    print(line, flush=True)
+    lines.append(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    md = [
+        f"## Interleaved before/after ({a.rounds} rounds x {a.seconds:g} s per case and version)",
+        "",
+        *[f"- {n}: {v}" for n, (_, v) in versions.items()],
+        "",
+        "| case | tollgate ms/req (median, best) | before ms/req (median, best) | change (medians) |",
+        "|---|---:|---:|---:|",
+    ]
+    for spec in a.cases.split(","):
+        now, then = sorted(cpu[(spec, "tollgate")]), sorted(cpu[(spec, BASELINE)])
+        m_now, m_then = now[len(now) // 2], then[len(then) // 2]
+        md.append(f"| {spec} | {m_now:.3f}, {now[0]:.3f} | {m_then:.3f}, {then[0]:.3f} | {m_now / m_then - 1:+.0%} |")
+    md += ["", *[f"    {ln}" for ln in lines]]
+    (out / "interleave_summary.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md[: -len(lines) - 1]))
+    print(f"\nMarkdown: {out / 'interleave_summary.md'}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["write-config"]:
         return write_config_main(argv[1:])
     if argv[:1] == ["profile"]:
         return profile_main(argv[1:])
+    if argv[:1] == ["interleave"]:
+        return interleave_main(argv[1:])
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         epilog="Unknown options are passed to run_egress_bench.py. `bench_egress.py profile --help`: py-spy mode.",
