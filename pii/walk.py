@@ -179,9 +179,9 @@ def _blocks(blocks: Any, json_text: bool = False) -> Iterator[Slot]:
         kind = block.get("type")
         if kind == "text":
             yield from _str(block, "text", json_text)
-        elif kind in ("tool_use", "server_tool_use"):
+        elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
             yield from json_leaves(block.get("input"))
-        elif kind == "tool_result":
+        elif kind in ("tool_result", "mcp_tool_result", "search_result"):
             yield from _text_or(block, "content", _blocks)
         elif kind == "thinking":
             yield from _str(block, "thinking")
@@ -189,6 +189,8 @@ def _blocks(blocks: Any, json_text: bool = False) -> Iterator[Slot]:
             source = block.get("source")
             if isinstance(source, dict) and source.get("type") == "text":
                 yield from _str(source, "data")
+            elif isinstance(source, dict) and source.get("type") == "content":
+                yield from _text_or(source, "content", _blocks)
 
 
 def _messages_request(payload: dict[str, Any]) -> Iterator[Slot]:

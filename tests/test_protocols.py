@@ -260,6 +260,26 @@ def test_messages_tool_use_round_trip_masks_every_slot(gw: Gateway, upstream: Up
     assert sent["system"][0]["text"] == "<PHONE_1>"
 
 
+def test_messages_search_results_documents_and_mcp_blocks_are_masked(gw: Gateway, upstream: Upstream):
+    text = [{"type": "text", "text": pii_text()}]
+    content = [
+        {"type": "search_result", "source": "https://crm.example/1", "title": "Customer", "content": text},
+        {"type": "document", "source": {"type": "content", "content": text}},
+        {"type": "tool_result", "tool_use_id": "t1", "content": [
+            {"type": "search_result", "source": "kb", "title": "kb", "content": text}]},
+    ]  # fmt: skip
+    assistant = [{"type": "mcp_tool_use", "id": "m1", "name": "lookup", "server_name": "crm", "input": {"who": EMAIL}}]
+    result = [{"type": "mcp_tool_result", "tool_use_id": "m1", "content": text}]
+    body = {
+        "model": "claude-up", "max_tokens": 10,
+        "messages": [{"role": "user", "content": content}, {"role": "assistant", "content": assistant},
+                     {"role": "user", "content": result}],
+    }  # fmt: skip
+    r = httpx.post(gw.base_url + "/messages", headers={"x-api-key": ALICE}, json=body)
+    assert r.status_code == 200, r.text
+    assert_clean(upstream.recorder.last().body)
+
+
 def test_messages_refusals_are_anthropic_shaped(gw: Gateway, upstream: Upstream):
     body = {"max_tokens": 2000, "messages": [{"role": "user", "content": f"card {CARD}"}]}
     with pytest.raises(anthropic.RateLimitError) as e:
