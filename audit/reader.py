@@ -36,6 +36,11 @@ class Reader:
                 pool = await self._get_pool()
                 async with pool.acquire(timeout=s.connect_timeout_s) as conn:
                     return await fetch_page(conn, query)
+            except asyncpg.UndefinedTableError:
+                raise ReadError(
+                    "no audit schema in this database: run `tollgate db migrate --config FILE` "
+                    "(or start `serve` with audit.auto_migrate)"
+                ) from None
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 raise ReadError(f"the audit database did not answer ({e.__class__.__name__}: {e})") from None
         if s.sink == "local":

@@ -125,6 +125,13 @@ def test_db_migrate_says_what_is_wrong(tmp_path: Path, upstream: Upstream):
     assert r.returncode == 1 and r.stderr.startswith("tollgate db migrate: ") and len(r.stderr.splitlines()) == 1
 
 
+def test_audit_query_on_a_database_never_migrated_says_what_to_run(tmp_path: Path, upstream: Upstream):
+    with fresh_database() as name:
+        unmigrated = Gateway(tmp_path, pg_config(upstream, dsn_for(name)))
+        r = cli("audit", "query", "--config", str(unmigrated.config_path), "--org", "acme", cwd=tmp_path)
+    assert r.returncode == 1 and "no audit schema in this database: run `tollgate db migrate" in r.stderr
+
+
 # -- events from real requests ---------------------------------------------------------------
 
 
