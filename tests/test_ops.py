@@ -61,6 +61,13 @@ def exported(text: str) -> set[str]:
     return names
 
 
+def test_uncharged_spend_and_a_lagging_loop_are_alerted_on_and_charted() -> None:
+    """A settle Redis never confirmed is spend nobody was charged for; a late loop delays every request."""
+    for source, used in named_in_ops().items():
+        for name in ("tollgate_budget_settles_unresolved_total", "tollgate_event_loop_lag_seconds_bucket"):
+            assert name in used, f"{source} does not name {name}"
+
+
 def test_promtool_checks_the_alert_rules() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
