@@ -23,9 +23,10 @@ class Tally:
     (the budget guard batches its metrics the same way). Counters and gauges add up deltas;
     histograms count per bucket and write each bucket once per flush.
 
-    Histogram flushes use the children's `_buckets` and `_sum` values (prometheus_client has no
-    public call to add n observations at once); the pin in pyproject.toml and
-    tests/test_unit_metrics.py hold that to the same exposition as one `observe()` per value.
+    Histograms are read and written through prometheus_client internals (`_upper_bounds`, and the
+    children's `_buckets` and `_sum`): it has no public call to add n observations at once. The pin
+    in pyproject.toml and tests/test_unit_metrics.py hold that to the same exposition as one
+    `observe()` per value.
     """
 
     def __init__(self) -> None:
