@@ -102,6 +102,24 @@ class KubernetesSpec:
         return False
 
 
+# The API server also takes a bearer token as a WebSocket subprotocol (browsers cannot set
+# Authorization on a WebSocket): the client's credential in another spelling, removed like it.
+_BEARER_SUBPROTOCOL = b"base64url.bearer.authorization.k8s.io."
+
+
+def _without_bearer_subprotocol(headers: Headers) -> Headers:
+    out: Headers = []
+    for name, value in headers:
+        if name.lower() == b"sec-websocket-protocol":
+            offered = [p.strip() for p in value.split(b",")]
+            kept = [p for p in offered if not p.lower().startswith(_BEARER_SUBPROTOCOL)]
+            if not kept:
+                continue
+            value = b", ".join(kept) if len(kept) < len(offered) else value
+        out.append((name, value))
+    return out
+
+
 def impersonation_headers(spec: KubernetesSpec, token: str, who: Identity) -> Headers:
     fields = {"{org}": who.org_id, "{team}": who.team_id, "{agent}": who.agent_id}
     out = [
@@ -211,7 +229,8 @@ class CredentialBroker:
     ) -> Headers:
         """The headers to send upstream; CredentialError when the request cannot carry them."""
         if isinstance(spec, KubernetesSpec):
-            return request.headers + impersonation_headers(spec, self._token(spec, secrets), who)
+            token = self._token(spec, secrets)
+            return _without_bearer_subprotocol(request.headers) + impersonation_headers(spec, token, who)
         if not isinstance(spec, AwsSpec):
             raise TypeError(f"no credential broker for {spec.kind!r}")
         from egress.aws import AssumedRoles, apply_aws

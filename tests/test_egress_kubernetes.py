@@ -309,8 +309,11 @@ def test_exec_websocket_upgrade_carries_the_impersonation(gw: Gateway, api: ApiS
         url = f"wss://k8s.test:{api.port}/api/v1/namespaces/default/pods/web-1/exec?command=cat&stdin=true"
         async with (
             aiohttp.ClientSession() as session,
-            session.ws_connect(url, proxy=proxy(gw), ssl=ctx, protocols=["v5.channel.k8s.io"]) as ws,
-        ):
+            # Kubernetes reads a bearer token from this subprotocol too (browsers cannot set
+            # Authorization): the client's credential in another spelling.
+            session.ws_connect(url, proxy=proxy(gw), ssl=ctx,
+                               protocols=["base64url.bearer.authorization.k8s.io.Zm9yZ2Vk", "v5.channel.k8s.io"]) as ws,
+        ):  # fmt: skip
             await ws.send_bytes(b"\x00hello")
             return (await ws.receive(timeout=5)).data
 
@@ -319,6 +322,7 @@ def test_exec_websocket_upgrade_carries_the_impersonation(gw: Gateway, api: ApiS
     assert path.endswith("/exec")
     assert headers_of(headers, "impersonate-user") == ["tollgate:agent:alice"]
     assert headers_of(headers, "authorization") == [f"Bearer {SA_TOKEN}"]
+    assert headers_of(headers, "sec-websocket-protocol") == ["v5.channel.k8s.io"]
 
 
 def test_a_method_the_rule_does_not_allow_never_reaches_the_cluster(gw: Gateway, api: ApiServer):
