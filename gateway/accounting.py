@@ -31,6 +31,7 @@ class Call:
     request_id: str
     t0: float
     endpoint: Endpoint
+    action: str = ""  # the audit action and route label when not the endpoint's (messages.count_tokens)
     principal: Principal | None = None
     route: Route | None = None
     model: str = ""
@@ -81,7 +82,7 @@ def account(call: Call, outcome: Outcome, guard: BudgetGuard) -> None:
     call.finished = True
     elapsed = time.perf_counter() - call.t0
     model = call.model or "-"
-    route = call.endpoint.value.lstrip("/")
+    route = call.action or call.endpoint.value.lstrip("/")
     tokens_in, tokens_out = outcome.tokens_in, outcome.tokens_out
     metrics.LLM_REQUESTS.labels(route, model, str(outcome.status)).inc()
     cost = 0.0

@@ -36,7 +36,7 @@ from gateway.accounting import CLIENT_CLOSED, Call, Outcome, account
 from gateway.admission import Estimate, Route, admit, apply_clamp, budget_ask, estimate, pii_decision
 from gateway.auth import Directory, Principal, authenticate
 from gateway.errors import ApiError
-from gateway.payloads import Endpoint, parse_json, validate
+from gateway.payloads import Endpoint, parse_json, validate, validate_count_tokens
 from gateway.protocols import ADAPTERS, Adapter
 from gateway.streaming import OpenStreams, relay_stream
 from gateway.tokenizer import count_text, encoding_for_model
@@ -116,7 +116,8 @@ class _RequestIds:
 new_request_id = _RequestIds()
 
 
-_KNOWN_PATHS = {**{a.path: "POST" for a in ADAPTERS.values()}, "/v1/models": "GET"}
+COUNT_TOKENS_PATH = ADAPTERS[Endpoint.MESSAGES].path + "/count_tokens"
+_KNOWN_PATHS = {**{a.path: "POST" for a in ADAPTERS.values()}, "/v1/models": "GET", COUNT_TOKENS_PATH: "POST"}
 
 
 class LLMDoor:
@@ -131,6 +132,7 @@ class LLMDoor:
         for adapter in ADAPTERS.values():
             app.router.add_post(adapter.path, self._handler(adapter))
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post(COUNT_TOKENS_PATH, self._count_tokens)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         return app
 
@@ -162,10 +164,33 @@ class LLMDoor:
             body=orjson.dumps({"object": "list", "data": data}), content_type="application/json", headers=call.headers()
         )
 
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        """The Messages API's token count (Claude Code asks before turns to size its context):
+        the masked prompt counted here with the model's tokenizer, as the budget estimate counts it;
+        nothing goes upstream, nothing is charged. The same auth, allow-list, PII policy, error
+        shape and one audit event."""
+        adapter = ADAPTERS[Endpoint.MESSAGES]
+        call = Call(new_request_id(), time.perf_counter(), Endpoint.MESSAGES, "messages.count_tokens", adapter=adapter)
+        try:
+            self._authenticate(request, call)
+            payload = parse_json(await self._read_body(request), _media_type(request))
+            validate_count_tokens(payload)
+            route = self._admit(call, payload)
+            await self._mask(call, payload)  # the provider's context holds the masked prompt
+        except ApiError as e:
+            self._account(call, Outcome(e.status, reason=e.code or e.type))
+            return e.response(call.headers(), anthropic=True)
+        tokens = adapter.count_prompt(route.enc, payload)
+        call.route = None  # counted, not served: no cost, no latency sample
+        self._account(call, Outcome(200, tokens_in=tokens))
+        return web.Response(
+            body=orjson.dumps({"input_tokens": tokens}), content_type="application/json", headers=call.headers()
+        )
+
     async def _unknown(self, request: web.Request) -> web.Response:
         request_id = new_request_id()
         headers = {"x-request-id": request_id, "x-tollgate-overhead-ms": "0.000"}
-        anthropic = request.path.startswith(ADAPTERS[Endpoint.MESSAGES].path)  # e.g. /v1/messages/count_tokens
+        anthropic = request.path.startswith(ADAPTERS[Endpoint.MESSAGES].path)  # e.g. /v1/messages/batches
         if anthropic:
             headers["request-id"] = request_id
         method = _KNOWN_PATHS.get(request.path)

@@ -126,7 +126,13 @@ def _validate_responses(payload: dict[str, Any]) -> None:
     _positive_int(payload, "max_output_tokens")
 
 
-def _validate_messages(payload: dict[str, Any]) -> None:
+def validate_count_tokens(payload: dict[str, Any]) -> None:
+    """A Messages API token count: a Messages request without `max_tokens` (nothing is generated)."""
+    _expect(payload, "model", (str,), "a string", required=True)
+    _validate_messages(payload, needs_max_tokens=False)
+
+
+def _validate_messages(payload: dict[str, Any], needs_max_tokens: bool = True) -> None:
     _expect(payload, "messages", (list,), "an array of messages", required=True)
     if not payload["messages"]:
         raise bad_request("'messages' must contain at least one message", param="messages", code="invalid_value")
@@ -138,7 +144,7 @@ def _validate_messages(payload: dict[str, Any]) -> None:
             )  # fmt: skip
     _expect(payload, "system", (str, list, type(None)), "a string or an array of text blocks")
     _expect(payload, "tools", (list, type(None)), "an array")
-    _expect(payload, "max_tokens", (int,), "an integer", required=True)
+    _expect(payload, "max_tokens", (int,), "an integer", required=needs_max_tokens)
 
 
 def output_cap(payload: dict[str, Any], model_cap: int) -> int:

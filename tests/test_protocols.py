@@ -320,6 +320,31 @@ def test_the_anthropic_sdk_reads_tollgates_request_id(gw: Gateway):
         assert stream.request_id == stream.response.headers["x-request-id"]
 
 
+def test_count_tokens_is_answered_here_for_claude_code(gw: Gateway, upstream: Upstream):
+    """Claude Code asks /v1/messages/count_tokens (?beta=true) before turns to size its context."""
+    messages = [{"role": "user", "content": pii_text()}]
+    raw = claude(gw).messages.with_raw_response.count_tokens(model="claude-up", system="Be brief.", messages=messages)
+    counted = raw.parse().input_tokens
+    served = claude(gw).messages.create(model="claude-up", max_tokens=5, system="Be brief.", messages=messages)
+    assert counted > 0 and abs(counted - served.usage.input_tokens) <= 0.2 * served.usage.input_tokens
+    assert len(upstream.recorder.requests) == 1  # counting sent nothing upstream
+    event = gw.audit_for(raw.headers["x-request-id"])
+    assert (event["action"], event["tokens_in"], event["cost_usd"]) == ("messages.count_tokens", counted, 0)
+    beta = httpx.post(gw.base_url.removesuffix("/v1") + "/v1/messages/count_tokens?beta=true",
+                      headers={"x-api-key": ALICE}, json={"model": "mock-gpt", "messages": messages})  # fmt: skip
+    assert beta.status_code == 200 and beta.json()["input_tokens"] > 0
+    with pytest.raises(anthropic.AuthenticationError):
+        claude(gw, "tg-wrong").messages.count_tokens(model="claude-up", messages=messages)
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude(gw).messages.count_tokens(model="up-gpt", messages=messages)
+    assert e.value.body["error"]["code"] == "wrong_protocol"  # type: ignore[index]
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude(gw).messages.count_tokens(model="claude-up", messages=[])
+    assert e.value.body["error"]["code"] == "invalid_value"  # type: ignore[index]
+    r = httpx.get(gw.base_url + "/messages/count_tokens", headers={"x-api-key": ALICE})
+    assert r.status_code == 405 and r.json()["type"] == "error"
+
+
 def test_messages_upstream_errors_keep_their_status_in_anthropic_shape(gw: Gateway):
     for model, status in (("claude-error-429", 429), ("claude-html-502", 502)):
         r = httpx.post(
