@@ -20,6 +20,7 @@ from config import Config, hash_token
 from gateway import metrics
 from gateway.auth import bearer_token
 from gateway.errors import ApiError
+from gateway.llm import new_request_id
 
 
 class AdminView(Protocol):
@@ -39,6 +40,7 @@ class AdminView(Protocol):
 
 
 _T0 = web.RequestKey("t0", float)  # when the request came in, for the audit row's latency
+_RID = web.RequestKey("rid", str)  # the request id: the x-request-id header and the audit row, as on the doors
 
 
 def admin_app(worker: AdminView) -> web.Application:
@@ -69,7 +71,8 @@ def admin_app(worker: AdminView) -> web.Application:
             metrics.AUTH_FAILURES.labels("admin").inc()
             audit.emit(
                 audit.AuditEvent(
-                    "auth", "authenticate", "denied", actor_type="anonymous", resource=request.path, status=401,
+                    "auth", "authenticate", "denied", request[_RID], actor_type="anonymous", resource=request.path,
+                    status=401,
                     detail={"door": "admin", "reason": "missing_token" if token is None else "invalid_token"},
                 )
             )  # fmt: skip
@@ -84,7 +87,8 @@ def admin_app(worker: AdminView) -> web.Application:
         result: audit.Result = "allowed" if status < 400 else ("error" if status >= 500 else "denied")
         audit.emit(
             audit.AuditEvent(
-                "admin", action, result, org_id=org_id, actor_type="admin", actor_id="admin", resource=request.path,
+                "admin", action, result, request[_RID], org_id=org_id, actor_type="admin", actor_id="admin",
+                resource=request.path,
                 status=status, latency_ms=round((time.perf_counter() - request[_T0]) * 1000, 3), detail=detail,
             )
         )  # fmt: skip
@@ -156,15 +160,18 @@ def admin_app(worker: AdminView) -> web.Application:
     @web.middleware
     async def started(request: web.Request, handler: Any) -> web.StreamResponse:
         request[_T0] = time.perf_counter()
+        request[_RID] = rid = new_request_id()
         try:
-            return await handler(request)
+            response = await handler(request)
         except web.HTTPMethodNotAllowed as e:  # the router's own refusals, in the API's error shape
             use = ", ".join(sorted(e.allowed_methods - {"HEAD"}))
             message = f"{request.method} is not allowed on {request.path}: use {use}"
             allow = {"Allow": ", ".join(sorted(e.allowed_methods))}
-            return ApiError(405, message, code="method_not_allowed", headers=allow).response()
+            response = ApiError(405, message, code="method_not_allowed", headers=allow).response()
         except web.HTTPNotFound:
-            return ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route").response()
+            response = ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route").response()
+        response.headers["x-request-id"] = rid
+        return response
 
     app = web.Application(middlewares=[started])
     app.router.add_get("/healthz", healthz)

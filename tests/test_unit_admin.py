@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import audit
+from audit import LocalSink, Pipeline
 from budget import BudgetGuard, MemoryStore, agent_budgets, to_nano
 from config import Config, hash_token, parse_config
 from config.schema import BudgetStore
@@ -111,3 +113,18 @@ async def test_unknown_routes_and_wrong_methods_get_openai_shaped_errors(client:
     get_reload = await client.get("/admin/reload", headers=ADMIN)
     assert get_reload.status == 405 and get_reload.headers["Allow"] == "POST"
     assert "use POST" in (await get_reload.json())["error"]["message"]
+
+
+async def test_admin_calls_carry_a_request_id_into_their_audit_row(
+    client: Client, view: View, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "_pipeline", None)
+    audit.install(Pipeline(LocalSink(view.config.audit.path), queue_size=10, batch_size=10, flush_interval_s=60))
+    report = await client.get("/admin/budgets", params={"org": "acme"}, headers=ADMIN)
+    refused = await client.get("/admin/budgets", params={"org": "acme"})
+    ids = [r.headers["x-request-id"] for r in (report, refused)]
+    assert all(i.startswith("req_") for i in ids) and ids[0] != ids[1]
+    await audit.uninstall()  # flush the embedded sink
+    with open(view.config.audit.path) as f:  # noqa: ASYNC230 - a small local file, after the loop's work is done
+        rows = {e["request_id"]: e for e in map(json.loads, f)}
+    assert rows[ids[0]]["action"] == "budgets.read" and rows[ids[1]]["surface"] == "auth"
