@@ -36,6 +36,7 @@ __all__ = [
     "MAX_TARGET",
     "PATH_ERROR_REASONS",
     "PathError",
+    "merges_segments",
     "normalize_path",
     "normalize_target",
     "query_of",
@@ -152,6 +153,20 @@ def _resolve(path: str) -> str:
     if not out:
         return "/"
     return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+_DOT_SEGMENT = re.compile(r"(?:\.|%2[eE]){1,2}")
+
+
+def merges_segments(target: str) -> bool:
+    """Would `normalize_target` drop or merge segments of this valid target (`.`, `..` or empty
+    ones, `;` parameters), rather than only re-spell escapes? Upstreams whose paths are names,
+    not routes (S3 object keys), would then be asked for another object."""
+    path, _ = split_target(target)
+    if ";" in path:
+        return True
+    segs = path[1:].split("/")
+    return "" in segs[:-1] or any(_DOT_SEGMENT.fullmatch(s) for s in segs)
 
 
 def normalize_path(target: str) -> str:

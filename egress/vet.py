@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from egress.framing import framing_problem
 from egress.hosts import HostError, parse_authority
-from egress.paths import normalize_target
+from egress.paths import merges_segments, normalize_target
 from egress.policy import InjectError, Rule, RuleDecision, RuleSet, strips_parsed
 
 Headers = list[tuple[bytes, bytes]]
@@ -47,6 +47,8 @@ _MESSAGE = {
     "body_too_large_to_sign": "the request body is too large to be signed",
     "missing_secret": "a credential for this destination is not configured",
     "bad_secret_value": "a credential for this destination is not configured",
+    "aws_path_not_literal": "a path with '.', '..' or empty segments or ';' would reach AWS as another path "
+    "(S3: another object key) once normalized, so it is refused",
 }
 
 
@@ -128,6 +130,10 @@ def vet_request(
             return refuse("upgrade_not_supported")
     if (rule.inject or rule.credential) and not tls:
         return refuse("inject_requires_tls")
+    # S3 object keys are literal names: `a/./b`, `a//b` or `/a` normalized would be signed and
+    # stored as another object, so such a request is refused rather than silently redirected.
+    if rule.credential is not None and rule.credential.kind == "aws" and merges_segments(target.decode("latin-1")):
+        return refuse("aws_path_not_literal")
     try:
         injected = credentials(rule)
     except InjectError as e:

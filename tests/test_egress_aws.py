@@ -207,6 +207,32 @@ def test_boto3_with_dummy_keys_reaches_s3_as_the_agents_assumed_role(gw: Gateway
         assert headers["x-amz-security-token"] not in everything
 
 
+def test_s3_keys_that_normalization_would_change_are_refused_not_redirected(gw: Gateway, front):
+    """S3 keys are literal: `dir/./x/../y//z` normalized is `dir/y/z`, another object."""
+    server, _ = front
+    result = sandbox(
+        gw,
+        f"""
+        import json, boto3, botocore.exceptions
+        from botocore.config import Config
+        s3 = boto3.client("s3", endpoint_url="https://s3.test:{server.port}",
+                          config=Config(s3={{"addressing_style": "path"}}, retries={{"max_attempts": 1}}))
+        out = {{}}
+        for key in ("dir/./x/../y//z", "/leading-slash", "dir/..", "ok/a b+c~d.txt"):
+            try:
+                s3.put_object(Bucket="{BUCKET}", Key=key, Body=b"y")
+                out[key] = "stored"
+            except botocore.exceptions.ClientError as e:
+                out[key] = e.response["ResponseMetadata"]["HTTPHeaders"].get("x-tollgate-reason")
+        print(json.dumps(out))
+    """,
+    )
+    refused = {k: v for k, v in result.items() if k != "ok/a b+c~d.txt"}
+    assert set(refused.values()) == {"aws_path_not_literal"}, result
+    assert result["ok/a b+c~d.txt"] == "stored"
+    assert [p for p, _, _ in server.seen if "AssumeRole" not in p and p != "/"] == [f"/{BUCKET}/ok/a%20b%2Bc~d.txt"]
+
+
 def raw_request(gw: Gateway, port: int, method: str, target: str, headers: dict[str, str]) -> httpx.Response:
     ctx = ssl.create_default_context(cafile=str(gw.workdir / "tollgate-ca.pem"))
     with httpx.Client(proxy=f"http://alice:{ALICE}@127.0.0.1:{gw.egress_port}", verify=ctx, timeout=10) as c:

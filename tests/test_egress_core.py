@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from egress.ca import CAExpiredError, CertificateAuthority, LeafCache, server_context
 from egress.clienthello import ClientHello, parse_client_hello, vet_client_hello
 from egress.hosts import HostError, canonical_host, format_authority, is_ip, parse_authority, sni_matches
-from egress.paths import PathError, normalize_path, normalize_target, query_of, split_absolute_form
+from egress.paths import PathError, merges_segments, normalize_path, normalize_target, query_of, split_absolute_form
 from egress.policy import (
     InjectError,
     PolicyError,
@@ -282,6 +282,17 @@ def test_normalize_path_refuses(target: str, reason: str) -> None:
     with pytest.raises(PathError) as e:
         normalize_path(target)
     assert e.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("target", "merges"),
+    [
+        ("/", False), ("/b/k", False), ("/b/dir/", False), ("/b/a%20b%2Bc~d?x=/../", False), ("/b/%7Ea", False),
+        ("//k", True), ("/b//k", True), ("/b/./k", True), ("/b/k/..", True), ("/b/%2E%2e/k", True), ("/b/k;v=1", True),
+    ],
+)  # fmt: skip
+def test_merges_segments_only_when_normalizing_would_name_another_path(target: str, merges: bool) -> None:
+    assert merges_segments(target) is merges
 
 
 def test_targets_and_queries() -> None:
