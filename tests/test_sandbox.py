@@ -347,6 +347,20 @@ def test_exit_status_passes_through_and_errors_are_one_line(gw: Gateway) -> None
     assert bad.returncode == 125 and "refused agent alice's token" in bad.stderr
 
 
+def test_a_key_file_the_sandbox_user_can_read_is_warned_of_and_env_names_pass_values(gw: Gateway) -> None:
+    key_file = gw.workdir / "master.key"
+    key_file.write_text("not a real key, only its file mode matters here\n")
+    key_file.chmod(0o644)
+    env = runner_env(TOLLGATE_MASTER_KEY=str(key_file), PASSED_ON="from-the-caller")
+    cmd = sandbox_cmd(gw, "sh", "-c", 'echo "$PASSED_ON"', options=("--env", "PASSED_ON"))
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=gw.workdir)
+    assert out.returncode == 0 and out.stdout.strip() == "from-the-caller"
+    assert f"warning: {key_file} is readable by uid {UID}; chmod 600 it" in out.stderr
+    key_file.chmod(0o600)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=gw.workdir)
+    assert out.returncode == 0 and "warning" not in out.stderr
+
+
 def test_idle_timeout_ends_the_sandbox_but_traffic_keeps_it(gw: Gateway) -> None:
     began = time.monotonic()
     idle = run_sandbox(gw, "sleep", "30", options=("--idle-timeout", "1s"))

@@ -63,11 +63,15 @@ def test_environment_is_built_from_nothing_but_the_doors() -> None:
 
 
 def test_extra_env_cannot_replace_the_sandbox_variables() -> None:
-    assert extra_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    assert extra_env(["A=1", "B=x=y", "C="], {}) == {"A": "1", "B": "x=y", "C": ""}
+    # NAME alone passes the caller's value on, so a secret never has to be written on a command line.
+    assert extra_env(["TOKEN"], {"TOKEN": "s3cret"}) == {"TOKEN": "s3cret"}
+    with pytest.raises(PlanError, match="TOKEN: not set in this environment"):
+        extra_env(["TOKEN"], {})
     with pytest.raises(PlanError, match="set by the sandbox itself"):
-        extra_env(["HTTPS_PROXY=http://elsewhere"])
+        extra_env(["HTTPS_PROXY=http://elsewhere"], {})
     with pytest.raises(PlanError, match="expected NAME=VALUE"):
-        extra_env(["1A=x"])
+        extra_env(["1A=x"], {})
 
 
 def test_idle_clock() -> None:

@@ -45,7 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--user", metavar="NAME|UID", help="run as this user (root only; default nobody)")
     run.add_argument("--idle-timeout", default="30m", metavar="DURATION", help="end after this long without traffic")
     run.add_argument("--check-interval", default="5s", metavar="DURATION", help="how often to check for revocation")
-    run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="add a variable (repeatable)")
+    run.add_argument(
+        "--env", action="append", default=[], metavar="NAME[=VALUE]",
+        help="add a variable; NAME alone passes on this environment's value (repeatable)",
+    )  # fmt: skip
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
 
     rules = actions.add_parser("rules", help="nftables rules that let a uid reach only the proxy on loopback")
@@ -86,7 +89,7 @@ def _spec(args: argparse.Namespace) -> Spec:
         "workdir": os.path.abspath(args.workdir) if args.workdir else None,
         "idle_timeout_s": parse_duration(args.idle_timeout),
         "check_interval_s": parse_duration(args.check_interval) or 5.0,
-        "extra_env": extra_env(args.env),
+        "extra_env": extra_env(args.env, os.environ),
     }
     if args.proxy is not None:
         llm = parse_proxy(args.llm) if args.llm else None
@@ -97,6 +100,7 @@ def _spec(args: argparse.Namespace) -> Spec:
         raise PlanError("--llm goes with --proxy; with --config the LLM door comes from the config")
 
     from config import ConfigError, hash_token, load_config
+    from config.secrets import MASTER_KEY_ENV
     from gateway.auth import Directory
 
     try:
@@ -109,8 +113,11 @@ def _spec(args: argparse.Namespace) -> Spec:
     org, team, agent = found[0]
     if hash_token(token) not in agent.tokens:
         raise SandboxError(f"the token is not one of agent {args.agent}'s tokens in {args.config}")
-    if as_root and readable_by(args.config, user):
-        print(f"tollgate sandbox: warning: {args.config} is readable by uid {user.uid}; chmod 600 it", file=sys.stderr)
+    # The config names the agent tokens' hashes and the master key file unlocks every secret.
+    key_file = os.environ.get(MASTER_KEY_ENV, "")
+    for path in (args.config, *([key_file] if os.path.isfile(key_file) else [])):
+        if as_root and readable_by(path, user):
+            print(f"tollgate sandbox: warning: {path} is readable by uid {user.uid}; chmod 600 it", file=sys.stderr)
     listeners = config.listeners
     if listeners.egress_unix:
         egress = Endpoint(path=listeners.egress_unix)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -92,16 +93,21 @@ def dial_host(listen_host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen_host, listen_host)
 
 
-def extra_env(pairs: list[str]) -> dict[str, str]:
-    """`--env NAME=VALUE` pairs; the sandbox's own variables cannot be overridden."""
+def extra_env(pairs: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`--env NAME=VALUE` pairs, or `--env NAME` to pass the caller's value on (it then never sits in
+    a command line that `ps` shows); the sandbox's own variables cannot be overridden."""
     out: dict[str, str] = {}
     own = {*CA_VARIABLES, *PROXY_VARIABLES, *LLM_VARIABLES, "NO_PROXY", "no_proxy"}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not _ENV_NAME_RE.match(name):
-            raise PlanError(f"--env {pair!r}: expected NAME=VALUE")
+        if not _ENV_NAME_RE.match(name):
+            raise PlanError(f"--env {pair!r}: expected NAME=VALUE or NAME")
         if name in own:
             raise PlanError(f"--env {name}: set by the sandbox itself (proxy, CA bundle or LLM door)")
+        if not sep:
+            if name not in environ:
+                raise PlanError(f"--env {name}: not set in this environment")
+            value = environ[name]
         out[name] = value
     return out
 
