@@ -237,7 +237,8 @@ class ResponsesRelay(_TypedRelay):
 
     def __init__(self, unmasker: StreamUnmasker | None = None) -> None:
         super().__init__(unmasker)
-        self._sequence = 0
+        self._sequence = 0  # the last sequence number sent
+        self._shift = 0  # held text sent as deltas of its own so far: later events move up by as many
 
     def _error_event(self, message: str) -> bytes:
         body = {"type": "error", "code": "upstream_stream_error", "message": message, "param": None,
@@ -246,8 +247,8 @@ class ResponsesRelay(_TypedRelay):
 
     def _observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if isinstance(event.get("sequence_number"), int):
-            self._sequence = event["sequence_number"]
+        if self._unmasker is None and isinstance(event.get("sequence_number"), int):
+            self._sequence = event["sequence_number"]  # relayed as they come; else numbered in _unmask
         self._text.extend(slot.text for _, slot in delta_slots(RESPONSES, event))
         if kind in _RESPONSES_END:
             self.done = True
@@ -257,10 +258,23 @@ class ResponsesRelay(_TypedRelay):
                 self.tokens_out = int(usage.get("output_tokens") or 0)
 
     def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
-        return unmask_responses_event(event, unmasker)
+        *held, event = unmask_responses_event(event, unmasker)
+        self._insert(held)
+        if isinstance(event.get("sequence_number"), int):
+            self._sequence = event["sequence_number"] = event["sequence_number"] + self._shift
+        return [*held, event]
 
     def _held(self, unmasker: StreamUnmasker) -> list[dict[str, Any]]:
-        return responses_leftover(unmasker, self._sequence)
+        return self._insert(responses_leftover(unmasker, None))
+
+    def _insert(self, deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Number the deltas tollgate adds (held text) after the last event sent: sequence numbers
+        stay strictly increasing, as the API's are."""
+        for delta in deltas:
+            self._sequence += 1
+            self._shift += 1
+            delta["sequence_number"] = self._sequence
+        return deltas
 
 
 class MessagesRelay(_TypedRelay):

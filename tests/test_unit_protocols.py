@@ -178,7 +178,21 @@ def test_held_text_is_flushed_before_the_error_event_when_a_stream_breaks():
            b'"output_index":0,"content_index":0,"delta":"x <EMA","sequence_number":4}\n\n')  # fmt: skip
     tail = events(r.abort("gone"))
     assert tail[0][1]["delta"] == "<EMA" and tail[-1][1]["code"] == "upstream_stream_error"
-    assert tail[-1][1]["sequence_number"] == 5
+    assert [e["sequence_number"] for _, e in tail] == [5, 6]  # after the 4 sent: numbers never repeat
+
+
+def test_held_text_flushed_as_its_own_delta_shifts_the_sequence_numbers_after_it():
+    r = ResponsesRelay(StreamUnmasker(emails_vault()))
+    body = [
+        {"type": "response.output_text.delta", "delta": "x <EMA", "sequence_number": 0},
+        {"type": "response.output_text.done", "text": "x <EMA", "sequence_number": 1},
+        {"type": "response.completed", "response": {"output": []}, "sequence_number": 2},
+    ]
+    for e in body:
+        e.update(item_id="m", output_index=0, content_index=0)
+    out = run(r, b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in body), 9)
+    assert [e["type"].rsplit(".", 1)[-1] for _, e in out] == ["delta", "delta", "done", "completed"]
+    assert [e["sequence_number"] for _, e in out] == [0, 1, 2, 3]  # strictly increasing, as the API's are
 
 
 def test_an_error_event_from_the_provider_is_relayed_and_ends_the_stream():
