@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from budget.resp import Target
 
 _HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # org, team and agent ids
 
-Id = Annotated[str, Field(pattern=_ID_RE)]
+Id = Annotated[str, Field(pattern=ID_RE)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 

@@ -291,8 +291,15 @@ def _audit_query(args: argparse.Namespace) -> int:
 
 
 def _token_create(agent: str, config_path: str | None) -> int:
-    from config import generate_token, hash_token
+    import re
 
+    from config import generate_token, hash_token
+    from config.schema import ID_RE
+
+    if not re.fullmatch(ID_RE, agent):
+        print(f"tollgate token create: --agent: {agent!r} is not an agent id (a letter or digit, then letters, "
+              "digits, '.', '_' or '-'; at most 64)", file=sys.stderr)  # fmt: skip
+        return 2
     cfg, owner = None, None
     if config_path is not None:
         cfg = _load(config_path, "token create")

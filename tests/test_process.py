@@ -69,6 +69,13 @@ def test_token_create_prints_a_token_whose_hash_line_authenticates(fresh_gateway
     assert chat(fresh_gateway, ALICE) == 401
 
 
+@pytest.mark.parametrize("agent", ["", ".x", "a b", "x" * 65])
+def test_token_create_refuses_an_agent_id_no_config_could_hold(agent: str):
+    r = tollgate("token", "create", "--agent", agent)
+    assert r.returncode == 2 and "tg-" not in r.stdout
+    assert r.stderr.startswith("tollgate token create: --agent: ") and len(r.stderr.splitlines()) == 1
+
+
 def test_serve_refuses_a_bad_config_with_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("providers: []\n")
