@@ -29,7 +29,7 @@ from pii import (
     unmask_messages_event,
     unmask_responses_event,
 )
-from pii.walk import CHAT, MESSAGES, RESPONSES
+from pii.walk import CHAT, MESSAGES, MESSAGES_DELTAS, RESPONSES
 
 DONE = b"[DONE]"
 # Chat events kept unread per stream, in bytes: ~300 chunks of the usual shape, a few hundred
@@ -260,6 +260,9 @@ class ResponsesRelay(_TypedRelay):
     def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
         *held, event = unmask_responses_event(event, unmasker)
         self._insert(held)
+        if event.get("delta") == "" and str(event.get("type")).endswith(".delta"):
+            self._shift -= 1  # all held back: nothing to send, and the numbers close up
+            return held
         if isinstance(event.get("sequence_number"), int):
             self._sequence = event["sequence_number"] = event["sequence_number"] + self._shift
         return [*held, event]
@@ -298,7 +301,10 @@ class MessagesRelay(_TypedRelay):
             self.done = True
 
     def _unmask(self, event: dict[str, Any], unmasker: StreamUnmasker) -> list[dict[str, Any]]:
-        return unmask_messages_event(event, unmasker)
+        events = unmask_messages_event(event, unmasker)
+        if event.get("type") == "content_block_delta" and _all_held(event.get("delta")):
+            events.pop()  # the unmasker holds all its text back: an empty delta would say nothing
+        return events
 
     def _held(self, unmasker: StreamUnmasker) -> list[dict[str, Any]]:
         return messages_leftover(unmasker)
@@ -314,6 +320,14 @@ class MessagesRelay(_TypedRelay):
 
 
 _ANTHROPIC_INPUT = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _all_held(delta: Any) -> bool:
+    """A Messages text or JSON delta left empty by the unmasker's holdback."""
+    if not isinstance(delta, dict):
+        return False
+    spec = MESSAGES_DELTAS.get(str(delta.get("type")))
+    return spec is not None and delta.get(spec[0]) == ""
 
 
 def anthropic_usage(usage: Any) -> tuple[int, int] | None:

@@ -41,6 +41,11 @@ def events(out: bytes) -> list[tuple[bytes | None, dict[str, Any]]]:
     return [(e.name, orjson.loads(e.data)) for e in parsed if e.data is not None]
 
 
+def sse(body: list[dict[str, Any]]) -> bytes:
+    """Events as a provider sends them, each named by its type."""
+    return b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in body)
+
+
 def run(relay: ResponsesRelay | MessagesRelay, stream: bytes, size: int) -> list[tuple[bytes | None, dict[str, Any]]]:
     out = b"".join(relay.feed(stream[i : i + size]) for i in range(0, len(stream), size)) + relay.finish()
     return events(out)
@@ -129,7 +134,7 @@ def test_json_escaped_placeholders_split_across_tool_call_deltas_are_restored(si
              "sequence_number": i} for i, d in enumerate(escaped_json_deltas(arguments, size))]  # fmt: skip
     body.append({"type": "response.function_call_arguments.done", "item_id": "fc", "output_index": 0,
                  "arguments": escaped_json_deltas(arguments, 10_000)[0], "sequence_number": 999})  # fmt: skip
-    stream = b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in body)
+    stream = sse(body)
     out = run(ResponsesRelay(StreamUnmasker(vault)), stream, 11)
     got = "".join(e["delta"] for _, e in out if e["type"].endswith(".delta"))
     want = {"to": EMAIL, "tel": "+44 20 7946 0958", "keep": "<EMAIL_9>"}
@@ -138,7 +143,7 @@ def test_json_escaped_placeholders_split_across_tool_call_deltas_are_restored(si
     blocks = [{"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": d}}
               for d in escaped_json_deltas(arguments, size)]  # fmt: skip
     blocks.append({"type": "content_block_stop", "index": 1})
-    stream = b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in blocks)
+    stream = sse(blocks)
     relay = MessagesRelay(StreamUnmasker(vault))
     out = run(relay, stream, 13)
     got = "".join(e["delta"]["partial_json"] for _, e in out if e["type"] == "content_block_delta")
@@ -190,9 +195,26 @@ def test_held_text_flushed_as_its_own_delta_shifts_the_sequence_numbers_after_it
     ]
     for e in body:
         e.update(item_id="m", output_index=0, content_index=0)
-    out = run(r, b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in body), 9)
+    out = run(r, sse(body), 9)
     assert [e["type"].rsplit(".", 1)[-1] for _, e in out] == ["delta", "delta", "done", "completed"]
     assert [e["sequence_number"] for _, e in out] == [0, 1, 2, 3]  # strictly increasing, as the API's are
+
+
+def test_a_delta_whose_text_is_all_held_back_is_not_sent_empty():
+    pieces = ["to ", "<EM", "AIL", "_1> ok"]
+    body = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}} for p in pieces]
+    body.append({"type": "content_block_stop", "index": 0})
+    stream = sse(body)
+    out = run(MessagesRelay(StreamUnmasker(emails_vault())), stream, 1000)
+    assert [e["delta"]["text"] for _, e in out if e["type"] == "content_block_delta"] == ["to ", f"{EMAIL} ok"]
+    deltas = [{"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0,
+               "delta": p, "sequence_number": i} for i, p in enumerate(pieces)]  # fmt: skip
+    done = {"type": "response.output_text.done", "item_id": "m", "output_index": 0, "content_index": 0,
+            "text": "to <EMAIL_1> ok", "sequence_number": 4}  # fmt: skip
+    stream = sse([*deltas, done])
+    out = run(ResponsesRelay(StreamUnmasker(emails_vault())), stream, 1000)
+    assert [e.get("delta") for _, e in out] == ["to ", f"{EMAIL} ok", None, None]  # the last: no completed event
+    assert [e["sequence_number"] for _, e in out] == [0, 1, 2, 3]
 
 
 def test_an_error_event_from_the_provider_is_relayed_and_ends_the_stream():
