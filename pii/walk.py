@@ -10,7 +10,9 @@ and restored like its content, and a tool call's JSON text is treated as JSON wh
   prompts, `/v1/embeddings` inputs. Responses: `instructions`, then `input` (a string, or items:
   message text parts, function and custom tool calls with their arguments and outputs, reasoning
   summaries). Messages: `system`, then each message's blocks (text, every string inside tool_use
-  inputs, tool_result contents, thinking, plain-text documents).
+  inputs, tool_result contents, thinking, plain-text documents). A Responses item or Messages
+  block of a type not known here fails closed: every string in it is text, its ids, signatures
+  and base64/encrypted payloads aside.
 - `request_labels` and `request_items`: what a provider also reads but masking leaves alone (roles,
   names of called tools, tool definitions) and how many framed items there are, for counting.
 - `reply_slots`: the same in a non-stream reply of any endpoint; a reply's text is JSON text when
@@ -144,11 +146,15 @@ def _responses_item(item: dict[str, Any], json_text: bool = False) -> Iterator[S
     elif kind == "mcp_call":
         yield from _str(item, "arguments", json=True)
         yield from _str(item, "output")
+    elif kind not in _OPAQUE_ITEMS:
+        yield from _unknown(item)
 
 
 _OUTPUT_ITEMS = frozenset(
     {"function_call_output", "custom_tool_call_output", "local_shell_call_output", "apply_patch_call_output"}
 )
+# Items that carry no text a person wrote: a reference by id, a generated image.
+_OPAQUE_ITEMS = frozenset({"item_reference", "image_generation_call"})
 
 
 def _responses_request(payload: dict[str, Any]) -> Iterator[Slot]:
@@ -163,14 +169,35 @@ def _responses_request(payload: dict[str, Any]) -> Iterator[Slot]:
 # -- the Messages API --------------------------------------------------------------------------
 
 
-def json_leaves(value: Any) -> Iterator[Slot]:
-    """Every string inside a JSON value (a tool call's `input` object), keys excepted."""
+def json_leaves(value: Any, skip: frozenset[str] = frozenset()) -> Iterator[Slot]:
+    """Every string inside a JSON value (a tool call's `input` object), keys excepted, and the
+    values of `skip` keys left out."""
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
+        if key in skip:
+            continue
         if isinstance(item, str):
             yield Slot(value, key)
         elif isinstance(item, dict | list):
-            yield from json_leaves(item)
+            yield from json_leaves(item, skip)
+
+
+# Fields that are protocol, not prose: ids that link a call to its result, signatures, encrypted
+# or base64 payloads (masking a fragment of those would only corrupt them).
+_STRUCTURAL = frozenset(
+    {"type", "id", "call_id", "tool_use_id", "signature", "encrypted_content", "media_type", "status", "role",
+     "data", "image_url", "file_data", "file_id", "cache_control"}
+)  # fmt: skip
+
+
+def _unknown(value: dict[str, Any]) -> Iterator[Slot]:
+    """A block or item of a type this walker does not know yet (the APIs grow new ones): fail
+    closed, every string in it is text to mask, its structural fields aside."""
+    yield from json_leaves(value, _STRUCTURAL)
+
+
+# Blocks that carry no text a person wrote: images, encrypted thinking.
+_OPAQUE_BLOCKS = frozenset({"image", "redacted_thinking"})
 
 
 def _blocks(blocks: Any, json_text: bool = False) -> Iterator[Slot]:
@@ -191,6 +218,8 @@ def _blocks(blocks: Any, json_text: bool = False) -> Iterator[Slot]:
                 yield from _str(source, "data")
             elif isinstance(source, dict) and source.get("type") == "content":
                 yield from _text_or(source, "content", _blocks)
+        elif kind not in _OPAQUE_BLOCKS:
+            yield from _unknown(block)
 
 
 def _messages_request(payload: dict[str, Any]) -> Iterator[Slot]:

@@ -158,6 +158,27 @@ def test_coding_agent_items_are_masked_too(gw: Gateway, upstream: Upstream):
     assert_clean(upstream.recorder.last().body)
 
 
+def test_items_and_blocks_of_types_not_known_yet_are_masked_whole(gw: Gateway, upstream: Upstream):
+    """Fail closed: the APIs grow new item and block types; every string in one is masked, its ids kept."""
+    item = {"type": "future_item", "call_id": "call_7", "output": {"note": f"reach {EMAIL}", "more": [PHONE]}}
+    r = httpx.post(gw.base_url + "/responses", headers={"x-api-key": ALICE},
+                   json={"model": "up-gpt", "input": [{"role": "user", "content": "go"}, item]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    sent = upstream.recorder.last().body
+    assert_clean(sent)
+    assert sent["input"][1]["call_id"] == "call_7"
+    block = {"type": "future_block", "id": "blk_1", "text": f"IBAN {IBAN}", "extra": {"who": EMAIL}}
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    claude(gw).messages.create(
+        model="claude-up",
+        max_tokens=50,
+        messages=[{"role": "user", "content": [block, image]}],  # type: ignore[list-item]
+    )
+    sent = upstream.recorder.last().body
+    assert_clean(sent)
+    assert sent["messages"][0]["content"][0]["id"] == "blk_1" and sent["messages"][0]["content"][1] == image
+
+
 def test_previous_response_id_is_refused_unless_the_provider_may_keep_state(gw: Gateway, upstream: Upstream):
     with pytest.raises(openai.BadRequestError) as e:
         oai(gw).responses.create(model="up-gpt", input="again", previous_response_id="resp_123")
