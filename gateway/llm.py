@@ -198,16 +198,29 @@ class LLMDoor:
             err = ApiError(
                 405, f"{request.method} is not allowed on {request.path}: use {method}", code="method_not_allowed"
             )
-            return err.response({**headers, "Allow": method}, anthropic)
-        err = ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route")
-        return err.response(headers, anthropic)
+        else:
+            err = ApiError(404, f"unknown route {request.method} {request.path}", code="unknown_route")
+        # Audited like any refusal: who asked (when the token is good; never the token itself) for what.
+        who = self._who(request)
+        agent = who if isinstance(who, Principal) else None
+        audit.emit(
+            audit.AuditEvent(
+                "llm", request.method.lower(), "denied", request_id, org_id=agent.org_id if agent else "",
+                team_id=agent.team_id if agent else "", actor_type="agent" if agent else "anonymous",
+                actor_id=agent.agent_id if agent else "", resource=request.path[:256], status=err.status,
+                detail={"reason": err.code},
+            )
+        )  # fmt: skip
+        return err.response({**headers, "Allow": method} if method else headers, anthropic)
 
     # -- the proxy path -----------------------------------------------------------------------
 
+    def _who(self, request: web.Request) -> Principal | Decision:
+        headers = request.headers
+        return authenticate(self.runtime.directory, headers.get("Authorization"), headers.get("x-api-key"))
+
     def _authenticate(self, request: web.Request, call: Call) -> Principal:
-        found = authenticate(
-            self.runtime.directory, request.headers.get("Authorization"), request.headers.get("x-api-key")
-        )
+        found = self._who(request)
         if isinstance(found, Principal):
             call.principal = found
             return found

@@ -152,6 +152,14 @@ def test_unknown_route_is_404_and_wrong_method_is_405(gateway: Gateway):
     r = httpx.get(gateway.base_url + "/chat/completions")
     assert_error(r, 405, "method_not_allowed")
     assert r.headers["allow"] == "POST"
+    # Both are audited: who (an agent with a good token, else anonymous; never the token) asked for what.
+    probe = httpx.post(gateway.base_url + "/batches", headers={"Authorization": f"Bearer {ALICE}"})
+    event = gateway.audit_for(probe.headers["x-request-id"])
+    assert (event["actor_type"], event["actor_id"], event["action"]) == ("agent", "alice", "post")
+    assert (event["result"], event["status"], event["resource"]) == ("denied", 404, "/v1/batches")
+    wrong = gateway.audit_for(r.headers["x-request-id"])
+    assert (wrong["actor_type"], wrong["status"], wrong["detail"]["reason"]) == ("anonymous", 405, "method_not_allowed")
+    assert ALICE not in (gateway.workdir / "var" / "audit.jsonl").read_text()
 
 
 def test_upstream_error_status_and_body_pass_through(gateway: Gateway):
