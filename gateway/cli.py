@@ -133,7 +133,8 @@ def _check_config(path: str) -> int:
         return 2
     agents = sum(len(t.agents) for o in cfg.orgs for t in o.teams)
     models = sum(len(p.models) for p in cfg.providers)
-    print(f"{path}: OK ({len(cfg.providers)} providers, {models} models, {len(cfg.orgs)} orgs, {agents} agents)")
+    counts = (len(cfg.providers), "provider"), (models, "model"), (len(cfg.orgs), "org"), (agents, "agent")
+    print(f"{path}: OK ({', '.join(f'{n} {noun}' + ('' if n == 1 else 's') for n, noun in counts)})")
     return 0
 
 

@@ -51,7 +51,7 @@ def test_check_config_lists_every_error_with_its_path(tmp_path):
     assert "orgs[0].teams[0].agents[0].tokens: must be 'sha256:'" in r.stderr and "raw token" in r.stderr
     assert "orgs[0].teams[0].agents[0].modles: unknown setting" in r.stderr
     ok = tollgate("check-config", str(ROOT / "config" / "demo.yaml"))
-    assert ok.returncode == 0 and "OK" in ok.stdout
+    assert ok.returncode == 0 and ok.stdout.endswith(": OK (1 provider, 2 models, 1 org, 1 agent)\n"), ok.stdout
     missing = tollgate("check-config", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "cannot read file" in missing.stderr
 
