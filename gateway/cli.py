@@ -285,9 +285,16 @@ def _audit_query(args: argparse.Namespace) -> int:
     out.flush()
     if page.next_cursor:
         print(f"more rows: --cursor {page.next_cursor}", file=sys.stderr)
-    elif not page.rows and query.org_id != audit.SYSTEM_ORG and all(o.id != query.org_id for o in cfg.orgs):
-        # A removed org keeps its rows, so this is no error; an empty answer for a typo says why.
-        print(f"tollgate audit query: no events; the config has no org {query.org_id!r}", file=sys.stderr)
+    elif not page.rows and query.org_id != audit.SYSTEM_ORG:
+        # A removed org or agent keeps its rows, so this is no error; an empty answer for a typo says why.
+        orgs = [o for o in cfg.orgs if o.id == query.org_id]
+        if not orgs:
+            print(f"tollgate audit query: no events; the config has no org {query.org_id!r}", file=sys.stderr)
+        elif query.agent_id is not None and all(a.id != query.agent_id for t in orgs[0].teams for a in t.agents):
+            print(
+                f"tollgate audit query: no events; org {query.org_id!r} has no agent {query.agent_id!r}",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -505,3 +505,5 @@ def _check_queries(gw: Gateway, tmp_path: Path) -> None:
     # An org the config does not know may still have rows (orgs are never deleted); none: say why.
     unknown = cli_query("--org", "nope")
     assert unknown.returncode == 0 and "no events; the config has no org 'nope'" in unknown.stderr
+    nobody = cli_query("--org", "acme", "--agent", "nobody")
+    assert nobody.returncode == 0 and "no events; org 'acme' has no agent 'nobody'" in nobody.stderr
