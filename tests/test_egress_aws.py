@@ -154,6 +154,17 @@ def _clear(front) -> None:
     front[0].seen.clear()
 
 
+# What every sandboxed script starts with: an S3 client for the test endpoint, path-style.
+_PREAMBLE = """
+import json, boto3, botocore.exceptions
+from botocore.config import Config
+
+def s3_client(port, **config):
+    path_style = Config(s3={"addressing_style": "path"}, **config)
+    return boto3.client("s3", endpoint_url=f"https://s3.test:{port}", config=path_style)
+"""
+
+
 def sandbox(gw: Gateway, script: str) -> dict:
     """Run `script` the way an agent would: a clean environment with the proxy, tollgate's CA and
     dummy AWS keys of its own; it prints one JSON line."""
@@ -164,8 +175,8 @@ def sandbox(gw: Gateway, script: str) -> dict:
         "AWS_ACCESS_KEY_ID": SANDBOX_KEY, "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET, "AWS_SESSION_TOKEN": SANDBOX_TOKEN,
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
     }  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    code = _PREAMBLE + textwrap.dedent(script)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -175,10 +186,7 @@ def test_boto3_with_dummy_keys_reaches_s3_as_the_agents_assumed_role(gw: Gateway
     result = sandbox(
         gw,
         f"""
-        import json, boto3
-        from botocore.config import Config
-        s3 = boto3.client("s3", endpoint_url="https://s3.test:{server.port}",
-                          config=Config(s3={{"addressing_style": "path"}}))
+        s3 = s3_client({server.port})
         s3.put_object(Bucket="{BUCKET}", Key="notes/a.txt", Body=b"written by the agent")
         body = s3.get_object(Bucket="{BUCKET}", Key="notes/a.txt")["Body"].read().decode()
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="{BUCKET}")["Contents"]]
@@ -213,10 +221,7 @@ def test_s3_keys_that_normalization_would_change_are_refused_not_redirected(gw: 
     result = sandbox(
         gw,
         f"""
-        import json, boto3, botocore.exceptions
-        from botocore.config import Config
-        s3 = boto3.client("s3", endpoint_url="https://s3.test:{server.port}",
-                          config=Config(s3={{"addressing_style": "path"}}, retries={{"max_attempts": 1}}))
+        s3 = s3_client({server.port}, retries={{"max_attempts": 1}})
         out = {{}}
         for key in ("dir/./x/../y//z", "/leading-slash", "dir/..", "ok/a b+c~d.txt"):
             try:
