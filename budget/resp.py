@@ -10,10 +10,10 @@ What makes it fit for production rather than a benchmark:
 - Timeouts measure the store, not the event loop. A busy loop (a long callback, a stopped
   process) fires timers late, and uvloop runs due timers *before* it polls sockets, so a reply
   that has been sitting in the kernel buffer for 20 ms would be declared missing. Before failing
-  a call the watchdog asks the kernel whether bytes are waiting (FIONREAD) and how late it fired
-  itself; either way the loop, not the store, was slow, and the call gets another window. A store
-  still answering earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP
-  timeouts). Only a full window on a responsive loop with no byte from the store is a failure.
+  a call the watchdog asks the kernel whether bytes are waiting (FIONREAD), how late it fired
+  itself, and whether the command was written late; in each case the loop, not the store, was
+  slow, and the call gets a full window from the end of the stall. A store still answering
+  earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a full window on a responsive loop with no byte from the store is a failure.
 - A failed call says whether the command reached the wire (`RedisUnavailable.sent`): a command
   never sent was certainly not applied; one sent and unanswered may have been.
 - A connection is recycled after consecutive timeouts with no byte from the peer, and TCP
@@ -163,7 +163,8 @@ class _Conn(asyncio.Protocol):
         # reply arrives, because replies are matched by position.
         self._waiters: deque[tuple[asyncio.Future[Any], float, float]] = deque()
         self._expired = 0  # how many of the oldest waiters were already failed by the watchdog
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] = []  # packed commands of the newest waiters, written at the next flush
+        self._pending_since = 0.0
         self._transport: asyncio.Transport | None = None
         self._fd = -1
         self._timer: asyncio.Handle | None = None  # uvloop turns a zero delay into call_soon
@@ -215,10 +216,11 @@ class _Conn(asyncio.Protocol):
         if len(self._waiters) >= MAX_IN_FLIGHT:
             fut.set_exception(RedisUnavailable("too many Redis commands in flight", sent=False))
             return fut
+        now = self._loop.time()
         if not self._pending:
+            self._pending_since = now
             self._loop.call_soon(self._flush)
         self._pending.append(hiredis.pack_command(tuple(args)))
-        now = self._loop.time()
         # A reply cannot overtake the one before it, so deadlines only ever grow along the queue.
         deadline = now + self._timeout_s
         if self._waiters and self._waiters[-1][1] > deadline:
@@ -237,7 +239,15 @@ class _Conn(asyncio.Protocol):
     def _flush(self) -> None:
         if self._transport is not None and not self.closed:
             self._transport.write(b"".join(self._pending))
+            now = self._loop.time()
+            if now - self._pending_since > self._stall_s:
+                # The loop stopped between send and write: the store's window starts now.
+                self._responsive_since = now
         self._pending.clear()
+
+    @property
+    def _stall_s(self) -> float:
+        return max(LAG_TOLERANCE_S, self._timeout_s / 2)
 
     def _arm(self, when: float) -> None:
         self._timer_at = when
@@ -252,15 +262,19 @@ class _Conn(asyncio.Protocol):
         if deadline > now:
             self._arm(deadline)
             return
-        if self._pending or (self._fd >= 0 and _pending_bytes(self._fd)):
+        if len(self._waiters) - self._expired <= len(self._pending) or (self._fd >= 0 and _pending_bytes(self._fd)):
             # Our command is not even written yet, or the reply waits in the kernel: the loop runs
             # this timer before its flush and its poll, which come next in this very iteration.
             self._arm(now)
             return
-        if now - self._timer_at > max(LAG_TOLERANCE_S, self._timeout_s / 2) and now - sent_at < self._starved_cap:
-            self._responsive_since = now
-            self._arm(now + self._timeout_s)  # the loop ate the window: give the store a fair one
-            return
+        if now - sent_at < self._starved_cap:
+            if now - self._timer_at > self._stall_s:
+                self._responsive_since = now  # the loop ate the window
+            if now - self._responsive_since < self._timeout_s:
+                # A stall of the loop ended less than a window ago (this late timer, or a command
+                # written late): give the store a fair window from its end.
+                self._arm(self._responsive_since + self._timeout_s)
+                return
         if now - self._last_rx < self._timeout_s and now - sent_at < self._timeout_s * BUSY_STORE_CAP:
             # Replies to earlier commands are still arriving: the store is working through a queue
             # (a burst, or a machine short of CPU), not gone. Wait for ours, within the cap.
