@@ -326,7 +326,7 @@ LABEL_GATES: dict[str, tuple[str, ...]] = {
     # credentials live in BUNDLE_GEMS__CONTRIBSYS__COM.
     "secret": (
         "key", "token", "secret", "passw", "pwd", "credential", "auth", "bearer", "client_id", "clientid",
-        "client-id", "app_id", "appid", "contribsys",
+        "client-id", "app_id", "appid", "contribsys", "passphrase", "passcode",
     ),
     # Sentences that make a bare high-entropy token in them a credential: "… hits the rate limit",
     # "rotate it"; and instructions, "use … for staging", where a bare hex run is a commit instead.

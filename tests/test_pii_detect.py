@@ -646,3 +646,42 @@ def test_identifier_labels_without_an_identifier(text: str) -> None:
 def test_short_passwords_assigned_to_a_password_key(text: str) -> None:
     value = text.split("=")[-1].split(": ")[-1]
     assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "API_KEY")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("PASSWORD=correct-horse-battery-staple", "correct-horse-battery-staple"),
+        ("GPG_PASSPHRASE=tumble-orbit-cactus-lantern", "tumble-orbit-cactus-lantern"),
+        ('password = "correct horse battery staple"', "correct horse battery staple"),
+        ('{"db": {"password": "velvet falcon orbit 7"}}', "velvet falcon orbit 7"),
+        ("ssh key passphrase: 'blue elephant dancing slowly'", "blue elephant dancing slowly"),
+        ("Use passphrase 'orange lamp river stone' for the backup.", "orange lamp river stone"),
+        ("the passphrase is correct-horse-battery-staple", "correct-horse-battery-staple"),
+        ("The wifi password is sunflower-meadow-42", "sunflower-meadow-42"),
+        ("the root password is `falcon-velvet-3`", "falcon-velvet-3"),
+        ("vault_passcode: 'lemon-tiger-harbor'", "lemon-tiger-harbor"),
+    ],
+)
+def test_passphrases_of_words_are_masked_whole(text: str, value: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "API_KEY")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'password "must be at least 12 characters"',
+        '{"password": "Forgot password?", "password_hint": "Use a mix of letters"}',
+        "Error: password 'does not match'",
+        'password: "Enter your password"',
+        "The password is case-sensitive.",
+        "--password-file=/run/secrets/db-password",
+        "secretName: db-password",
+        "passcode length is 6",
+        "The passphrase is stored in the keychain.",
+        "PASSWORD_POLICY=min-length-12",
+        "passwordless sign-in is enabled",
+    ],
+)
+def test_sentences_about_passwords_are_not_passphrases(text: str) -> None:
+    assert detect(text) == []

@@ -467,7 +467,7 @@ def _secret_name_ok(words: list[str]) -> bool:
     for w in words:
         if w in _KEY_COMPOUNDS or w.endswith(("token", "tokens", "secret", "secrets", "credential", "credentials")):
             return True
-        if w.startswith(("secret", "passw", "credential", "bearer")) or w in ("pwd", "pw", "dbpwd"):
+        if w.startswith(("secret", "credential", "bearer", *_PASSWORD_PREFIXES)) or w == "dbpwd":
             return True
         if w.startswith("auth") and not w.startswith("authent") and w not in ("author", "authors", "authored"):
             return True
@@ -500,27 +500,61 @@ def _yaml_reference(v: str) -> bool:
     return v[:1] in ("!", "*", "&") and rest.isalpha() and rest.islower()
 
 
+_PASSWORD_PREFIXES = ("passw", "pw", "passphrase", "passcode")
+_KEBAB = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+# A quoted passphrase of words after a password's name (`"correct horse battery staple"`,
+# `passphrase: 'blue elephant dancing slowly'`), up to the quote that opened it.
+_QUOTED_PHRASE = re.compile(
+    r"(?:\\*[\"'`])?\]?[ \t]*(?:=>|:{0,3}=|:|(?:is|was)(?=[ \t]))?[ \t]*([\"'`])((?:[^\s\"'`\\]+ ){1,9}[^\s\"'`\\]+)\1"
+)
+
+
+# Words of a sentence, not of a passphrase: a quoted phrase under a password key with one of them
+# is a message about the password (`"password": "must be at least 12 characters"`).
+_SENTENCE_WORDS = frozenset(
+    {
+        "a", "an", "the", "is", "are", "be", "been", "was", "were", "to", "of", "at", "in", "on", "by", "not", "no",
+        "must", "should", "can", "cannot", "could", "will", "would", "may", "do", "does", "did", "has", "have", "your",
+        "you", "my", "our", "this", "that", "these", "and", "or", "for", "with", "than", "least", "more", "please",
+        "enter", "forgot", "reset", "change", "confirm", "new", "old", "current", "invalid", "incorrect", "wrong",
+    }
+)  # fmt: skip
+
+
+def _passphrase(v: str) -> bool:
+    """Words joined by spaces that read as a passphrase, not as a sentence about a password."""
+    words = v.lower().split()
+    if v[-1] in ".?!:" or any(w.startswith(_PASSWORD_PREFIXES) for w in words):
+        return False
+    return not _SENTENCE_WORDS.intersection(words)
+
+
 def _names_password(words: list[str]) -> bool:
-    """The key ends in the password itself (`administrator_login_password`, `DB_PWD`), not in
-    something about it (`password_reset_template`, `password_hash`)."""
-    return (
-        bool(words) and words[-1].startswith(("passw", "pwd", "pw")) and not pt.SECRET_NAME_DENY.search(" ".join(words))
-    )
+    """The key ends in the password itself (`administrator_login_password`, `DB_PWD`, `GPG_PASSPHRASE`),
+    not in something about it (`password_reset_template`, `password_hash`)."""
+    return bool(words) and words[-1].startswith(_PASSWORD_PREFIXES) and not pt.SECRET_NAME_DENY.search(" ".join(words))
 
 
-def _assigned_password(text: str, name_end: int, vs: int, v: str) -> bool:
-    """A literal assigned to a password key (`password = "rootpasswd"`, `DB_PASSWORD=thisIsDog11`) is
-    the password whatever its wording; in prose ("the password is incorrect") the strict test holds.
-    Unquoted, a name-shaped value (`user_password`, `cfg.db.pass`) is a reference, not a literal."""
-    between = text[name_end:vs]
-    if not any(c in between for c in "=:(,>") or len(v) < 6 or len(v) > 64:
+def _assigned_password(text: str, name_end: int, vs: int, ve: int) -> bool:
+    """A literal given to a password key (`password = "rootpasswd"`, `DB_PASSWORD=thisIsDog11`,
+    `PASSPHRASE=correct-horse-battery-staple`) is the password whatever its wording, and so is a
+    quoted one in prose ("use passphrase 'orange lamp river stone'"); otherwise in prose ("the
+    password is incorrect") the strict test holds, except for a passphrase of three or more
+    hyphenated words. Unquoted, a name-shaped value (`user_password`, `cfg.db.pass`) is a reference,
+    not a literal; but no variable's name has hyphens in it."""
+    v = text[vs:ve]
+    if len(v) < 6 or len(v) > 64 or v.lower() in _PASSWORD_WORDS or _placeholder_credential(v):
         return False
-    if v.lower() in _PASSWORD_WORDS or _placeholder_credential(v) or pt.placeholder_hint(v):
+    if pt.placeholder_hint(v) or pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v):
         return False
-    if pt.ENV_REFERENCE.fullmatch(v) or "://" in v or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
+    if pt.PATHLIKE.fullmatch(v):
         return False
-    quoted = text[vs - 1] in "\"'`"
-    return quoted or not (_identifier(v) or (pt.WORDY.fullmatch(v) and not v.isalpha()))
+    if text[vs - 1] in "\"'`":  # the whole quoted literal, not the first word of a sentence in quotes
+        return _passphrase(v) if " " in v else text[ve : ve + 1] != " "
+    kebab = _KEBAB.fullmatch(v) is not None
+    if not any(c in text[name_end:vs] for c in "=:(,>"):
+        return kebab and v.count("-") >= 2
+    return kebab or not (_identifier(v) or (pt.WORDY.fullmatch(v) and not v.isalpha()))
 
 
 _LETTERS_ONLY_GATE = ("token", "key", "secret", "pass", "pwd", "auth", "cred", "bearer")
@@ -542,7 +576,10 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         name_end = tail.end() if tail else p
         last_name_end = name_end
         val = pt.SECRET_VALUE.match(text, name_end)
-        if val is None:
+        # A phrase is looked for only where the value regex found nothing or stopped at a space.
+        spaced = val is None or text[val.end(2) : val.end(2) + 1] == " "
+        phrase = _QUOTED_PHRASE.match(text, name_end) if spaced else None
+        if val is None and phrase is None:
             continue
         head = p  # cheapest checks first: most keyword hits have no value after them
         while head > 0 and p - head < 40 and (text[head - 1].isalnum() or text[head - 1] in "_.-$"):
@@ -561,21 +598,26 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
                 w.startswith(("secret", "passw")) for w in words
             ):
                 continue
-        vs, vend = val.start(2), val.end(2)
+        if phrase is not None and _names_password(words) and _assigned_password(text, name_end, *phrase.span(2)):
+            out.append((*phrase.span(2), "API_KEY", _GENERIC_PRIO))  # words only the password's rule may take
+            last_name_end = phrase.end(2)
+            continue
+        if val is None:
+            continue
+        vs, vend = val.span(2)
         if vend < len(text) and text[vend] in "([":
             continue  # a call or subscript: code, not a literal
         ve = _strip_trailing(text, vs, vend)
         v = text[vs:ve]
         if _yaml_reference(v):
             continue
-        password = any(w.startswith(("passw", "pwd", "pw")) for w in words)
         if client_id and (len(v) < 24 or not _secret_value_ok(v, False)):
             continue
         if (
-            (val.group(1) and _basic_credentials(v))
-            or _secret_value_ok(v, password)
+            (val is not None and val.group(1) and _basic_credentials(v))
+            or _secret_value_ok(v, any(w.startswith(_PASSWORD_PREFIXES) for w in words))
             or (provider and _provider_value_ok(v))
-            or (_names_password(words) and _assigned_password(text, name_end, vs, v))
+            or (_names_password(words) and _assigned_password(text, name_end, vs, ve))
         ):
             out.append((vs, ve, "API_KEY", _GENERIC_PRIO))
             last_name_end = ve
