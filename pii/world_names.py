@@ -18,8 +18,8 @@ import re
 
 Cand = tuple[int, int, str, float]
 
-# A capitalised word of a cased script (Latin with diacritics, Cyrillic, Greek).
-_CASED_WORD = r"[A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁЄІЇҐΑ-ΩΆ-Ώ][a-zß-öø-ÿĀ-ſа-яёєіїґα-ωά-ώ'’-]+"
+# A capitalised word of a cased script (Latin with diacritics, Vietnamese's among them, Cyrillic, Greek).
+_CASED_WORD = r"[A-ZÀ-ÖØ-ÞĀ-ſƠƯḀ-ỿА-ЯЁЄІЇҐΑ-ΩΆ-Ώ][a-zß-öø-ÿĀ-ſơưḀ-ỿа-яёєіїґα-ωά-ώ'’-]+"
 # A word of an uncased script (Hebrew, Arabic).
 _UNCASED_WORD = r"[\u0590-\u05ff\u0600-\u06ff]{2,}"
 
@@ -158,6 +158,12 @@ _GIVEN_LATIN = (  # Polish, Czech, Slovak, Turkish, Hungarian, Nordic; diacritic
     " Søren Jørgen Bjørn Åsa Björn Sigríður Guðrún Þór Zoë Jürgen Günther Jörg Françoise François Agnès Hélène"
     " József László Zoltán Ágnes Erzsébet Dóra"
 )
+# Vietnamese family names, written first: with the capitalised words after them, a name.
+_FAMILY_VI = (
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Trịnh Đoàn Lương Trương Lâm"
+    " Nguyen Tran Pham Hoang Huynh Dang Duong Truong"
+)
+_SURNAMES_VI = frozenset(_FAMILY_VI.split())
 # Hebrew and Arabic: names that are not also everyday words.
 _GIVEN_HEBREW = (
     "משה יוסי יוסף אברהם יצחק יעקב שמואל אליהו חיים מרדכי יהודה אהרון בנימין נתן דניאל יונתן אביגיל שרה רבקה"
@@ -216,6 +222,13 @@ def given_name_candidates(text: str) -> list[Cand]:
         return out
     words = [(m.start(), m.end(), m.group()) for m in _WORD_CASED.finditer(text)]
     for k, (s, e, w) in enumerate(words):
+        if w in _SURNAMES_VI:
+            end, n = e, k + 1
+            while n < len(words) and n - k <= 3 and _adjacent(text, end, words[n][0]) and words[n][2][0].isupper():
+                end, n = words[n][1], n + 1
+            if n - k >= 3 or (n - k == 2 and not w.isascii()):  # "Nguyễn Văn An", "Trần Hưng"
+                out.append((s, end, "PERSON", 0.75))
+            continue
         if w not in GIVEN_NAMES:
             continue
         start, end = s, e
@@ -285,6 +298,24 @@ _HAN_NAME = re.compile(
     rf"|(?P<titled>[{_HAN_SURNAMES}][\u4e00-\u9fff]{{0,2}}(?={_HAN_HONORIFIC})"
     rf"|(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{{1,4}}(?={_KANA_HONORIFIC}))"
 )
+# Any given-name characters are taken between words that put a person there: a role or a verb of
+# contact before ("请联系王小明", "客户陈志强"), what people do after ("反馈", "处理", "负责").
+_HAN_ROLE_BEFORE = (
+    "联系|聯繫|聯絡|客户|客戶|用户|用戶|同事|员工|員工|负责人|負責人|经理|經理|老板|老闆|学生|學生|患者|病人|作者"
+    "|发件人|發件人|收件人|申请人|申請人|转给|轉給|告诉|告訴|通知|感谢|感謝|邀请|邀請|交给|交給|抄送|询问|詢問"
+)
+_HAN_DOES_AFTER = (
+    "反馈|反饋|处理|處理|提出|表示|认为|認為|负责|負責|同意|报告|報告|提交|确认|確認|联系|聯繫|回复|回覆|发送|發送"
+    "|说|說|是|在|的|和|与|與|已|将|將|会|會|也|都|今|明|昨|、|，|。"
+)
+_HAN_CUED = re.compile(
+    rf"(?:{_HAN_ROLE_BEFORE})(?P<name>[{_HAN_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=(?:{_HAN_DOES_AFTER})|[^\u4e00-\u9fff]|$)"
+)
+# A three-character Han run beginning with a surname, alone in other text ("filed by 王小明
+# yesterday"): a name, written in its script inside prose in another.
+_HAN_IN_OTHER_TEXT = re.compile(
+    rf"(?<=[A-Za-z0-9][ (\"'])[{_HAN_SURNAMES}][\u4e00-\u9fff]{{2}}(?=[ ),.;:!?\"'][^\u4e00-\u9fff]|[ ),.;:!?\"']?$)"
+)
 _HANGUL_SURNAMES = (
     "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민"
     "진나지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은"
@@ -324,6 +355,8 @@ def cjk_name_candidates(text: str) -> list[Cand]:
         out += [(m.start(), m.end(), "PERSON", 0.7) for m in _JA_NAME.finditer(text)]
     for m in _HAN_NAME.finditer(text):
         out.append((m.start(), m.end(), "PERSON", 0.7 if m.group("titled") is None else 0.8))
+    out += [(m.start("name"), m.end("name"), "PERSON", 0.7) for m in _HAN_CUED.finditer(text)]
+    out += [(m.start(), m.end(), "PERSON", 0.7) for m in _HAN_IN_OTHER_TEXT.finditer(text)]
     for m in _HANGUL_NAME.finditer(text):
         g = "name" if m.group("name") else "titled"
         if m.group(g) not in _HANGUL_NOT_NAMES:

@@ -106,6 +106,11 @@ def resolved(text: str) -> set[tuple[str, str]]:
         ("佐藤は明日来ます。", "佐藤"),
         ("김민준은 내일 서울에 갑니다.", "김민준"),
         ("박지훈 님께 전달해 주세요.", "박지훈"),
+        ("请联系王小明处理这个问题。", "王小明"),  # given-name characters outside the list, between cues
+        ("客户陈志强反馈说系统很慢", "陈志强"),
+        ("The ticket was filed by 王小明 yesterday.", "王小明"),
+        ("Contact Nguyễn Văn An for details.", "Nguyễn Văn An"),
+        ("Trần Hưng đã gửi báo cáo.", "Trần Hưng"),
     ],
 )
 def test_names_without_a_cue(text: str, name: str) -> None:
@@ -123,6 +128,10 @@ def test_names_without_a_cue(text: str, name: str) -> None:
         "الاجتماع غدا في المكتب مع الفريق",
         "הפגישה מחר במשרד עם הצוות",
         "Spotkanie odbędzie się jutro rano w biurze.",
+        "许多用户反馈说系统很慢，周末我们去开会。",
+        "The word 许多 means many.",
+        "Cuộc họp sẽ diễn ra vào sáng mai tại văn phòng.",
+        "The Lê river floods in spring.",
     ],
 )
 def test_prose_without_names_stays(text: str) -> None:
