@@ -99,6 +99,12 @@ PATHLIKE = re.compile(r"\.{0,2}/?(?:[\w.-]+/)+[\w.-]*")
 # --- contact data --------------------------------------------------------------------------
 
 EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9\u00a1-\uffff](?:[\w\u00a1-\uffff-]{0,62})\.)+([A-Za-z]{2,24})\b")
+# Spelled out against scrapers: `jane.doe [at] example [dot] com`, `jane(at)example(dot)co(dot)uk`.
+EMAIL_SPELLED = re.compile(
+    r"(?<![\w.+-])[\w.+-]{1,64}[ \t]*[\[({<][ \t]*(?i:at)[ \t]*[\])}>][ \t]*[A-Za-z0-9-]{1,63}"
+    r"(?:(?:[ \t]*[\[({<][ \t]*(?i:dot)[ \t]*[\])}>][ \t]*|\.)[A-Za-z0-9-]{1,63})+"
+)
+SPELLED_AT = re.compile(r"[\[({<][ \t]*at[ \t]*[\])}>]")  # on the lower-cased text
 EMAIL_URLENC = re.compile(r"(?<![\w%.+-])([\w.+-]|%[0-9A-Fa-f]{2}){1,64}%40(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}\b")
 # Extensions that end "name@2x.png"-style asset names, never a mail domain in practice.
 NOT_TLDS = frozenset(

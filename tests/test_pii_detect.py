@@ -685,3 +685,22 @@ def test_passphrases_of_words_are_masked_whole(text: str, value: str) -> None:
 )
 def test_sentences_about_passwords_are_not_passphrases(text: str) -> None:
     assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("email me: john.doe [at] example [dot] com", "john.doe [at] example [dot] com"),
+        ("write to jane(at)example(dot)co(dot)uk today", "jane(at)example(dot)co(dot)uk"),
+        ("reach j.smith {at} mail.example.org", "j.smith {at} mail.example.org"),
+    ],
+)
+def test_email_addresses_spelled_out_against_scrapers(text: str, email: str) -> None:
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(email, "EMAIL")]
+
+
+@pytest.mark.parametrize(
+    "text", ["see the [at] symbol docs", "meet (at) noon. Then go", "array[at] index.js file", "Click (at) logo.png"]
+)
+def test_at_in_brackets_without_a_mail_domain_is_no_email(text: str) -> None:
+    assert detect(text) == []

@@ -49,6 +49,10 @@ def _emails(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         dom = pt.EMAIL_DOMAIN_HEAD.match(text, i + 1)
         if dom and dom.group(1).lower() not in pt.NOT_TLDS:
             out.append((s, dom.end(), "EMAIL", prio))
+    if pt.SPELLED_AT.search(doc.low):
+        for m in pt.EMAIL_SPELLED.finditer(text):
+            if m.group().rsplit(".", 1)[-1].rsplit(" ", 1)[-1].lower() not in pt.NOT_TLDS:
+                out.append((m.start(), m.end(), "EMAIL", prio))
     done = -1
     for i in _find_all(text, "%40"):  # URL-encoded: name%2Btag%40example.com
         if i < done:
