@@ -183,3 +183,20 @@ def test_the_english_models_guesses_at_uncased_scripts_are_dropped(text: str) ->
 def test_a_lone_given_name_yields_to_the_labelled_cell_it_sits_in() -> None:
     text = 'id,name,birth_date\n1,"Roe, Søren",1990-11-02\n2,"Doe, Jane",1980-01-02\n'
     assert ("Roe, Søren", "PERSON") in resolved(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("git commit --author='Jane Roe <jane.roe@example.net>'", "Jane Roe"),
+        ("Co-authored-by: Priya Raghunathan <priya@example.com>", "Priya Raghunathan"),
+        ('From: "Roe, Jane" <jane@example.net>', "Roe, Jane"),
+    ],
+)
+def test_a_mailbox_display_name_is_a_person(text: str, name: str) -> None:
+    assert (name, "PERSON") in resolved(text)
+
+
+@pytest.mark.parametrize("text", ["Reply to Support Team <support@acme.com>", "Contact GitHub <noreply@github.com>"])
+def test_a_mailbox_named_for_a_team_or_product_is_no_person(text: str) -> None:
+    assert not [t for t in resolved(text) if t[1] == "PERSON"]

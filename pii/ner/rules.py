@@ -595,6 +595,12 @@ _SIGNOFF = re.compile(
     r"(?P<name>[^\n]{1,60})$"
 )
 
+# A mailbox's display name: `Jane Roe <jane@example.net>`, `"Roe, Jane" <…>` (mail headers, git
+# authors and trailers, mailto lists).
+_MAILBOX = re.compile(
+    rf"(?:(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})|\"(?P<quoted>[^\"<>\n]{{2,60}})\")[ \t]*<[\w.+%-]+@[\w.-]+>"
+)
+
 
 def _name_prefix(text: str, s: int, e: int) -> tuple[int, int]:
     """The leading run of name-like, non-common words of text[s:e] (at most 3)."""
@@ -627,6 +633,12 @@ def _person_cue_candidates(text: str) -> list[Cand]:
             out.append((s, e, "PERSON", 0.75))
         elif many:
             out.append((s, e, "PERSON", 0.7))
+    if "@" in text:
+        for m in _MAILBOX.finditer(text):
+            g = "name" if m.group("name") else "quoted"
+            s, e = _trim(text, m.start(g), m.end(g))
+            if e > s and _valid_person(text[s:e].replace(",", "")):
+                out.append((s, e, "PERSON", 0.75))
     for m in _SIGNOFF.finditer(text):
         s, e = _trim(text, m.start("name"), m.end("name"))
         if e > s and len(text[s:e].split()) <= 4 and _valid_person(text[s:e]):
