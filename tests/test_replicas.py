@@ -128,12 +128,13 @@ def start_replicas(upstream, world: dict[str, Any], redis_url: str, prefix: str,
     for t in threads:
         t.join()
     # A busy machine may take longer than Gateway.start waits; the processes must be up, then ready.
-    try:
-        assert all(g.proc is not None and g.proc.poll() is None for g in gateways), [g.log() for g in gateways]
-        assert wait_until(lambda: all(ready(g) for g in gateways), timeout=60), [g.log()[-2000:] for g in gateways]
-    except AssertionError:
+    up = all(g.proc is not None and g.proc.poll() is None for g in gateways)
+    if not (up and wait_until(lambda: all(ready(g) for g in gateways), timeout=60)):
         stop_all(gateways)
-        raise
+        logs = "\n\n".join(
+            f"replica {i}, exit {g.proc and g.proc.returncode}:\n{g.log()[-3000:]}" for i, g in enumerate(gateways)
+        )
+        pytest.fail(f"replicas not up and ready:\n{logs}", pytrace=False)  # whole logs, not a truncated repr
     return gateways
 
 

@@ -27,10 +27,13 @@ so the Anthropic provider's models can misbehave the same ways):
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -262,7 +265,35 @@ class Upstream(LoopbackServer):
             raise
 
 
+def _ephemeral_start() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports handed out below the kernel's ephemeral range: bind(0) and every outgoing connection take
+# theirs from that range, so a port found free here stays free until the server under test binds
+# it (a port from bind(0) could be taken in between by a connection to Redis or PostgreSQL). A
+# random starting point keeps a second run beside this one out of its way.
+_LOW = 10_000
+_EPHEMERAL_START = _ephemeral_start()
+_OWN_PORTS: Iterator[int] = (
+    itertools.islice(itertools.cycle(range(_LOW, _EPHEMERAL_START)), random.randrange(_EPHEMERAL_START - _LOW), None)
+    if _EPHEMERAL_START > _LOW + 2_000
+    else iter(())
+)
+
+
 def free_port() -> int:
+    for port in itertools.islice(_OWN_PORTS, 1000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or lingering after an earlier test: the next one
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
