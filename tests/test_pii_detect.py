@@ -704,3 +704,27 @@ def test_email_addresses_spelled_out_against_scrapers(text: str, email: str) -> 
 )
 def test_at_in_brackets_without_a_mail_domain_is_no_email(text: str) -> None:
     assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "csk-" + "k3v9q2m8x4n7b1c5z6l0p2r8t4w9y3h5j7f1g6d2s8a0e4u6i9o3",
+        "r8_" + "Zk3P9qLm2Xv7Nb4Tc8Wd1Yf5Hg6Jr0Ks2EaQm",
+        "lsv2_pt_" + "3f9a" * 8 + "_" + "0a1b2c3d4e",
+        "tvly-dev-" + "Qw3Er5Ty7Ui9Op1As3Df5Gh7Jk9Lz1Xc",
+        "pcsk_" + "4fG7h" + "_" + "Rz8Qw2Er4Ty6Ui8Op0As2Df4Gh6Jk8Lz0Xc2Vb4Nm6Qw8Er0Ty2Ui4Op6As8",
+        "dckr_pat_" + "Xy3-Zq8_Wm2Lp5Rt9Vb4Nc7Kd1Hf",
+        "CCIPAT_" + "Wq4Er7Ty2Ui5Op8As1Df3Gh" + "_" + "9c" * 20,
+        "tskey-auth-" + "kQ3Wz8Rt5Yp2Lm7Nb" + "-" + "Xv4Cz9Bq2Wr7Et5Ty3Ui8Op1As6Df0Gh",
+        "sbp_" + "a1b2c3d4e5" * 4,
+        "napi_" + "q8w2e4r6t8y0u2i4o6p8a0s2d4f6g8h0j2k4l6z8x0c2v4b6n8m0q1w3e5r7t9y1",
+    ],
+)
+def test_ai_and_dev_platform_tokens_are_found_bare(token: str) -> None:
+    assert [(token[s.start : s.end], s.type) for s in detect(token)] == [(token, "API_KEY")]
+
+
+def test_identifiers_that_start_like_a_platform_token_stay() -> None:
+    text = "bb_live_stream_enabled_for_all_users = True; re_compiled_patterns_for_urls = []; fw_version_string = 3"
+    assert detect(text) == []

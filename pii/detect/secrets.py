@@ -429,6 +429,8 @@ def _provider_value_ok(v: str) -> bool:
         return False
     if _gibberish(v):
         return True  # letters only, 14+ of them, reading as no word: a key drawn from letters
+    if _mixed_case_digits(v) and v.isalnum() and ck.shannon_entropy(v) >= 3.0:
+        return True  # both cases and a digit in one run (`suuwrjbae0QPM0`): no name reads so, a key does
     if pt.WORDY.fullmatch(v) or _identifier(v) or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
     if not _has_digit(v) and not (any(c.isupper() for c in v) and any(c.islower() for c in v)):
