@@ -728,3 +728,32 @@ def test_ai_and_dev_platform_tokens_are_found_bare(token: str) -> None:
 def test_identifiers_that_start_like_a_platform_token_stay() -> None:
     text = "bb_live_stream_enabled_for_all_users = True; re_compiled_patterns_for_urls = []; fw_version_string = 3"
     assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "signature"),
+    [
+        (
+            "https://acme.blob.core.windows.net/c/f.txt?sv=2022-11-02&sp=r&se=2026-12-31T00:00:00Z"
+            "&sig=Jk8mN2pQ5rS9tV3wX7yZ1aB4cD6eF8gH0iJ2kL4mN6o%3D",
+            "Jk8mN2pQ5rS9tV3wX7yZ1aB4cD6eF8gH0iJ2kL4mN6o%3D",
+        ),
+        (
+            "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=svc%2F20261202"
+            "&X-Goog-Expires=900&X-Goog-Signature=8d2e7c1b9a4f6e3d0c5b8a7f2e1d4c9b6a3f0e5d",
+            "8d2e7c1b9a4f6e3d0c5b8a7f2e1d4c9b6a3f0e5d",
+        ),
+        (
+            "https://d111.cloudfront.net/a.jpg?Expires=1767225600&Signature=nitfHRCrtziwO2HwPfWw~yYDhUF5EwRunQA-j19D"
+            "&Key-Pair-Id=K2JCJMDEHXQW5F",
+            "nitfHRCrtziwO2HwPfWw~yYDhUF5EwRunQA-j19D",
+        ),
+    ],
+)
+def test_signed_url_signatures_are_masked(url: str, signature: str) -> None:
+    at = url.index(signature)
+    assert any(s.start <= at and at + len(signature) <= s.end for s in detect(url))
+
+
+def test_a_sig_parameter_outside_a_signed_url_stays() -> None:
+    assert detect("https://example.com/login?signature=hello-world-12345678 and /api?sig=abc") == []

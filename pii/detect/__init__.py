@@ -30,6 +30,7 @@ from pii.detect.secrets import (
     _jwts,
     _private_keys,
     _provider_keys,
+    _signed_urls,
 )
 
 __all__ = ["TYPES", "Span", "detect"]
@@ -46,6 +47,7 @@ _DETECTORS: tuple[tuple[frozenset[str], bool, _Detector], ...] = (
     (frozenset({"CONNECTION_STRING"}), False, _connection_strings),
     (frozenset({"API_KEY"}), False, _provider_keys),
     (frozenset({"API_KEY"}), False, _generic_secrets),
+    (frozenset({"API_KEY"}), False, _signed_urls),
     (frozenset({"EMAIL"}), False, _emails),
     (frozenset({"PHONE"}), True, _phones),
     (frozenset({"IP_ADDRESS"}), False, _ipv6),

@@ -179,6 +179,27 @@ def _connection_strings(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> No
 
 _LIBPQ_PASSWORD = re.compile(r"password=(\S+)")
 
+# A signed URL's signature grants access until it expires: Azure SAS (`sv=…&sig=`), S3 and GCS
+# presigned URLs (`X-Amz-Signature`, `X-Goog-Signature`), CloudFront (`Signature=` with `Key-Pair-Id`).
+_URL_SIGNATURE = re.compile(r"[?&](?:sig|X-Amz-Signature|X-Goog-Signature|Signature)=([\w%+/=.~-]{16,})")
+_SIGNED_BY = ("sv=", "x-amz-credential=", "x-goog-credential=", "key-pair-id=")
+
+
+def _signed_urls(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
+    low = doc.low
+    if "sig=" not in low and "signature=" not in low:
+        return
+    text = doc.text
+    for m in _URL_SIGNATURE.finditer(text):
+        q = text.rfind("?", max(0, m.start() - 2048), m.start() + 1)
+        end = m.end()
+        while end < len(text) and text[end] not in " \t\r\n'\"`<>":
+            end += 1  # parameters after the signature (CloudFront puts Key-Pair-Id last)
+        query = low[q:end] if q >= 0 else ""
+        if any(k in query for k in _SIGNED_BY) and not _placeholder_credential(m.group(1)):
+            out.append((m.start(1), m.end(1), "API_KEY", _PRIO["API_KEY"]))
+
+
 # --- API keys and generic secrets ----------------------------------------------------------
 
 
