@@ -87,6 +87,12 @@ async def uninstall() -> None:
         await pipeline.close()
 
 
+def flush_metrics() -> None:
+    """Before a scrape: the events counted since the writer last woke."""
+    if _pipeline is not None:
+        _pipeline.flush_metrics()
+
+
 def emit(event: AuditEvent) -> None:
     if _pipeline is None:
         return
@@ -143,6 +149,7 @@ __all__ = [
     "Surface",
     "build_query",
     "emit",
+    "flush_metrics",
     "install",
     "migrate_database",
     "pipeline_for",

@@ -115,6 +115,9 @@ class Pipeline:
         self._drops_unlogged = 0
         self._drops_logged_at = 0.0
         self._surface_counters = {s: metrics.EVENTS.labels(s) for s in metrics.SURFACES}
+        # Events per surface since the counters were last written: with multiprocess metrics each
+        # inc() is a locked write to an mmap'd file, so they are applied per batch and before a scrape.
+        self._emitted = dict.fromkeys(metrics.SURFACES, 0)
 
     def set_parents(self, parents: Mapping[str, str]) -> None:
         """Subagent id → parent agent id, from the current config: fills `parent_actor_id`."""
@@ -127,9 +130,8 @@ class Pipeline:
             event.org_id = SYSTEM_ORG
         if not event.parent_actor_id and event.actor_id and event.actor_type == "agent":
             event.parent_actor_id = self._parents.get(event.actor_id, "")
-        counter = self._surface_counters.get(event.surface)
-        if counter is not None:
-            counter.inc()
+        if event.surface in self._emitted:
+            self._emitted[event.surface] += 1
         queue = self.queue
         if len(queue) >= self.queue_size:
             self._drop(1)
@@ -140,6 +142,12 @@ class Pipeline:
             self._wake.set()
         if n >= self.spill_at:
             self._spill_wake.set()
+
+    def flush_metrics(self) -> None:
+        for surface, n in self._emitted.items():
+            if n:
+                self._surface_counters[surface].inc(n)
+                self._emitted[surface] = 0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -158,6 +166,7 @@ class Pipeline:
                 break
             if self.failures and time.monotonic() < next_try:
                 continue
+            self.flush_metrics()
             if not await self._drain():
                 self.failures += 1
                 next_try = time.monotonic() + backoff_delay(self.failures, self.retry_max_s)
@@ -251,6 +260,7 @@ class Pipeline:
         self._spill_wake.set()
         for task in self._tasks:
             await task
+        self.flush_metrics()
         # A sink already known to be down gets one more try, not the whole series: shutdown stays quick.
         for attempt in range(1 if self.failures else CLOSE_RETRIES):
             if await self._drain():

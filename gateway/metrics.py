@@ -22,6 +22,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+import audit
 from egress.metrics import TALLY, Tallied
 
 # Latency buckets from 1 ms (a cached mock reply) to 5 min (a long reasoning run).
@@ -71,6 +72,7 @@ async def watch_loop_lag() -> None:
 
 def render() -> tuple[bytes, str]:
     TALLY.flush()
+    audit.flush_metrics()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

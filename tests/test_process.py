@@ -217,6 +217,21 @@ def test_metrics_and_health(gateway: Gateway):
     assert httpx.get(gateway.admin_url + "/readyz").json()["ready"] is True
 
 
+def test_audit_events_are_counted_exactly_at_every_scrape(gateway: Gateway):
+    """Counted per batch and before a scrape, not per event: a scrape right after the requests sees them all."""
+
+    def llm_events() -> float:
+        text = httpx.get(gateway.admin_url + "/metrics").text
+        lines = [line for line in text.splitlines() if line.startswith('tollgate_audit_events_total{surface="llm"}')]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    before = llm_events()
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=ALICE, max_retries=0)
+    for _ in range(3):
+        client.chat.completions.create(model="mock-gpt", messages=CHAT["messages"])
+    assert llm_events() - before == 3
+
+
 def test_pii_scan_runs_the_gateways_detection_on_json_lines(tmp_path):
     lines = "\n".join(
         [
