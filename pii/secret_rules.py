@@ -239,12 +239,11 @@ WEAK_FAMILIES: frozenset[str] = frozenset(
         "cohere",
         "notion-legacy",
         "harness",
-        "fireworks",
-        "resend",
-        "replicate",
-        "browserbase",
     }
 )
+# Prefixes of words as well as tokens (`fw_`, `re_`, `bb_live_`): a token that reads as a name
+# (`bb_live_stream_enabled_for_all_users`) is code; any other, digits or not, is the token.
+NAMELIKE_FAMILIES: frozenset[str] = frozenset({"fireworks", "resend", "replicate", "browserbase"})
 # Families whose token sits inside a URL: the span takes in the scheme and host before the literal.
 URL_FAMILIES: frozenset[str] = frozenset({"slack-webhook", "teams-webhook"})
 

@@ -233,6 +233,8 @@ def _provider_keys(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             body = m.group()
             if family in sr.WEAK_FAMILIES and (not _has_digit(body) or _identifier(body)):
                 continue
+            if family in sr.NAMELIKE_FAMILIES and _identifier(body):
+                continue
             out.append((s, e, sr.TYPE_OF_FAMILY.get(family, "API_KEY"), prio))
             done = e
             break
