@@ -13,7 +13,8 @@ What makes it fit for production rather than a benchmark:
   a call the watchdog asks the kernel whether bytes are waiting (FIONREAD), how late it fired
   itself, and whether the command was written late; in each case the loop, not the store, was
   slow, and the call gets a full window from the end of the stall. A store still answering
-  earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a full window on a responsive loop with no byte from the store is a failure.
+  earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a
+  full window on a responsive loop with no byte from the store is a failure.
 - A failed call says whether the command reached the wire (`RedisUnavailable.sent`): a command
   never sent was certainly not applied; one sent and unanswered may have been.
 - A connection is recycled after consecutive timeouts with no byte from the peer, and TCP
