@@ -757,3 +757,8 @@ def test_signed_url_signatures_are_masked(url: str, signature: str) -> None:
 
 def test_a_sig_parameter_outside_a_signed_url_stays() -> None:
     assert detect("https://example.com/login?signature=hello-world-12345678 and /api?sig=abc") == []
+
+
+def test_a_secret_in_a_url_query_ends_at_the_next_parameter() -> None:
+    text = "GET https://api.example.com/v1/export?token=9f8e7d6c5b4a39281706f5e4d3c2b1a0&user=42&fmt=csv"
+    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "API_KEY")]

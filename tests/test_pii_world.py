@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pii import detect, ner
+from pii.ner import rules as ner_rules
 
 
 def rules(text: str) -> set[tuple[str, str]]:
@@ -175,8 +176,6 @@ def test_national_phone_formats_with_labels_in_their_language(text: str, phone: 
 
 @pytest.mark.parametrize("text", ["צריך לעדכן את המערכת לפני", "الاجتماع غدا صباحا في", "내일 오전에 시작합니다"])
 def test_the_english_models_guesses_at_uncased_scripts_are_dropped(text: str) -> None:
-    from pii.ner import rules as ner_rules
-
     assert ner_rules.score_model_entity(text, 0, len(text), "PERSON") is None
 
 
@@ -200,3 +199,17 @@ def test_a_mailbox_display_name_is_a_person(text: str, name: str) -> None:
 @pytest.mark.parametrize("text", ["Reply to Support Team <support@acme.com>", "Contact GitHub <noreply@github.com>"])
 def test_a_mailbox_named_for_a_team_or_product_is_no_person(text: str) -> None:
     assert not [t for t in resolved(text) if t[1] == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "name"),
+    [
+        ("Customer Derek Taylor reported it", "Customer Derek Taylor", "Derek Taylor"),
+        ("Driver Kevin O'Neill, license D1234567", "Driver Kevin O'Neill", "Kevin O'Neill"),
+        ("Ask Zhang Wei about the report", "Ask Zhang Wei", "Zhang Wei"),
+    ],
+)
+def test_a_model_person_loses_the_word_that_points_at_it(text: str, entity: str, name: str) -> None:
+    s = text.index(entity)
+    cand = ner_rules.score_model_entity(text, s, s + len(entity), "PERSON")
+    assert cand is not None and text[cand[0] : cand[1]] == name and cand[2] == "PERSON"

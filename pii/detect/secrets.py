@@ -630,6 +630,8 @@ def _generic_secrets(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
         if val is None:
             continue
         vs, vend = val.span(2)
+        if head and text[head - 1] in "?&" and (amp := text.find("&", vs, vend)) > vs:
+            vend = amp  # a URL's query parameter ends at the next one (`?token=…&user=42`)
         if vend < len(text) and text[vend] in "([":
             continue  # a call or subscript: code, not a literal
         ve = _strip_trailing(text, vs, vend)

@@ -254,13 +254,14 @@ def _prev_words(text: str, s: int, n: int = 3) -> list[str]:
 
 
 def _strip_common_edges(text: str, s: int, e: int, person: bool) -> tuple[int, int]:
-    """Drop leading titles/greetings/header words ("Customer Derek Taylor" -> "Derek Taylor")."""
+    """Drop leading titles/greetings/header words ("Customer Derek Taylor" -> "Derek Taylor"), and
+    for a person the word that points at one ("Ask Zhang Wei", "Driver Kevin O'Neill")."""
     while True:
         m = re.match(r"\S+\s+", text[s:e])
         if not m:
             break
-        low = _tok_core(m.group())
-        if low in _COMMON or (person and low in _TITLES):
+        low = _tok_core(m.group().rstrip())
+        if low in _COMMON or (person and (low in _TITLES or low in _PERSON_CUES)):
             s += m.end()
         else:
             break
@@ -268,7 +269,7 @@ def _strip_common_edges(text: str, s: int, e: int, person: bool) -> tuple[int, i
         m = re.search(r"\s+\S+$", text[s:e])
         if not m:
             break
-        if _tok_core(m.group()) in _COMMON:
+        if _tok_core(m.group().lstrip()) in _COMMON:
             e = s + m.start()
         else:
             break
@@ -293,7 +294,13 @@ def _extend_name(text: str, s: int, e: int) -> tuple[int, int]:
 
     def ok(tok: str) -> bool:
         low = _tok_core(tok)
-        return _is_name_token(tok) and low not in _COMMON and low not in _TITLES and low not in _TECH_STRICT
+        return (
+            _is_name_token(tok)
+            and low not in _COMMON
+            and low not in _TITLES
+            and low not in _TECH_STRICT
+            and low not in _PERSON_CUES
+        )
 
     if len(text[s:e].split()) < 4:
         m = _LEFT_TOKEN.search(text, max(0, s - 40), s)

@@ -238,7 +238,9 @@ _PLACES = _COUNTRIES | _CITIES
 _PERSON_CUES = _words(
     """hi hello hey dear thanks thank cheers regards sincerely mr mrs ms miss dr prof customer
     user contact colleague manager engineer agent assignee owner named called ask tell told spoke
-    cc attn by from with signed sincerely meet met call called emailed email ping pinged"""
+    cc attn by from with signed sincerely meet met call called emailed email ping pinged driver patient
+    employee doctor nurse officer rep representative reviewer reporter candidate applicant student
+    teacher lawyer attorney coworker"""
 )
 _PERSON_ONLY_CUES = _words(
     "customer user contact mr mrs ms dr dear hi hello agent colleague manager engineer assignee named called cc attn"
