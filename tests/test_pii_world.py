@@ -213,3 +213,16 @@ def test_a_model_person_loses_the_word_that_points_at_it(text: str, entity: str,
     s = text.index(entity)
     cand = ner_rules.score_model_entity(text, s, s + len(entity), "PERSON")
     assert cand is not None and text[cand[0] : cand[1]] == name and cand[2] == "PERSON"
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "kind"),
+    [
+        ("Hi team, Olusegun Adeyemi from Lagos will join the call.", "Olusegun Adeyemi", "PERSON"),
+        ("Book flights to San Francisco from Boston.", "San Francisco", "LOCATION"),
+    ],
+)
+def test_a_model_place_coming_from_a_place_is_a_person(text: str, entity: str, kind: str) -> None:
+    s = text.index(entity)
+    cand = ner_rules.score_model_entity(text, s, s + len(entity), "LOCATION")
+    assert cand is not None and (text[cand[0] : cand[1]], cand[2]) == (entity, kind)

@@ -316,6 +316,9 @@ def _extend_name(text: str, s: int, e: int) -> tuple[int, int]:
 _UNCASED_SCRIPT = re.compile(r"[\u0590-\u08ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
+_FROM_PLACE = re.compile(r",? from [A-Z]")
+
+
 def score_model_entity(text: str, s: int, e: int, label: str) -> Cand | None:
     """Validate and score one spaCy entity (label already mapped to our types). None = rejected."""
     s, e = max(0, s), min(e, len(text))
@@ -367,6 +370,14 @@ def score_model_entity(text: str, s: int, e: int, label: str) -> Cand | None:
             score = 0.6
         return (s, e, "ORGANIZATION", score)
     # LOCATION (GPE / LOC / FAC)
+    if (
+        not place
+        and 2 <= len(toks) <= 3
+        and _FROM_PLACE.match(text, e)
+        and not any(w in _PLACE_CUES for w in prev)
+        and _valid_person(value)
+    ):
+        return (s, e, "PERSON", 0.65)  # "Olusegun Adeyemi from Lagos": people come from places
     if not _valid_place(value, street=False):
         return None
     if not all(_is_name_token(t) or _tok_core(t) in _PARTICLES for t in toks):
