@@ -10,9 +10,9 @@ What makes it fit for production rather than a benchmark:
 - Timeouts measure the store, not the event loop. A busy loop (a long callback, a stopped
   process) fires timers late, and uvloop runs due timers *before* it polls sockets, so a reply
   that has been sitting in the kernel buffer for 20 ms would be declared missing. Before failing
-  a call the watchdog asks the kernel whether bytes are waiting (FIONREAD), how late it fired
-  itself, and whether the command was written late; in each case the loop, not the store, was
-  slow, and the call gets a full window from the end of the stall. A store still answering
+  a call the watchdog asks the kernel whether bytes are waiting (FIONREAD) and how late it fired
+  itself, and a command written late gets its window from the write; in each case the loop, not
+  the store, was slow, and the call gets a full window. A store still answering
   earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a
   full window on a responsive loop with no byte from the store is a failure.
 - A failed call says whether the command reached the wire (`RedisUnavailable.sent`): a command
@@ -242,9 +242,14 @@ class _Conn(asyncio.Protocol):
             self._transport.write(b"".join(self._pending))
             now = self._loop.time()
             if now - self._pending_since > self._stall_s:
-                # The loop stopped between send and write: the store's window starts now.
-                self._responsive_since = now
+                self._restart_windows(len(self._pending), now + self._timeout_s)
         self._pending.clear()
+
+    def _restart_windows(self, n: int, deadline: float) -> None:
+        """The loop stopped between send and write: the windows of the calls in this write (the
+        newest n) start now. Earlier calls keep theirs, and deadlines still grow along the queue."""
+        tail = [self._waiters.pop() for _ in range(min(n, len(self._waiters) - self._expired))]
+        self._waiters.extend((fut, max(old, deadline), sent_at) for fut, old, sent_at in reversed(tail))
 
     @property
     def _stall_s(self) -> float:
@@ -268,14 +273,10 @@ class _Conn(asyncio.Protocol):
             # this timer before its flush and its poll, which come next in this very iteration.
             self._arm(now)
             return
-        if now - sent_at < self._starved_cap:
-            if now - self._timer_at > self._stall_s:
-                self._responsive_since = now  # the loop ate the window
-            if now - self._responsive_since < self._timeout_s:
-                # A stall of the loop ended less than a window ago (this late timer, or a command
-                # written late): give the store a fair window from its end.
-                self._arm(self._responsive_since + self._timeout_s)
-                return
+        if now - self._timer_at > self._stall_s and now - sent_at < self._starved_cap:
+            self._responsive_since = now
+            self._arm(now + self._timeout_s)  # the loop ate the window: give the store a fair one
+            return
         if now - self._last_rx < self._timeout_s and now - sent_at < self._timeout_s * BUSY_STORE_CAP:
             # Replies to earlier commands are still arriving: the store is working through a queue
             # (a burst, or a machine short of CPU), not gone. Wait for ours, within the cap.

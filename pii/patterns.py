@@ -102,8 +102,16 @@ EMAIL_DOMAIN_HEAD = re.compile(r"(?:[A-Za-z0-9\u00a1-\uffff](?:[\w\u00a1-\uffff-
 # Spelled out against scrapers: `jane.doe [at] example [dot] com`, `jane(at)example(dot)co(dot)uk`.
 EMAIL_SPELLED = re.compile(
     r"(?<![\w.+-])[\w.+-]{1,64}[ \t]*[\[({<][ \t]*(?i:at)[ \t]*[\])}>][ \t]*[A-Za-z0-9-]{1,63}"
-    r"(?:(?:[ \t]*[\[({<][ \t]*(?i:dot)[ \t]*[\])}>][ \t]*|\.)[A-Za-z0-9-]{1,63})+"
+    r"(?:(?:[ \t]*[\[({<][ \t]*(?i:dot)[ \t]*[\])}>][ \t]*|\.)[A-Za-z0-9-]{1,63})*"
+    r"(?:(?P<spelled>[ \t]*[\[({<][ \t]*(?i:dot)[ \t]*[\])}>][ \t]*)|\.)(?P<tld>[A-Za-z]{2,24})(?![\w-])"
 )
+# Top-level domains an address spelled with a plain "." must end in (`jane [at] example.com`);
+# spelled out (`[dot]`), any letters do: `counter [at] index.value` is code.
+_COMMON_TLDS = (
+    "com net org edu gov mil int io co ai dev app me info biz us uk de fr es it nl be ch at se no dk fi pl cz ru"
+    " ua jp cn kr in au ca br mx ar za nz ie pt gr tr il ae sg hk tw vn id th my ph eu"
+)
+COMMON_TLDS = frozenset(_COMMON_TLDS.split())
 SPELLED_AT = re.compile(r"[\[({<][ \t]*at[ \t]*[\])}>]")  # on the lower-cased text
 EMAIL_URLENC = re.compile(r"(?<![\w%.+-])([\w.+-]|%[0-9A-Fa-f]{2}){1,64}%40(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}\b")
 # Extensions that end "name@2x.png"-style asset names, never a mail domain in practice.

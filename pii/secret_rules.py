@@ -45,7 +45,7 @@ _RULES: tuple[tuple[str, str, int, str], ...] = (
     ("tavily", "tvly-", 0, rf"tvly-(?:dev-|prod-)?{_B}{{32,}}"),
     ("firecrawl", "fc-", 0, r"fc-[a-f0-9]{32}"),
     ("e2b", "e2b_", 0, r"e2b_[a-f0-9]{40}"),
-    ("browserbase", "bb_", 0, r"bb_(?:live|test)_[\w-]{20,}"),
+    ("browserbase", "bb_live_", 0, r"bb_live_[\w-]{20,}"),
     # --- code hosting, CI, package registries
     *(("github", f"gh{c}_", 0, rf"gh{c}_{_B}{{30,}}") for c in "pousr"),
     ("github-fine-grained", "github_pat_", 0, r"github_pat_\w{40,}"),

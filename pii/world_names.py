@@ -164,6 +164,15 @@ _FAMILY_VI = (
     " Nguyen Tran Pham Hoang Huynh Dang Duong Truong"
 )
 _SURNAMES_VI = frozenset(_FAMILY_VI.split())
+# The word after the family name is a middle or given name (Văn, Thị, Minh …): title-case UI text
+# and place names start with a family name as well ("Hồ Sơ Cá Nhân", "Lý Do Từ Chối").
+_MIDDLE_VI = (
+    "Văn Thị Hữu Đức Minh Thanh Ngọc Quang Hoàng Kim Xuân Thu Anh Quốc Công Đình Tuấn Thành Hải Hồng Hùng"
+    " Mai Lan Hương Thảo Trang Linh Hà Phương Nam Long Dũng Sơn Bảo Gia Khánh Duy Trọng Thúy Thùy Diệu Như"
+    " Quỳnh Hoa Tiến Việt Huy Phúc Tâm Trung Chí Hưng Lợi Hạnh Nhật Tú Vân Yến Ánh An Bình Cường Hiếu"
+    " Van Thi Huu Duc Quoc Cong Dinh Tuan Thanh Hai Hong Hung Huong Phuong Dung Bao Khanh Trong Thuy"
+)
+_MIDDLES_VI = frozenset(_MIDDLE_VI.split())
 # Hebrew and Arabic: names that are not also everyday words.
 _GIVEN_HEBREW = (
     "משה יוסי יוסף אברהם יצחק יעקב שמואל אליהו חיים מרדכי יהודה אהרון בנימין נתן דניאל יונתן אביגיל שרה רבקה"
@@ -226,7 +235,7 @@ def given_name_candidates(text: str) -> list[Cand]:
             end, n = e, k + 1
             while n < len(words) and n - k <= 3 and _adjacent(text, end, words[n][0]) and words[n][2][0].isupper():
                 end, n = words[n][1], n + 1
-            if n - k >= 3 or (n - k == 2 and not w.isascii()):  # "Nguyễn Văn An", "Trần Hưng"
+            if words[k + 1 : k + 2] and words[k + 1][2] in _MIDDLES_VI and (n - k >= 3 or not w.isascii()):
                 out.append((s, end, "PERSON", 0.75))
             continue
         if w not in GIVEN_NAMES:
@@ -308,13 +317,25 @@ _HAN_DOES_AFTER = (
     "反馈|反饋|处理|處理|提出|表示|认为|認為|负责|負責|同意|报告|報告|提交|确认|確認|联系|聯繫|回复|回覆|发送|發送"
     "|说|說|是|在|的|和|与|與|已|将|將|会|會|也|都|今|明|昨|、|，|。"
 )
+# Characters that end a word or join two, never part of a given name here (的, 了, 是, 就, …).
+_HAN_FUNCTION = "的了是在和与與也都已将將会會说說就要把被给給对對向从從到又还還才很个個么麼吗嗎呢吧着著过過"
+_HAN_GIVEN_ANY = rf"(?:(?![{_HAN_FUNCTION}])[\u4e00-\u9fff])"
+# With any given-name characters a cued name must be a full three-character one: two characters
+# after a role word are as often a word (客户余额 "customer balance", 用户钱包 "user wallet").
 _HAN_CUED = re.compile(
-    rf"(?:{_HAN_ROLE_BEFORE})(?P<name>[{_HAN_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=(?:{_HAN_DOES_AFTER})|[^\u4e00-\u9fff]|$)"
+    rf"(?:{_HAN_ROLE_BEFORE})(?P<name>[{_HAN_SURNAMES}]{_HAN_GIVEN_ANY}{{2}})(?=(?:{_HAN_DOES_AFTER})|[\s，,。.：:；;、！!？?）)]|$)"
 )
 # A three-character Han run beginning with a surname, alone in other text ("filed by 王小明
 # yesterday"): a name, written in its script inside prose in another.
 _HAN_IN_OTHER_TEXT = re.compile(
-    rf"(?<=[A-Za-z0-9][ (\"'])[{_HAN_SURNAMES}][\u4e00-\u9fff]{{2}}(?=[ ),.;:!?\"'][^\u4e00-\u9fff]|[ ),.;:!?\"']?$)"
+    rf"(?<=[A-Za-z0-9][ (\"'])[{_HAN_SURNAMES}]{_HAN_GIVEN_ANY}{{2}}(?=[ ),.;:!?\"'][^\u4e00-\u9fff]|[ ),.;:!?\"']?$)"
+)
+# ... but only after a word that points at a person ("filed by", "ask", "cc"): in English prose a
+# Han word is as often a place (石家庄), a term (黄金周) or a font (宋体字).
+_PERSON_BEFORE = re.compile(
+    r"(?i:\b(?:by|with|ask|asked|tell|told|contact|cc|attn|mr|ms|mrs|dr|dear|hi|hello|hey|customer|user|assignee"
+    r"|owner|reviewer|author|reporter|named|called|thanks|colleague|manager|engineer|agent|emailed|email|ping|call"
+    r"|meet|met|signed|from)\.?)[ (\"']*$"
 )
 _HANGUL_SURNAMES = (
     "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민"
@@ -356,7 +377,9 @@ def cjk_name_candidates(text: str) -> list[Cand]:
     for m in _HAN_NAME.finditer(text):
         out.append((m.start(), m.end(), "PERSON", 0.7 if m.group("titled") is None else 0.8))
     out += [(m.start("name"), m.end("name"), "PERSON", 0.7) for m in _HAN_CUED.finditer(text)]
-    out += [(m.start(), m.end(), "PERSON", 0.7) for m in _HAN_IN_OTHER_TEXT.finditer(text)]
+    for m in _HAN_IN_OTHER_TEXT.finditer(text):
+        if _PERSON_BEFORE.search(text, max(0, m.start() - 24), m.start()) and m.group() not in CITIES:
+            out.append((m.start(), m.end(), "PERSON", 0.7))
     for m in _HANGUL_NAME.finditer(text):
         g = "name" if m.group("name") else "titled"
         if m.group(g) not in _HANGUL_NOT_NAMES:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -12,7 +14,7 @@ import pytest
 import redis.asyncio
 
 from budget import Clamp, LevelLimits, MemoryStore, Plan, RedisStore, Store, make_plan, to_nano
-from budget.resp import connect, parse_url
+from budget.resp import RedisUnavailable, connect, parse_url
 from budget.stores import APPLIED, DUPLICATE, SCRIPTS, UNKNOWABLE
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -238,3 +240,37 @@ async def test_exactly_once_state_is_bounded_by_the_dedup_window():
             await independent.delete(*keys)
         await independent.aclose()
         await s.close()
+
+
+def test_a_silent_store_fails_the_oldest_call_in_one_window_while_late_writes_go_on() -> None:
+    """Every later command is written late (the loop stalls between send and flush); that must
+    not stretch the window of a call written on time to a store that never answers."""
+    timeout_s = 0.05
+
+    async def run() -> float:
+        silent = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
+        port = silent.sockets[0].getsockname()[1]
+        client = connect(parse_url(f"redis://127.0.0.1:{port}/0", timeout_s))
+        first = client.call_nowait("PING")
+        started = asyncio.get_running_loop().time()
+        stop = False
+
+        async def late_writes() -> None:
+            while not stop:
+                await asyncio.sleep(timeout_s * 0.4)
+                client.call_nowait("PING").add_done_callback(lambda f: f.exception())
+                time.sleep(timeout_s * 0.6)  # noqa: ASYNC251 - the loop stalls before this command's flush
+
+        traffic = asyncio.create_task(late_writes())
+        with contextlib.suppress(RedisUnavailable):
+            await first
+        took = asyncio.get_running_loop().time() - started
+        stop = True
+        await traffic
+        await client.close()
+        silent.close()
+        return took
+
+    # asyncio's own loop: there the flush of each late command comes after the watchdog's check,
+    # which is where a late write used to restart every call's window, the oldest one's too.
+    assert asyncio.run(run()) < timeout_s * 10  # one window (plus a stall), not the starved-loop cap

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from pii.detect import TYPES, Span, detect
+from pii.ner import rules as ner_rules
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -762,3 +763,27 @@ def test_a_sig_parameter_outside_a_signed_url_stays() -> None:
 def test_a_secret_in_a_url_query_ends_at_the_next_parameter() -> None:
     text = "GET https://api.example.com/v1/export?token=9f8e7d6c5b4a39281706f5e4d3c2b1a0&user=42&fmt=csv"
     assert [(text[s.start : s.end], s.type) for s in detect(text)] == [("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "API_KEY")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lunch (at) 12.30 tomorrow; Price (at) 4.99; Deployed (at) v1.2.3",
+        "x = arr[at] b.c; counter [at] index.value; see image (at) logo(dot)png",
+        '{"password": "Mot de passe"} {"password": "Mật khẩu"} password: "Kata sandi"',
+        '{"password": "Too short"} {"password": "Required field"} errors: {password: "Too weak, try again"}',
+        'passcode: "Six digit code"; stripe_key = loadStripeKeyV2; bb_test_fixtures_for_sdk_2024',
+    ],
+)
+def test_review_false_positives_stay_clean(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_adversarial_runs_stay_linear() -> None:
+    """Inputs that took 8-30 s before (a scan to the end per signature, a name scan per capital)."""
+    t0 = time.process_time()
+    detect(("&Signature=" + "a" * 20) * 5000)
+    detect(("?sv=1&sig=" + "A" * 20) * 5000)
+    detect("a [at] " + "b." * 50000 + "1")
+    ner_rules.rule_candidates("mail a@b.co " + "A" * 50000 + " x@y.z", [])
+    assert time.process_time() - t0 < 2.0  # ~0.1 s in practice; generous for loaded CI machines

@@ -226,3 +226,15 @@ def test_a_model_place_coming_from_a_place_is_a_person(text: str, entity: str, k
     s = text.index(entity)
     cand = ner_rules.score_model_entity(text, s, s + len(entity), "LOCATION")
     assert cand is not None and (text[cand[0] : cand[1]], cand[2]) == (entity, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客户余额已不足", "用户钱包的余额为零", "通知周一的会议取消", "用户许可是必需的", "用户马上就会收到",
+        "shipping to 石家庄 today", "Welcome to 江西省.", "The term 黄金周 (golden week)", "Arial 宋体字 fallback",
+        "Hồ Sơ Cá Nhân", "Lý Do Từ Chối", "Võ Thuật Cổ Truyền",
+    ],
+)  # fmt: skip
+def test_words_that_start_like_a_name_stay(text: str) -> None:
+    assert [t for t in resolved(text) if t[1] == "PERSON"] == []

@@ -51,7 +51,8 @@ def _emails(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
             out.append((s, dom.end(), "EMAIL", prio))
     if pt.SPELLED_AT.search(doc.low):
         for m in pt.EMAIL_SPELLED.finditer(text):
-            if m.group().rsplit(".", 1)[-1].rsplit(" ", 1)[-1].lower() not in pt.NOT_TLDS:
+            tld = m.group("tld").lower()
+            if tld not in pt.NOT_TLDS and (m.group("spelled") or tld in pt.COMMON_TLDS):
                 out.append((m.start(), m.end(), "EMAIL", prio))
     done = -1
     for i in _find_all(text, "%40"):  # URL-encoded: name%2Btag%40example.com

@@ -183,6 +183,7 @@ _LIBPQ_PASSWORD = re.compile(r"password=(\S+)")
 # presigned URLs (`X-Amz-Signature`, `X-Goog-Signature`), CloudFront (`Signature=` with `Key-Pair-Id`).
 _URL_SIGNATURE = re.compile(r"[?&](?:sig|X-Amz-Signature|X-Goog-Signature|Signature)=([\w%+/=.~-]{16,})")
 _SIGNED_BY = ("sv=", "x-amz-credential=", "x-goog-credential=", "key-pair-id=")
+_URL_END = re.compile(r"[\s'\"`<>]")
 
 
 def _signed_urls(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
@@ -190,12 +191,13 @@ def _signed_urls(doc: _Doc, want: frozenset[str], out: list[_Cand]) -> None:
     if "sig=" not in low and "signature=" not in low:
         return
     text = doc.text
+    end = -1
     for m in _URL_SIGNATURE.finditer(text):
         q = text.rfind("?", max(0, m.start() - 2048), m.start() + 1)
-        end = m.end()
-        while end < len(text) and text[end] not in " \t\r\n'\"`<>":
-            end += 1  # parameters after the signature (CloudFront puts Key-Pair-Id last)
-        query = low[q:end] if q >= 0 else ""
+        if end < m.end():  # the URL runs on to the next break (CloudFront puts Key-Pair-Id last)
+            brk = _URL_END.search(text, m.end())
+            end = brk.start() if brk else len(text)
+        query = low[q : min(end, m.end() + 2048)] if q >= 0 else ""
         if any(k in query for k in _SIGNED_BY) and not _placeholder_credential(m.group(1)):
             out.append((m.start(1), m.end(1), "API_KEY", _PRIO["API_KEY"]))
 
@@ -452,8 +454,6 @@ def _provider_value_ok(v: str) -> bool:
         return False
     if _gibberish(v):
         return True  # letters only, 14+ of them, reading as no word: a key drawn from letters
-    if _mixed_case_digits(v) and v.isalnum() and ck.shannon_entropy(v) >= 3.0:
-        return True  # both cases and a digit in one run (`suuwrjbae0QPM0`): no name reads so, a key does
     if pt.WORDY.fullmatch(v) or _identifier(v) or _code_expr(v) or pt.PATHLIKE.fullmatch(v):
         return False
     if not _has_digit(v) and not (any(c.isupper() for c in v) and any(c.islower() for c in v)):
@@ -542,6 +542,11 @@ _SENTENCE_WORDS = frozenset(
         "must", "should", "can", "cannot", "could", "will", "would", "may", "do", "does", "did", "has", "have", "your",
         "you", "my", "our", "this", "that", "these", "and", "or", "for", "with", "than", "least", "more", "please",
         "enter", "forgot", "reset", "change", "confirm", "new", "old", "current", "invalid", "incorrect", "wrong",
+        "too", "short", "long", "weak", "strong", "required", "field", "digit", "digits", "code", "try", "again",
+        "characters", "letters", "number", "symbol", "minimum", "maximum", "length", "match", "mismatch", "hint",
+        "label", "show", "hide", "create", "choose", "type", "here", "mot", "de", "passe", "kata", "sandi", "mật",
+        "khẩu", "contraseña", "passwort", "senha", "wachtwoord", "lösenord", "adgangskode", "hasło", "heslo",
+        "parola", "şifre", "sifre", "salasana", "jelszó",
     }
 )  # fmt: skip
 
@@ -549,7 +554,7 @@ _SENTENCE_WORDS = frozenset(
 def _passphrase(v: str) -> bool:
     """Words joined by spaces that read as a passphrase, not as a sentence about a password."""
     words = v.lower().split()
-    if v[-1] in ".?!:" or any(w.startswith(_PASSWORD_PREFIXES) for w in words):
+    if v[-1] in ".?!:" or "," in v or any(w.startswith(_PASSWORD_PREFIXES) for w in words):
         return False
     return not _SENTENCE_WORDS.intersection(words)
 

@@ -615,8 +615,9 @@ _SIGNOFF = re.compile(
 
 # A mailbox's display name: `Jane Roe <jane@example.net>`, `"Roe, Jane" <…>` (mail headers, git
 # authors and trailers, mailto lists).
-_MAILBOX = re.compile(
-    rf"(?:(?P<name>{_NAME_WORD}(?:[ ]{_NAME_WORD}){{0,3}})|\"(?P<quoted>[^\"<>\n]{{2,60}})\")[ \t]*<[\w.+%-]+@[\w.-]+>"
+_ANGLE_ADDRESS = re.compile(r"[ \t]*<[\w.+%-]{1,64}@[\w.-]{1,255}>")
+_DISPLAY_NAME = re.compile(
+    r"(?:(?P<name>[A-Z][\w'.-]{0,40}(?:[ ][A-Z][\w'.-]{0,40}){0,3})|\"(?P<quoted>[^\"<>\n]{2,60})\")$"
 )
 
 
@@ -652,9 +653,13 @@ def _person_cue_candidates(text: str) -> list[Cand]:
         elif many:
             out.append((s, e, "PERSON", 0.7))
     if "@" in text:
-        for m in _MAILBOX.finditer(text):
-            g = "name" if m.group("name") else "quoted"
-            s, e = _trim(text, m.start(g), m.end(g))
+        for a in _ANGLE_ADDRESS.finditer(text):  # the name is looked for only right before an address
+            lo = max(0, a.start() - 180)
+            d = _DISPLAY_NAME.search(text, lo, a.start())
+            if d is None:
+                continue
+            g = "name" if d.group("name") else "quoted"
+            s, e = _trim(text, d.start(g), d.end(g))
             if e > s and _valid_person(text[s:e].replace(",", "")):
                 out.append((s, e, "PERSON", 0.75))
     for m in _SIGNOFF.finditer(text):
