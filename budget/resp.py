@@ -12,9 +12,9 @@ What makes it fit for production rather than a benchmark:
   that has been sitting in the kernel buffer for 20 ms would be declared missing. Before failing
   a call the watchdog asks the kernel whether bytes are waiting (FIONREAD) and how late it fired
   itself, and a command written late gets its window from the write; in each case the loop, not
-  the store, was slow, and the call gets a full window. A store still answering
-  earlier commands is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a
-  full window on a responsive loop with no byte from the store is a failure.
+  the store, was slow, and the call gets a full window. A store still answering earlier commands
+  is busy, not down: the call waits on (up to BUSY_STORE_CAP timeouts). Only a full window on a
+  responsive loop with no byte from the store is a failure.
 - A failed call says whether the command reached the wire (`RedisUnavailable.sent`): a command
   never sent was certainly not applied; one sent and unanswered may have been.
 - A connection is recycled after consecutive timeouts with no byte from the peer, and TCP

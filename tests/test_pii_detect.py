@@ -665,7 +665,7 @@ def test_short_passwords_assigned_to_a_password_key(text: str) -> None:
     ],
 )
 def test_passphrases_of_words_are_masked_whole(text: str, value: str) -> None:
-    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(value, "API_KEY")]
+    assert found(text) == [(value, "API_KEY")]
 
 
 @pytest.mark.parametrize(
@@ -697,7 +697,7 @@ def test_sentences_about_passwords_are_not_passphrases(text: str) -> None:
     ],
 )
 def test_email_addresses_spelled_out_against_scrapers(text: str, email: str) -> None:
-    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [(email, "EMAIL")]
+    assert found(text) == [(email, "EMAIL")]
 
 
 @pytest.mark.parametrize(
@@ -723,7 +723,7 @@ def test_at_in_brackets_without_a_mail_domain_is_no_email(text: str) -> None:
     ],
 )
 def test_ai_and_dev_platform_tokens_are_found_bare(token: str) -> None:
-    assert [(token[s.start : s.end], s.type) for s in detect(token)] == [(token, "API_KEY")]
+    assert found(token) == [(token, "API_KEY")]
 
 
 def test_identifiers_that_start_like_a_platform_token_stay() -> None:
@@ -762,7 +762,7 @@ def test_a_sig_parameter_outside_a_signed_url_stays() -> None:
 
 def test_a_secret_in_a_url_query_ends_at_the_next_parameter() -> None:
     text = "GET https://api.example.com/v1/export?token=9f8e7d6c5b4a39281706f5e4d3c2b1a0&user=42&fmt=csv"
-    assert [(text[s.start : s.end], s.type) for s in detect(text)] == [("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "API_KEY")]
+    assert found(text) == [("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "API_KEY")]
 
 
 @pytest.mark.parametrize(
