@@ -235,7 +235,7 @@ def given_name_candidates(text: str) -> list[Cand]:
             end, n = e, k + 1
             while n < len(words) and n - k <= 3 and _adjacent(text, end, words[n][0]) and words[n][2][0].isupper():
                 end, n = words[n][1], n + 1
-            if words[k + 1 : k + 2] and words[k + 1][2] in _MIDDLES_VI and (n - k >= 3 or not w.isascii()):
+            if n - k >= 2 and words[k + 1][2] in _MIDDLES_VI and (n - k >= 3 or not w.isascii()):
                 out.append((s, end, "PERSON", 0.75))
             continue
         if w not in GIVEN_NAMES:

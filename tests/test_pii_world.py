@@ -233,7 +233,7 @@ def test_a_model_place_coming_from_a_place_is_a_person(text: str, entity: str, k
     [
         "客户余额已不足", "用户钱包的余额为零", "通知周一的会议取消", "用户许可是必需的", "用户马上就会收到",
         "shipping to 石家庄 today", "Welcome to 江西省.", "The term 黄金周 (golden week)", "Arial 宋体字 fallback",
-        "Hồ Sơ Cá Nhân", "Lý Do Từ Chối", "Võ Thuật Cổ Truyền",
+        "Hồ Sơ Cá Nhân", "Lý Do Từ Chối", "Võ Thuật Cổ Truyền", "Du lịch Hồ, Minh Anh đi",
     ],
 )  # fmt: skip
 def test_words_that_start_like_a_name_stay(text: str) -> None:
